@@ -1,0 +1,166 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config describes a connection pool. The zero value of every field but URL
+// means the documented default.
+type Config struct {
+	// URL is the PostgreSQL connection string (URL or key=value form).
+	URL string
+	// MaxConns is the pool size. Default 10.
+	MaxConns int32
+	// MinConns is the number of connections kept open when idle. Default 0.
+	MinConns int32
+	// MaxConnLifetime closes connections older than this, so that load moves
+	// to new servers after a failover. Default 1h.
+	MaxConnLifetime time.Duration
+	// MaxConnLifetimeJitter spreads the closes so that connections opened
+	// together are not all recycled at once. Default a tenth of MaxConnLifetime.
+	MaxConnLifetimeJitter time.Duration
+	// MaxConnIdleTime closes connections idle for longer. Default 30m.
+	MaxConnIdleTime time.Duration
+	// HealthCheckPeriod is how often idle connections are checked. Default 1m.
+	HealthCheckPeriod time.Duration
+	// ConnectTimeout bounds establishing one connection. Default 5s.
+	ConnectTimeout time.Duration
+	// StatementTimeout is sent as the session's statement_timeout; the server
+	// cancels statements that run longer. Default 0: the server's setting.
+	StatementTimeout time.Duration
+	// ApplicationName appears in pg_stat_activity. Default "datalayer".
+	ApplicationName string
+	// Tracer, when set, observes every query (see NewTracer).
+	Tracer pgx.QueryTracer
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConns == 0 {
+		c.MaxConns = 10
+	}
+	if c.MaxConnLifetime == 0 {
+		c.MaxConnLifetime = time.Hour
+	}
+	if c.MaxConnLifetimeJitter == 0 {
+		c.MaxConnLifetimeJitter = c.MaxConnLifetime / 10
+	}
+	if c.MaxConnIdleTime == 0 {
+		c.MaxConnIdleTime = 30 * time.Minute
+	}
+	if c.HealthCheckPeriod == 0 {
+		c.HealthCheckPeriod = time.Minute
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.ApplicationName == "" {
+		c.ApplicationName = "datalayer"
+	}
+	return c
+}
+
+// String describes the configuration with the password redacted.
+func (c Config) String() string {
+	d := c.withDefaults()
+	return fmt.Sprintf("db.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, StatementTimeout: %s, ApplicationName: %q}",
+		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.StatementTimeout, d.ApplicationName)
+}
+
+// PoolConfig turns c into a pgxpool configuration, which callers may adjust
+// further before passing it to pgxpool.NewWithConfig.
+func (c Config) PoolConfig() (*pgxpool.Config, error) {
+	if c.URL == "" {
+		return nil, fmt.Errorf("db: config: URL is empty")
+	}
+	c = c.withDefaults()
+	switch {
+	case c.MaxConns < 0:
+		return nil, fmt.Errorf("db: config: MaxConns must be positive, got %d", c.MaxConns)
+	case c.MinConns < 0 || c.MinConns > c.MaxConns:
+		return nil, fmt.Errorf("db: config: MinConns must be between 0 and MaxConns (%d), got %d", c.MaxConns, c.MinConns)
+	case c.StatementTimeout < 0:
+		return nil, fmt.Errorf("db: config: StatementTimeout must not be negative, got %s", c.StatementTimeout)
+	}
+	pc, err := pgxpool.ParseConfig(c.URL)
+	if err != nil {
+		// pgx's parse errors can quote the whole connection string.
+		return nil, fmt.Errorf("db: config: cannot parse URL %s", RedactDSN(c.URL))
+	}
+	pc.MaxConns = c.MaxConns
+	pc.MinConns = c.MinConns
+	pc.MaxConnLifetime = c.MaxConnLifetime
+	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
+	pc.MaxConnIdleTime = c.MaxConnIdleTime
+	pc.HealthCheckPeriod = c.HealthCheckPeriod
+	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
+	rp := pc.ConnConfig.RuntimeParams
+	rp["application_name"] = c.ApplicationName
+	rp["timezone"] = "UTC"
+	if c.StatementTimeout > 0 {
+		rp["statement_timeout"] = strconv.FormatInt(c.StatementTimeout.Milliseconds(), 10)
+	}
+	if c.Tracer != nil {
+		pc.ConnConfig.Tracer = c.Tracer
+	}
+	return pc, nil
+}
+
+// NewPool builds a pool from c and checks that the server answers.
+func NewPool(ctx context.Context, c Config) (*pgxpool.Pool, error) {
+	pc, err := c.PoolConfig()
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("db: open pool for %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, pc.ConnConfig.ConnectTimeout)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db: connect to %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
+	}
+	return pool, nil
+}
+
+// PoolStats is a snapshot of a pool's counters, for metrics and health pages.
+type PoolStats struct {
+	TotalConns           int32
+	IdleConns            int32
+	AcquiredConns        int32
+	ConstructingConns    int32
+	MaxConns             int32
+	AcquireCount         int64
+	AcquireDuration      time.Duration
+	EmptyAcquireCount    int64
+	CanceledAcquireCount int64
+	NewConnsCount        int64
+	MaxLifetimeDestroys  int64
+	MaxIdleDestroys      int64
+}
+
+// Stats reads the pool's counters.
+func Stats(p *pgxpool.Pool) PoolStats {
+	s := p.Stat()
+	return PoolStats{
+		TotalConns:           s.TotalConns(),
+		IdleConns:            s.IdleConns(),
+		AcquiredConns:        s.AcquiredConns(),
+		ConstructingConns:    s.ConstructingConns(),
+		MaxConns:             s.MaxConns(),
+		AcquireCount:         s.AcquireCount(),
+		AcquireDuration:      s.AcquireDuration(),
+		EmptyAcquireCount:    s.EmptyAcquireCount(),
+		CanceledAcquireCount: s.CanceledAcquireCount(),
+		NewConnsCount:        s.NewConnsCount(),
+		MaxLifetimeDestroys:  s.MaxLifetimeDestroyCount(),
+		MaxIdleDestroys:      s.MaxIdleDestroyCount(),
+	}
+}
