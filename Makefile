@@ -1,0 +1,35 @@
+# datalayer: run `make help` for the targets.
+SHELL := /bin/bash
+GO    ?= go
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: generate
+generate: ## regenerate db/ (sqlc) and everything else go:generate drives
+	$(GO) generate ./...
+
+.PHONY: check-generated
+check-generated: ## regenerate and fail if that changed any file (committed or not)
+	@state() { git ls-files -z -m -o --exclude-standard | sort -z | xargs -0r sha256sum 2>&1; }; \
+	before=$$(state); $(GO) generate ./... || exit 1; after=$$(state); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "go generate changed files; run 'make generate' and commit the result:"; \
+		diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "  " $$3}' | sort -u; \
+		exit 1; \
+	fi
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: vet ## gofmt check and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: test
+test: check-generated lint ## regenerate (must be a no-op), vet, then all tests with -race
+	$(GO) test -race -timeout 15m ./...
