@@ -1,0 +1,7 @@
+package db_test
+
+import "testing"
+
+// Every test gets its own database cloned from a template built from
+// schema/*.sql; the harness starts (and at the end stops) the server.
+func TestMain(m *testing.M) { tmpMain(m) }
