@@ -1,0 +1,8 @@
+package resilience
+
+import "log/slog"
+
+const (
+	slogInfo = slog.LevelInfo
+	slogWarn = slog.LevelWarn
+)
