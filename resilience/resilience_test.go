@@ -20,10 +20,12 @@ import (
 // what pgconn.SafeToRetry looks for).
 type notSent struct{}
 
-func (notSent) Error() string      { return "conn busy before send" }
+func (notSent) Error() string     { return "conn busy before send" }
 func (notSent) SafeToRetry() bool { return true }
 
-func pgErr(code string) error { return fmt.Errorf("query: %w", &pgconn.PgError{Code: code, Message: "x"}) }
+func pgErr(code string) error {
+	return fmt.Errorf("query: %w", &pgconn.PgError{Code: code, Message: "x"})
+}
 
 func dialErr() error {
 	return &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
