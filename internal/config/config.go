@@ -1,0 +1,194 @@
+package config
+
+import (
+	"time"
+
+	"github.com/agentical/datalayer/db"
+)
+
+// Profile selects a set of defaults (APP_ENV).
+type Profile string
+
+const (
+	// Development targets a developer machine: local servers, auto-migrate,
+	// no circuit breaker. It is the profile when APP_ENV is unset.
+	Development Profile = "development"
+	// Production requires DATABASE_URL and favours failing fast: larger
+	// pool, stricter slow-query threshold, circuit breaker on, no
+	// auto-migrate.
+	Production Profile = "production"
+)
+
+// UnmarshalText accepts exactly "development" or "production".
+func (p *Profile) UnmarshalText(b []byte) error {
+	switch v := Profile(b); v {
+	case Development, Production:
+		*p = v
+		return nil
+	}
+	return errBadProfile
+}
+
+// Config is the whole configuration of a datalayer service, as read from
+// the environment by Load or FromMap. Defaults(profile) gives the values
+// used for unset variables. Printing or logging a Config (fmt, slog,
+// encoding/json) redacts every password.
+type Config struct {
+	// Profile is APP_ENV.
+	Profile    Profile
+	Database   Database
+	Redis      Redis
+	Surreal    Surreal
+	Resilience Resilience
+}
+
+// Database configures the PostgreSQL pool and its tracer.
+type Database struct {
+	// URL is a postgres:// or postgresql:// connection URL.
+	URL string `env:"DATABASE_URL"`
+	// PoolSize is the maximum number of open connections.
+	PoolSize int32 `env:"DB_POOL_SIZE"`
+	// MinConns is the number of connections kept open when idle.
+	MinConns int32 `env:"DB_MIN_CONNS"`
+	// PoolTimeout is how long a caller should wait to acquire a connection
+	// from a busy pool before giving up (pgxpool has no such setting: bound
+	// Acquire with a context deadline).
+	PoolTimeout time.Duration `env:"DB_POOL_TIMEOUT"`
+	// MaxConnLifetime recycles connections older than this.
+	MaxConnLifetime time.Duration `env:"DB_MAX_CONN_LIFETIME"`
+	// ConnectTimeout bounds establishing one connection.
+	ConnectTimeout time.Duration `env:"DB_CONNECT_TIMEOUT"`
+	// StatementTimeout is the session's statement_timeout; 0 keeps the
+	// server's setting.
+	StatementTimeout time.Duration `env:"DB_STATEMENT_TIMEOUT"`
+	// ApplicationName appears in pg_stat_activity.
+	ApplicationName string `env:"DB_APPLICATION_NAME"`
+	// SlowQueryThreshold: queries slower than this are logged.
+	SlowQueryThreshold time.Duration `env:"SLOW_QUERY_THRESHOLD"`
+	// LogQueryArgs lets the tracer log argument values of slow queries.
+	// They can hold personal data: keep it off in production.
+	LogQueryArgs bool `env:"LOG_QUERY_ARGS"`
+	// AutoMigrate applies pending migrations at start-up.
+	AutoMigrate bool `env:"AUTO_MIGRATE"`
+}
+
+// Redis configures the cache's Redis connection.
+type Redis struct {
+	// URL is a redis:// or rediss:// URL; its path selects the database.
+	URL string `env:"REDIS_URL"`
+	// MaxConnections bounds the connections used for blocking commands and
+	// transactions (ordinary commands share pipelined connections).
+	MaxConnections int `env:"REDIS_MAX_CONNECTIONS"`
+	// DefaultTTL is the lifetime of a cached entry when a query sets none.
+	DefaultTTL time.Duration `env:"REDIS_DEFAULT_TTL"`
+	// ClientCache turns on RESP3 client-side caching (CLIENT TRACKING).
+	// Turn it off for servers that do not support tracking.
+	ClientCache bool `env:"REDIS_CLIENT_CACHE"`
+}
+
+// Surreal configures the SurrealDB store. An empty URL means the store is
+// not used.
+type Surreal struct {
+	// URL is a ws://, wss://, http:// or https:// endpoint.
+	URL       string `env:"SURREALDB_URL"`
+	Username  string `env:"SURREALDB_USERNAME"`
+	Password  string `env:"SURREALDB_PASSWORD"`
+	Namespace string `env:"SURREALDB_NAMESPACE"`
+	Database  string `env:"SURREALDB_DATABASE"`
+}
+
+// Enabled reports whether a SurrealDB endpoint is configured.
+func (s Surreal) Enabled() bool { return s.URL != "" }
+
+// Resilience configures retries and the circuit breaker around data access.
+type Resilience struct {
+	// BreakerEnabled turns the circuit breaker on.
+	BreakerEnabled bool `env:"CIRCUIT_BREAKER_ENABLED"`
+	// BreakerThreshold is the number of consecutive infrastructure failures
+	// that opens the breaker.
+	BreakerThreshold int `env:"CIRCUIT_BREAKER_THRESHOLD"`
+	// MaxRetryAttempts is the number of retries after the first attempt;
+	// 0 disables retrying.
+	MaxRetryAttempts int `env:"MAX_RETRY_ATTEMPTS"`
+}
+
+// Defaults returns the configuration used for every unset variable under
+// profile p. Anything but Production gets the Development defaults.
+func Defaults(p Profile) Config {
+	if p == Production {
+		return Config{
+			Profile: Production,
+			Database: Database{
+				URL:                "", // required
+				PoolSize:           25,
+				MinConns:           2,
+				PoolTimeout:        10 * time.Second,
+				MaxConnLifetime:    time.Hour,
+				ConnectTimeout:     5 * time.Second,
+				ApplicationName:    "datalayer",
+				SlowQueryThreshold: 100 * time.Millisecond,
+			},
+			Redis: Redis{
+				URL:            "redis://localhost:6379/0",
+				MaxConnections: 100,
+				DefaultTTL:     time.Hour,
+				ClientCache:    true,
+			},
+			Surreal: Surreal{
+				Namespace: "agentical",
+				Database:  "main",
+			},
+			Resilience: Resilience{
+				BreakerEnabled:   true,
+				BreakerThreshold: 5,
+				MaxRetryAttempts: 3,
+			},
+		}
+	}
+	return Config{
+		Profile: Development,
+		Database: Database{
+			URL:                "postgres://postgres@localhost:5432/agentical?sslmode=disable",
+			PoolSize:           10,
+			MinConns:           0,
+			PoolTimeout:        30 * time.Second,
+			MaxConnLifetime:    time.Hour,
+			ConnectTimeout:     5 * time.Second,
+			ApplicationName:    "datalayer",
+			SlowQueryThreshold: 500 * time.Millisecond,
+			AutoMigrate:        true,
+		},
+		Redis: Redis{
+			URL:            "redis://localhost:6379/0",
+			MaxConnections: 10,
+			DefaultTTL:     5 * time.Minute,
+			ClientCache:    true,
+		},
+		Surreal: Surreal{
+			Username:  "root",
+			Namespace: "agentical",
+			Database:  "main",
+		},
+		Resilience: Resilience{
+			BreakerEnabled:   false,
+			BreakerThreshold: 5,
+			MaxRetryAttempts: 3,
+		},
+	}
+}
+
+// DB maps the database section to a db.Config for db.NewPool. The tracer
+// settings (SlowQueryThreshold, LogQueryArgs) and PoolTimeout have no
+// counterpart in db.Config: the caller applies them.
+func (c Config) DB() db.Config {
+	d := c.Database
+	return db.Config{
+		URL:              d.URL,
+		MaxConns:         d.PoolSize,
+		MinConns:         d.MinConns,
+		MaxConnLifetime:  d.MaxConnLifetime,
+		ConnectTimeout:   d.ConnectTimeout,
+		StatementTimeout: d.StatementTimeout,
+		ApplicationName:  d.ApplicationName,
+	}
+}
