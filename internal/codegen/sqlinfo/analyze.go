@@ -28,9 +28,11 @@ type Info struct {
 	// parameters the way sqlc does (sqlc.arg, sqlc.narg, sqlc.slice, @name).
 	Params int
 
-	shape      *shape
-	readCount  map[string]int
-	writeCount map[string]int
+	shape        *shape
+	readCount    map[string]int
+	writeCount   map[string]int
+	writeOps     map[string]op
+	truncCascade bool
 }
 
 // Volatile is one reason a statement's result is not a function of table
@@ -81,6 +83,7 @@ func analyzeSQL(sql string) (info Info, serr *sqlErr) {
 		params:     numberParams(root),
 		readCount:  map[string]int{},
 		writeCount: map[string]int{},
+		writeOps:   map[string]op{},
 	}
 	a.visit(root.ProtoReflect(), nil)
 	info.Reads = keys(a.readCount)
@@ -89,6 +92,8 @@ func analyzeSQL(sql string) (info Info, serr *sqlErr) {
 	info.Params = a.params.max
 	info.readCount = a.readCount
 	info.writeCount = a.writeCount
+	info.writeOps = a.writeOps
+	info.truncCascade = a.truncCascade
 	info.shape = a.shapeOf(root)
 	return info, nil
 }
@@ -261,12 +266,14 @@ func (s *scope) has(n string) bool {
 }
 
 type analyzer struct {
-	params     paramNumbers
-	readCount  map[string]int
-	writeCount map[string]int
-	volatile   []Volatile
-	top        *scope // CTE scope of the top-level statement
-	topSet     bool
+	params       paramNumbers
+	readCount    map[string]int
+	writeCount   map[string]int
+	writeOps     map[string]op
+	truncCascade bool
+	volatile     []Volatile
+	top          *scope // CTE scope of the top-level statement
+	topSet       bool
 }
 
 func relName(rv *pg.RangeVar) string {
@@ -310,9 +317,11 @@ func (a *analyzer) setTop(sc *scope) {
 	}
 }
 
-func (a *analyzer) write(rv *pg.RangeVar) {
+func (a *analyzer) write(rv *pg.RangeVar, o op) {
 	if rv != nil {
-		a.writeCount[relName(rv)]++
+		n := relName(rv)
+		a.writeCount[n]++
+		a.writeOps[n] |= o
 	}
 }
 
@@ -336,37 +345,44 @@ func (a *analyzer) visit(m protoreflect.Message, sc *scope) {
 	case *pg.InsertStmt:
 		sc = a.with(x.WithClause, sc)
 		a.setTop(sc)
-		a.write(x.Relation)
+		o := opInsert
+		if x.OnConflictClause != nil && x.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE {
+			o |= opUpdate
+		}
+		a.write(x.Relation, o)
 		a.children(m, sc, "with_clause", "relation")
 		return
 	case *pg.UpdateStmt:
 		sc = a.with(x.WithClause, sc)
 		a.setTop(sc)
-		a.write(x.Relation)
+		a.write(x.Relation, opUpdate)
 		a.children(m, sc, "with_clause", "relation")
 		return
 	case *pg.DeleteStmt:
 		sc = a.with(x.WithClause, sc)
 		a.setTop(sc)
-		a.write(x.Relation)
+		a.write(x.Relation, opDelete)
 		a.children(m, sc, "with_clause", "relation")
 		return
 	case *pg.MergeStmt:
 		sc = a.with(x.WithClause, sc)
 		a.setTop(sc)
-		a.write(x.Relation)
+		a.write(x.Relation, opInsert|opUpdate|opDelete)
 		a.children(m, sc, "with_clause", "relation")
 		return
 	case *pg.TruncateStmt:
 		for _, r := range x.Relations {
-			a.write(r.GetRangeVar())
+			a.write(r.GetRangeVar(), opTruncate)
+		}
+		if x.Behavior == pg.DropBehavior_DROP_CASCADE {
+			a.truncCascade = true
 		}
 		return
 	case *pg.RefreshMatViewStmt:
-		a.write(x.Relation)
+		a.write(x.Relation, opAll)
 		return
 	case *pg.IntoClause:
-		a.write(x.Rel) // SELECT ... INTO creates and fills a table
+		a.write(x.Rel, opInsert) // SELECT ... INTO creates and fills a table
 		return
 	case *pg.RangeVar:
 		if !a.isCTE(x, sc) {

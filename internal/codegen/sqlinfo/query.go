@@ -198,7 +198,6 @@ func validate(ec *errs, q *Query) {
 	}
 }
 
-
 func parseDirectives(ec *errs, file string, lines []string, idx []int) Directives {
 	var d Directives
 	seen := map[string]int{}

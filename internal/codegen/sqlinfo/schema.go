@@ -227,7 +227,7 @@ func analyzeSQLNode(n *pg.Node) ([]string, error) {
 	if n == nil {
 		return nil, nil
 	}
-	a := &analyzer{params: numberParams(n), readCount: map[string]int{}, writeCount: map[string]int{}}
+	a := &analyzer{params: numberParams(n), readCount: map[string]int{}, writeCount: map[string]int{}, writeOps: map[string]op{}}
 	a.visit(n.ProtoReflect(), nil)
 	return keys(a.readCount), nil
 }
@@ -462,4 +462,3 @@ func (s *Schema) closure(seed map[string]op, truncCascade bool) map[string]bool 
 	}
 	return viaEdge
 }
-

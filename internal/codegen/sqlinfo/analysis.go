@@ -1,0 +1,307 @@
+package sqlinfo
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Analysis is a query combined with the schema: what a cached read depends
+// on and what a successful write must invalidate.
+type Analysis struct {
+	Query Query
+
+	// Reads are the base tables (and materialized views) the result depends
+	// on: views expanded, sorted.
+	Reads []string
+	// Writes are the tables the SQL itself writes.
+	Writes []string
+	// Invalidates are all tables whose cached reads a successful execution
+	// must invalidate: Writes, @invalidates tables, and what foreign-key
+	// actions and inheritance reach from them. Empty for pure reads.
+	Invalidates []string
+
+	// ReadKeys: for each read table the statement pins to one row by
+	// equality of a whole primary or unique key to parameters, every such key
+	// (primary key first). A cached entry depends on that table only through
+	// the row with those key values; tables without a ReadKey are table-wide.
+	ReadKeys []Key
+	// WriteKeys: for each written table whose changed rows are identified by
+	// a whole key equal to parameters, every such key. A table in
+	// Invalidates without a WriteKey is changed table-wide.
+	WriteKeys []Key
+}
+
+// Key is a primary or unique key of Table pinned to parameters:
+// Columns[i] = $ParamIndexes[i] (1-based, sqlc's numbering).
+type Key struct {
+	Table        string
+	Name         string // constraint or index name
+	Columns      []string
+	ParamIndexes []int
+	Primary      bool
+}
+
+// SameKey reports whether k and o pin the same key of the same table, so
+// their parameter values can be compared to decide whether a write touches
+// a cached row.
+func (k Key) SameKey(o Key) bool {
+	return k.Table == o.Table && slices.Equal(k.Columns, o.Columns)
+}
+
+// AnalyzeAll analyses every query, collecting all errors.
+func (s *Schema) AnalyzeAll(qs []Query) ([]Analysis, error) {
+	var ec errs
+	out := make([]Analysis, 0, len(qs))
+	for _, q := range qs {
+		a, err := s.Analyze(q)
+		if err != nil {
+			ec.merge(err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, ec.err()
+}
+
+// Analyze resolves a parsed query against the schema: unknown tables are
+// errors (a misspelt name would silently never invalidate), views are
+// expanded, keys are detected and the invalidation set is computed.
+func (s *Schema) Analyze(q Query) (Analysis, error) {
+	var ec errs
+	an := Analysis{Query: q, Writes: slices.Clone(q.Info.Writes)}
+
+	reads := map[string]bool{}
+	for _, r := range q.Info.Reads {
+		if !s.expand(r, reads, map[string]bool{}) {
+			ec.add(q.File, q.SQLLine, "query %s reads unknown table %s", q.Name, r)
+		}
+	}
+	an.Reads = keysOf(reads)
+
+	seed := map[string]op{}
+	for _, w := range q.Info.Writes {
+		if _, ok := s.Tables[w]; !ok {
+			ec.add(q.File, q.SQLLine, "query %s writes unknown table %s (writes through views are not supported)", q.Name, w)
+			continue
+		}
+		seed[w] |= q.Info.writeOps[w]
+	}
+	for _, w := range q.Directives.Invalidates {
+		if _, ok := s.Tables[w]; !ok {
+			ec.add(q.File, q.Line, "@invalidates names unknown table %s", w)
+			continue
+		}
+		seed[w] |= opAll
+	}
+	if err := ec.err(); err != nil {
+		return an, err
+	}
+	reached := s.closure(seed, q.Info.truncCascade)
+	an.Invalidates = keysOf(reached)
+
+	sh := q.Info.shape
+	if sh == nil {
+		return an, nil
+	}
+	switch sh.kind {
+	case kindSelect:
+		an.ReadKeys = s.readKeys(q, sh)
+	case kindUpdate, kindDelete, kindInsert:
+		t := sh.items[0].table
+		// Keys only when this statement is the only write to the table and
+		// nothing else (cascade, trigger, inheritance) changes it too.
+		if q.Info.writeCount[t] == 1 && !reached[t] && !slices.Contains(q.Directives.Invalidates, t) {
+			an.WriteKeys = s.writeKeys(sh)
+		}
+	}
+	return an, nil
+}
+
+// expand adds r, or the base relations of view r, to out.
+func (s *Schema) expand(r string, out, seen map[string]bool) bool {
+	if _, ok := s.Tables[r]; ok {
+		out[r] = true
+		return true
+	}
+	v, ok := s.Views[r]
+	if !ok || seen[r] {
+		return ok
+	}
+	seen[r] = true
+	all := true
+	for _, x := range v.Reads {
+		all = s.expand(x, out, seen) && all
+	}
+	return all
+}
+
+// resolve finds the item a pinned column belongs to, or -1.
+func (s *Schema) resolve(p pin, items []fromItem) int {
+	if p.qual != "" {
+		found := -1
+		for i, it := range items {
+			if it.name == p.qual {
+				if found >= 0 {
+					return -1
+				}
+				found = i
+			}
+		}
+		return found
+	}
+	// Unqualified: the one real table that has the column. PostgreSQL
+	// rejects ambiguous references, so a valid query has at most one.
+	found := -1
+	for i, it := range items {
+		t, ok := s.Tables[it.table]
+		if it.table == "" || !ok {
+			if it.table != "" || it.name != "" {
+				// A view, subquery or function could expose the column too:
+				// only accept when no such item exists.
+				if _, isTable := s.Tables[it.table]; !isTable {
+					return -1
+				}
+			}
+			continue
+		}
+		if slices.Contains(t.Columns, p.col) {
+			if found >= 0 {
+				return -1
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+// pinned maps each column of item i to the first parameter it is pinned to.
+func (s *Schema) pinned(sh *shape, i int) map[string]int {
+	m := map[string]int{}
+	for _, p := range sh.pins {
+		if p.only != nil && !p.only[sh.items[i].name] {
+			continue
+		}
+		if s.resolve(p, sh.items) != i {
+			continue
+		}
+		if _, dup := m[p.col]; !dup {
+			m[p.col] = p.param
+		}
+	}
+	return m
+}
+
+func coveredKeys(t *Table, pinned map[string]int, skip func(UniqueKey) bool) []Key {
+	var out []Key
+	for i, k := range t.Keys() {
+		if skip != nil && skip(k) {
+			continue
+		}
+		params := make([]int, 0, len(k.Columns))
+		for _, c := range k.Columns {
+			p, ok := pinned[c]
+			if !ok {
+				break
+			}
+			params = append(params, p)
+		}
+		if len(params) != len(k.Columns) {
+			continue
+		}
+		out = append(out, Key{Table: t.Name, Name: k.Name, Columns: slices.Clone(k.Columns),
+			ParamIndexes: params, Primary: i == 0 && t.PrimaryKey != nil})
+	}
+	return out
+}
+
+func (s *Schema) readKeys(q Query, sh *shape) []Key {
+	var out []Key
+	for i, it := range sh.items {
+		t, ok := s.Tables[it.table]
+		if it.table == "" || !ok || q.Info.readCount[it.table] != 1 {
+			continue // CTE, subquery, view, or a table read more than once
+		}
+		out = append(out, coveredKeys(t, s.pinned(sh, i), nil)...)
+	}
+	return out
+}
+
+func (s *Schema) writeKeys(sh *shape) []Key {
+	t, ok := s.Tables[sh.items[0].table]
+	if !ok {
+		return nil
+	}
+	touches := func(k UniqueKey) bool {
+		// A write that assigns key columns moves rows to other key values.
+		for _, c := range k.Columns {
+			if slices.Contains(sh.setCols, c) {
+				return true
+			}
+		}
+		return false
+	}
+	switch sh.kind {
+	case kindUpdate, kindDelete:
+		return coveredKeys(t, s.pinned(sh, 0), touches)
+	case kindInsert:
+		if len(sh.insVals) == 0 {
+			return nil // INSERT ... SELECT or several rows
+		}
+		cols := sh.insCols
+		if len(cols) == 0 {
+			cols = t.Columns
+		}
+		if len(sh.insVals) > len(cols) {
+			return nil
+		}
+		pinned := map[string]int{}
+		for i, p := range sh.insVals {
+			if p > 0 {
+				pinned[cols[i]] = p
+			}
+		}
+		switch sh.conflict {
+		case pg.OnConflictAction_ONCONFLICT_UPDATE:
+			// The changed row is the conflicting one: only the conflict
+			// target identifies it.
+			if sh.conflictBad {
+				return nil
+			}
+			target := func(k UniqueKey) bool {
+				if sh.conflictName != "" {
+					return k.Name != sh.conflictName
+				}
+				a, b := slices.Clone(k.Columns), slices.Clone(sh.conflictCols)
+				slices.Sort(a)
+				slices.Sort(b)
+				return !slices.Equal(a, b)
+			}
+			return coveredKeys(t, pinned, func(k UniqueKey) bool { return target(k) || touches(k) })
+		default:
+			// Plain insert or DO NOTHING: the only possible change is the
+			// new row, which carries every pinned key.
+			return coveredKeys(t, pinned, nil)
+		}
+	}
+	return nil
+}
+
+// String renders a key as table(col=$n, ...), for messages and tests.
+func (k Key) String() string {
+	var b strings.Builder
+	b.WriteString(k.Table)
+	b.WriteByte('(')
+	for i, c := range k.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c)
+		b.WriteString("=$")
+		b.WriteString(strconv.Itoa(k.ParamIndexes[i]))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
