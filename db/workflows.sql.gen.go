@@ -141,7 +141,7 @@ func (q *Queries) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, erro
 const getWorkflowWithSteps = `-- name: GetWorkflowWithSteps :many
 SELECT w.id AS workflow_id, w.name AS workflow_name, w.status AS workflow_status,
        s.id AS step_id, s.position, s.name AS step_name,
-       a.name::text AS agent_name, t.name::text AS tool_name, s.timeout_ms
+       a.name AS agent_name, t.name AS tool_name, s.timeout_ms
 FROM workflows w
 JOIN workflow_steps s ON s.workflow_id = w.id
 LEFT JOIN agents a ON a.id = s.agent_id
@@ -157,8 +157,8 @@ type GetWorkflowWithStepsRow struct {
 	StepID         uuid.UUID      `json:"step_id"`
 	Position       int32          `json:"position"`
 	StepName       string         `json:"step_name"`
-	AgentName      string         `json:"agent_name"`
-	ToolName       string         `json:"tool_name"`
+	AgentName      *string        `json:"agent_name"`
+	ToolName       *string        `json:"tool_name"`
 	TimeoutMs      int32          `json:"timeout_ms"`
 }
 

@@ -21,7 +21,7 @@ RETURNING *;
 -- A workflow and its ordered steps with the agent and tool names resolved.
 SELECT w.id AS workflow_id, w.name AS workflow_name, w.status AS workflow_status,
        s.id AS step_id, s.position, s.name AS step_name,
-       a.name::text AS agent_name, t.name::text AS tool_name, s.timeout_ms
+       a.name AS agent_name, t.name AS tool_name, s.timeout_ms
 FROM workflows w
 JOIN workflow_steps s ON s.workflow_id = w.id
 LEFT JOIN agents a ON a.id = s.agent_id
