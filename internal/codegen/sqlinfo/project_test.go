@@ -1,8 +1,14 @@
 package sqlinfo_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
@@ -85,4 +91,97 @@ func TestProjectQueries(t *testing.T) {
 		t.Fatal("no queries analysed")
 	}
 	t.Logf("%d queries analysed", total)
+}
+
+// sqlcConsts returns the SQL constants sqlc generated in dir, by query name.
+func sqlcConsts(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	fset := token.NewFileSet()
+	for _, p := range paths {
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			v, err := strconv.Unquote(lit.Value)
+			if err != nil || !strings.HasPrefix(v, "-- name: ") {
+				return true
+			}
+			first, rest, _ := strings.Cut(v, "\n")
+			name := strings.Fields(strings.TrimPrefix(first, "-- name: "))[0]
+			out[name] = rest
+			return true
+		})
+	}
+	return out
+}
+
+// TestProjectParamNumbering checks that numbering sqlc's named parameters in
+// the query files gives the same keys as analysing the SQL sqlc emitted into
+// db/, where every parameter is already $n.
+func TestProjectParamNumbering(t *testing.T) {
+	root := moduleRoot(t)
+	schema, err := sqlinfo.LoadSchema(readSQLDir(t, filepath.Join(root, "schema")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitted := sqlcConsts(t, filepath.Join(root, "db"))
+	if len(emitted) == 0 {
+		t.Fatal("no sqlc output in db/: run go generate ./... first")
+	}
+	checked := 0
+	for name, src := range readSQLDir(t, filepath.Join(root, "queries")) {
+		qs, err := sqlinfo.ParseQueryFile(name, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.Cmd == sqlinfo.CmdCopyFrom {
+				continue // sqlc emits no SQL text for COPY
+			}
+			sql, ok := emitted[q.Name]
+			if !ok {
+				t.Errorf("%s: not found in db/ (stale generated code?)", q.Name)
+				continue
+			}
+			fromFile, err := schema.Analyze(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := sqlinfo.AnalyzeSQL(sql)
+			if err != nil {
+				t.Fatalf("%s: emitted SQL: %v", q.Name, err)
+			}
+			q2 := q
+			q2.SQL, q2.Info = sql, info
+			fromEmitted, err := schema.Analyze(q2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Info.Params != info.Params {
+				t.Errorf("%s: %d params from the query file, %d in sqlc's SQL", q.Name, q.Info.Params, info.Params)
+			}
+			same := func(a, b []sqlinfo.Key) bool {
+				return slices.EqualFunc(a, b, func(x, y sqlinfo.Key) bool { return x.String() == y.String() })
+			}
+			if !same(fromFile.ReadKeys, fromEmitted.ReadKeys) || !same(fromFile.WriteKeys, fromEmitted.WriteKeys) {
+				t.Errorf("%s: keys differ: file read %v write %v; emitted read %v write %v", q.Name,
+					fromFile.ReadKeys, fromFile.WriteKeys, fromEmitted.ReadKeys, fromEmitted.WriteKeys)
+			}
+			if !slices.Equal(fromFile.Reads, fromEmitted.Reads) || !slices.Equal(fromFile.Invalidates, fromEmitted.Invalidates) {
+				t.Errorf("%s: tables differ between file and emitted SQL", q.Name)
+			}
+			checked++
+		}
+	}
+	t.Logf("%d queries cross-checked against sqlc's output", checked)
 }
