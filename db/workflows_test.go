@@ -77,9 +77,9 @@ func TestWorkflows(t *testing.T) {
 
 		rows := must[[]db.GetWorkflowWithStepsRow](t)(q.GetWorkflowWithSteps(ctx, w.ID))
 		want := []db.GetWorkflowWithStepsRow{
-			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s0.ID, Position: 0, StepName: "fetch", AgentName: "fetcher", ToolName: "http", TimeoutMs: 1000},
-			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s1.ID, Position: 1, StepName: "parse", AgentName: "fetcher", ToolName: "http", TimeoutMs: 60000},
-			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s2.ID, Position: 2, StepName: "load", AgentName: "fetcher", ToolName: "sql", TimeoutMs: 5000},
+			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s0.ID, Position: 0, StepName: "fetch", AgentName: ptr("fetcher"), ToolName: ptr("http"), TimeoutMs: 1000},
+			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s1.ID, Position: 1, StepName: "parse", AgentName: ptr("fetcher"), ToolName: ptr("http"), TimeoutMs: 60000},
+			{WorkflowID: w.ID, WorkflowName: "ingest", WorkflowStatus: db.WorkflowStatusDraft, StepID: s2.ID, Position: 2, StepName: "load", AgentName: ptr("fetcher"), ToolName: ptr("sql"), TimeoutMs: 5000},
 		}
 		eq(t, "GetWorkflowWithSteps", rows, want)
 		none := must[[]db.GetWorkflowWithStepsRow](t)(q.GetWorkflowWithSteps(ctx, uuid.New()))
@@ -144,7 +144,19 @@ func TestGetWorkflowWithStepsOptionalAgentOrTool(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetWorkflowWithSteps with a tool-less and an agent-less step: %v", err)
 	}
-	if len(rows) != 2 || rows[0].AgentName != "runner" || rows[1].ToolName != "grep" {
+	if len(rows) != 2 {
 		t.Fatalf("rows = %+v", rows)
+	}
+	eq(t, "step 0 agent", rows[0].AgentName, ptr("runner"))
+	eq(t, "step 0 tool", rows[0].ToolName, (*string)(nil))
+	eq(t, "step 1 agent", rows[1].AgentName, (*string)(nil))
+	eq(t, "step 1 tool", rows[1].ToolName, ptr("grep"))
+
+	// Deleting the agent leaves its step in place, unassigned (SET NULL).
+	n, err := e.Q.DeleteAgent(ctx, agent.ID)
+	affected(t, "DeleteAgent", n, err, 1)
+	rows = must[[]db.GetWorkflowWithStepsRow](t)(e.Q.GetWorkflowWithSteps(ctx, w.ID))
+	if len(rows) != 2 || rows[0].StepName != "by-agent" || rows[0].AgentName != nil {
+		t.Fatalf("after agent delete: rows = %+v", rows)
 	}
 }
