@@ -1,11 +1,13 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,8 @@ func FromMap(vars map[string]string) (Config, error) {
 	l.parse(&cfg.Resilience)
 	l.validate(&cfg)
 	if len(l.errs) > 0 {
+		// Report in the order of the documented table, not of discovery.
+		slices.SortStableFunc(l.errs, func(a, b error) int { return cmp.Compare(rank(a), rank(b)) })
 		return Config{}, errors.Join(l.errs...)
 	}
 	return cfg, nil
@@ -253,4 +257,26 @@ func orList(schemes []string) string {
 		return s[0]
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// varOrder ranks variables as doc.go's table lists them.
+var varOrder = func() map[string]int {
+	order := map[string]int{"APP_ENV": 0}
+	for _, v := range []any{Database{}, Redis{}, Surreal{}, Resilience{}} {
+		t := reflect.TypeOf(v)
+		for i := range t.NumField() {
+			key, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
+			order[key] = len(order)
+		}
+	}
+	return order
+}()
+
+func rank(err error) int {
+	if e, ok := err.(*Error); ok {
+		if r, ok := varOrder[e.Var]; ok {
+			return r
+		}
+	}
+	return len(varOrder)
 }
