@@ -1,0 +1,121 @@
+package surreal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/agentical/datalayer/resilience"
+)
+
+// AuthLevel says where the user of Config.Username is defined.
+type AuthLevel uint8
+
+const (
+	// AuthRoot signs in a root user (the zero value).
+	AuthRoot AuthLevel = iota
+	// AuthNamespace signs in a user defined ON NAMESPACE Config.Namespace.
+	AuthNamespace
+	// AuthDatabase signs in a user defined ON DATABASE Config.Database of
+	// Config.Namespace.
+	AuthDatabase
+)
+
+// Config configures Open. Zero fields take the documented defaults; URL,
+// Namespace and Database are required.
+type Config struct {
+	// URL of the server: ws://host:port or wss://host:port (http/https are
+	// accepted and mapped to ws/wss). "/rpc" is appended unless present.
+	URL string
+	// Namespace and Database every connection selects (USE).
+	Namespace string
+	Database  string
+
+	// Username and Password sign in a user at AuthLevel. Ignored when Token
+	// is set.
+	Username  string
+	Password  string
+	AuthLevel AuthLevel
+	// Token, if set, authenticates every connection with this JWT instead of
+	// signing in.
+	Token string
+
+	// PoolSize is the number of WebSocket connections (default 4). Each
+	// carries many concurrent requests; calls are spread round-robin.
+	PoolSize int
+	// DialTimeout bounds one connection attempt including signin and USE
+	// (default 10s).
+	DialTimeout time.Duration
+
+	// Resilience configures the timeout, retry and circuit-breaker policies
+	// of every call (see package resilience; the zero value is its defaults).
+	// Reads retry infrastructure failures; writes retry only when nothing was
+	// sent.
+	Resilience resilience.Config
+
+	// Logger, if set, receives reconnects and live-query restarts.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.URL == "" {
+		return c, errors.New("surreal: Config.URL is required")
+	}
+	if c.Namespace == "" || c.Database == "" {
+		return c, errors.New("surreal: Config.Namespace and Config.Database are required")
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = 4
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	return c, nil
+}
+
+// endpoint returns the /rpc WebSocket URL.
+func (c Config) endpoint() (string, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "", fmt.Errorf("surreal: bad URL %q: %w", Redact(c.URL), err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("surreal: unsupported URL scheme %q (want ws, wss, http or https)", u.Scheme)
+	}
+	u.User = nil
+	if !strings.HasSuffix(u.Path, "/rpc") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/rpc"
+	}
+	return u.String(), nil
+}
+
+// String describes the configuration without secrets.
+func (c Config) String() string {
+	auth := "signin"
+	if c.Token != "" {
+		auth = "token"
+	}
+	return fmt.Sprintf("surreal.Config{URL:%s NS:%s DB:%s User:%s Auth:%s Pool:%d}",
+		Redact(c.URL), c.Namespace, c.Database, c.Username, auth, c.PoolSize)
+}
+
+// Redact removes a password from a URL for logs and errors.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
