@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/agentical/datalayer/db"
@@ -177,9 +178,10 @@ func Defaults(p Profile) Config {
 	}
 }
 
-// DB maps the database section to a db.Config for db.NewPool. The tracer
-// settings (SlowQueryThreshold, LogQueryArgs) and PoolTimeout have no
-// counterpart in db.Config: the caller applies them.
+// DB maps the database section to a db.Config for db.NewPool. PoolTimeout
+// has no counterpart there (pgxpool has no acquire timeout): callers bound
+// Acquire with a context deadline. The tracer settings map through
+// DBTracer.
 func (c Config) DB() db.Config {
 	d := c.Database
 	return db.Config{
@@ -190,5 +192,15 @@ func (c Config) DB() db.Config {
 		ConnectTimeout:   d.ConnectTimeout,
 		StatementTimeout: d.StatementTimeout,
 		ApplicationName:  d.ApplicationName,
+	}
+}
+
+// DBTracer maps SLOW_QUERY_THRESHOLD and LOG_QUERY_ARGS to a
+// db.TracerConfig for db.NewTracer, logging through logger.
+func (c Config) DBTracer(logger *slog.Logger) db.TracerConfig {
+	return db.TracerConfig{
+		Logger:        logger,
+		SlowThreshold: c.Database.SlowQueryThreshold,
+		LogArgs:       c.Database.LogQueryArgs,
 	}
 }

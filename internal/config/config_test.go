@@ -424,6 +424,10 @@ func TestDBMapping(t *testing.T) {
 		d.ConnectTimeout != 3*time.Second || d.StatementTimeout != 15*time.Second || d.ApplicationName != "api" {
 		t.Errorf("DB() = %v", d)
 	}
+	tc := load(t, map[string]string{"SLOW_QUERY_THRESHOLD": "75ms", "LOG_QUERY_ARGS": "true"}).DBTracer(slog.Default())
+	if tc.SlowThreshold != 75*time.Millisecond || !tc.LogArgs || tc.Logger != slog.Default() {
+		t.Errorf("DBTracer() = %+v", tc)
+	}
 	// pgx accepts the result without connecting.
 	pc, err := d.PoolConfig()
 	if err != nil {

@@ -7,7 +7,9 @@
 //	if err != nil {
 //		return err // every problem, one per line: "config: DB_POOL_SIZE: must be between 1 and 1000, got \"0\""
 //	}
-//	pool, err := db.NewPool(ctx, cfg.DB())
+//	dbc := cfg.DB()
+//	dbc.Tracer = db.NewTracer(cfg.DBTracer(logger))
+//	pool, err := db.NewPool(ctx, dbc)
 //
 // Each problem is a *Error naming the variable; Errors lists them all. A
 // Config prints, logs (slog) and marshals (encoding/json) with every
@@ -19,7 +21,7 @@
 // "30s", "1h30m"); the variables marked (s) also take a whole number of
 // seconds ("30"), as the original services' settings did. Other durations
 // need a unit, because a bare "500" is as often meant as milliseconds.
-// Booleans take 1, t, true, 0, f, false (any case of true/false).
+// Booleans take 1, t, T, true, TRUE, True and 0, f, F, false, FALSE, False.
 //
 //	| Variable                  | development                                                  | production                | Accepted values                                  |
 //	|---------------------------|--------------------------------------------------------------|---------------------------|--------------------------------------------------|
