@@ -153,19 +153,14 @@ func (s *Schema) resolve(p pin, items []fromItem) int {
 		return found
 	}
 	// Unqualified: the one real table that has the column. PostgreSQL
-	// rejects ambiguous references, so a valid query has at most one.
+	// rejects ambiguous references, so a valid query has at most one; a
+	// view, subquery, CTE or function could expose the column too, so give
+	// up when there is one.
 	found := -1
 	for i, it := range items {
 		t, ok := s.Tables[it.table]
-		if it.table == "" || !ok {
-			if it.table != "" || it.name != "" {
-				// A view, subquery or function could expose the column too:
-				// only accept when no such item exists.
-				if _, isTable := s.Tables[it.table]; !isTable {
-					return -1
-				}
-			}
-			continue
+		if !ok {
+			return -1
 		}
 		if slices.Contains(t.Columns, p.col) {
 			if found >= 0 {
@@ -218,10 +213,17 @@ func coveredKeys(t *Table, pinned map[string]int, skip func(UniqueKey) bool) []K
 }
 
 func (s *Schema) readKeys(q Query, sh *shape) []Key {
+	// Tables read through views are read a second, unpinned time.
+	viaViews := map[string]bool{}
+	for _, r := range q.Info.Reads {
+		if _, isView := s.Views[r]; isView {
+			s.expand(r, viaViews, map[string]bool{})
+		}
+	}
 	var out []Key
 	for i, it := range sh.items {
 		t, ok := s.Tables[it.table]
-		if it.table == "" || !ok || q.Info.readCount[it.table] != 1 {
+		if it.table == "" || !ok || q.Info.readCount[it.table] != 1 || viaViews[it.table] {
 			continue // CTE, subquery, view, or a table read more than once
 		}
 		out = append(out, coveredKeys(t, s.pinned(sh, i), nil)...)

@@ -283,7 +283,7 @@ func (t *Table) addConstraint(c *pg.Constraint, col []string) {
 		}
 		name := c.Conname
 		if name == "" {
-			name = t.Name + "_pkey"
+			name = t.baseName() + "_pkey"
 		}
 		t.PrimaryKey = &UniqueKey{Name: name, Columns: cols}
 	case pg.ConstrType_CONSTR_UNIQUE:
@@ -322,11 +322,22 @@ func (t *Table) addConstraint(c *pg.Constraint, col []string) {
 // defaultName mimics PostgreSQL's generated constraint names closely enough
 // for ON CONFLICT ON CONSTRAINT and DROP CONSTRAINT lookups.
 func defaultName(table string, cols []string, suffix string) string {
+	if i := strings.LastIndexByte(table, '.'); i >= 0 {
+		table = table[i+1:] // generated names never carry the schema
+	}
 	n := table + "_" + strings.Join(cols, "_") + "_" + suffix
 	if len(n) > 63 {
 		n = n[:63]
 	}
 	return n
+}
+
+// baseName is the table name without its schema.
+func (t *Table) baseName() string {
+	if i := strings.LastIndexByte(t.Name, '.'); i >= 0 {
+		return t.Name[i+1:]
+	}
+	return t.Name
 }
 
 func (t *Table) dropConstraint(name string) {

@@ -1,0 +1,390 @@
+package sqlinfo_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
+)
+
+var testSchema = map[string][]byte{
+	"01_users.sql": []byte(`
+CREATE SCHEMA audit;
+CREATE TABLE users (
+    id     bigint PRIMARY KEY,
+    email  text NOT NULL UNIQUE,
+    tenant text NOT NULL,
+    slug   text NOT NULL,
+    UNIQUE (tenant, slug)
+);
+CREATE TABLE audit.events (
+    id      bigint PRIMARY KEY,
+    user_id bigint DEFAULT 0 REFERENCES users (id) ON DELETE SET DEFAULT
+);
+CREATE TABLE restricted (id int PRIMARY KEY, user_id bigint REFERENCES users ON DELETE RESTRICT);
+`),
+	"02_agents.sql": []byte(`
+CREATE TABLE agents (
+    id       uuid PRIMARY KEY,
+    owner_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name     text NOT NULL,
+    status   text NOT NULL
+);
+CREATE UNIQUE INDEX agents_owner_name ON agents (owner_id, name);
+CREATE UNIQUE INDEX agents_one_active ON agents (owner_id) WHERE status = 'active';
+CREATE UNIQUE INDEX agents_lower_name ON agents (lower(name));
+CREATE INDEX agents_status ON agents (status);
+CREATE VIEW active_agents AS
+    SELECT a.*, u.email FROM agents a JOIN users u ON u.id = a.owner_id WHERE status = 'active';
+CREATE VIEW active_agent_names AS SELECT name FROM active_agents;
+CREATE MATERIALIZED VIEW agent_counts AS SELECT owner_id, count(*) AS n FROM agents GROUP BY owner_id;
+CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE TYPE mood AS ENUM ('ok');
+COMMENT ON TABLE agents IS 'x';
+`),
+	"03_tasks.sql": []byte(`
+CREATE TABLE tasks (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agent_id  uuid REFERENCES agents ON DELETE SET NULL ON UPDATE CASCADE,
+    parent_id bigint,
+    title     text
+);
+ALTER TABLE tasks ADD CONSTRAINT tasks_parent_fk FOREIGN KEY (parent_id) REFERENCES tasks (id) ON DELETE CASCADE;
+CREATE TABLE comments (id bigint PRIMARY KEY, task_id bigint NOT NULL, body text);
+ALTER TABLE comments ADD CONSTRAINT comments_task_fk FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE;
+CREATE TABLE tags (name text, note text);
+ALTER TABLE tags ADD PRIMARY KEY (name);
+ALTER TABLE tags ADD COLUMN code text CONSTRAINT tags_code_key UNIQUE;
+ALTER TABLE tags ADD COLUMN legacy text UNIQUE;
+ALTER TABLE tags DROP CONSTRAINT tags_legacy_key;
+CREATE TABLE logs (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE logs_2026 PARTITION OF logs FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE old_logs () INHERITS (logs_2026);
+`),
+}
+
+func loadTestSchema(t testing.TB) *sqlinfo.Schema {
+	t.Helper()
+	s, err := sqlinfo.LoadSchema(testSchema)
+	if err != nil {
+		t.Fatalf("LoadSchema: %v", err)
+	}
+	return s
+}
+
+func keyStrings(ks []sqlinfo.UniqueKey) string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.Name+"("+strings.Join(k.Columns, ",")+")")
+	}
+	return strings.Join(out, " ")
+}
+
+func TestLoadSchema(t *testing.T) {
+	s := loadTestSchema(t)
+	want := map[string]string{
+		"users":        "users_pkey(id) users_email_key(email) users_tenant_slug_key(tenant,slug)",
+		"audit.events": "events_pkey(id)",
+		"agents":       "agents_pkey(id) agents_owner_name(owner_id,name)",
+		"tasks":        "tasks_pkey(id)",
+		"tags":         "tags_pkey(name) tags_code_key(code)",
+		"logs":         "",
+		"agent_counts": "",
+	}
+	for table, keys := range want {
+		tb, ok := s.Tables[table]
+		if !ok {
+			t.Errorf("table %s missing", table)
+			continue
+		}
+		if got := keyStrings(tb.Keys()); got != keys {
+			t.Errorf("%s keys = %q, want %q", table, got, keys)
+		}
+	}
+	if got := strings.Join(s.Tables["tags"].Columns, ","); got != "name,note,code,legacy" {
+		t.Errorf("tags columns = %q", got)
+	}
+	if !s.Tables["agent_counts"].MatView {
+		t.Error("agent_counts not marked as materialized view")
+	}
+	if got := strings.Join(s.Tables["logs_2026"].Parents, ","); got != "logs" {
+		t.Errorf("logs_2026 parents = %q", got)
+	}
+	if v := s.Views["active_agents"]; v == nil || strings.Join(v.Reads, ",") != "agents,users" {
+		t.Errorf("view active_agents = %+v", v)
+	}
+	var fks []string
+	for _, tn := range []string{"audit.events", "restricted", "agents", "tasks", "comments"} {
+		for _, fk := range s.Tables[tn].ForeignKeys {
+			fks = append(fks, fmt.Sprintf("%s(%s)->%s(%s) del=%v upd=%v", tn, strings.Join(fk.Columns, ","),
+				fk.RefTable, strings.Join(fk.RefColumns, ","), fk.OnDelete, fk.OnUpdate))
+		}
+	}
+	wantFKs := []string{
+		"audit.events(user_id)->users(id) del=SET DEFAULT upd=NO ACTION",
+		"restricted(user_id)->users(id) del=NO ACTION upd=NO ACTION",
+		"agents(owner_id)->users(id) del=CASCADE upd=NO ACTION",
+		"tasks(agent_id)->agents(id) del=SET NULL upd=CASCADE",
+		"tasks(parent_id)->tasks(id) del=CASCADE upd=NO ACTION",
+		"comments(task_id)->tasks(id) del=CASCADE upd=NO ACTION",
+	}
+	if strings.Join(fks, "\n") != strings.Join(wantFKs, "\n") {
+		t.Errorf("foreign keys:\n%s\nwant:\n%s", strings.Join(fks, "\n"), strings.Join(wantFKs, "\n"))
+	}
+}
+
+func TestLoadSchemaErrors(t *testing.T) {
+	cases := []struct {
+		files map[string][]byte
+		want  []string
+	}{
+		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES nope);")},
+			[]string{"a.sql:3: table b: foreign key b_id_fkey references unknown table nope"}},
+		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\nALTER TABLE zz ADD COLUMN x int;")},
+			[]string{"a.sql:2: ALTER TABLE of unknown table zz"}},
+		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\nCREATE TABLE a (id int);")},
+			[]string{"a.sql:2: table a defined twice"}},
+		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);"), "b.sql": []byte("\nCREATE TABLE (;")},
+			[]string{"b.sql:2: syntax error"}},
+	}
+	for _, c := range cases {
+		_, err := sqlinfo.LoadSchema(c.files)
+		var list sqlinfo.ErrorList
+		if !errors.As(err, &list) {
+			t.Fatalf("want ErrorList, got %v", err)
+		}
+		if len(list) != len(c.want) {
+			t.Fatalf("got %v, want %v", err, c.want)
+		}
+		for i, w := range c.want {
+			if !strings.HasPrefix(list[i].Error(), w) {
+				t.Errorf("error = %q, want prefix %q", list[i], w)
+			}
+		}
+	}
+}
+
+func TestCascadeClosure(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct{ in, want string }{
+		{"users", "agents,audit.events,tasks,users"},
+		{"agents", "agents,tasks"},
+		{"tasks", "comments,tasks"},
+		{"comments", "comments"},
+		{"restricted", "restricted"},
+		{"logs_2026", "logs,logs_2026,old_logs"},
+		{"logs", "logs,logs_2026,old_logs"},
+		{"tags,comments", "comments,tags"},
+		{"unknown", "unknown"},
+	}
+	for _, c := range cases {
+		if got := strings.Join(s.CascadeClosure(strings.Split(c.in, ",")), ","); got != c.want {
+			t.Errorf("CascadeClosure(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// analyze parses one query and resolves it against the test schema.
+func analyze(t *testing.T, s *sqlinfo.Schema, cmd, sql string) sqlinfo.Analysis {
+	t.Helper()
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: Q "+cmd+"\n"+sql))
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	a, err := s.Analyze(qs[0])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return a
+}
+
+func keysString(ks []sqlinfo.Key) string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.String())
+	}
+	return strings.Join(out, " ")
+}
+
+func TestReadKeys(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct{ sql, reads, keys string }{
+		{"SELECT * FROM users WHERE id = $1", "users", "users(id=$1)"},
+		{"SELECT * FROM public.users u WHERE u.id = $1", "users", "users(id=$1)"},
+		{"SELECT * FROM users WHERE public.users.id = $1", "users", "users(id=$1)"},
+		{"SELECT * FROM users WHERE $1 = id", "users", "users(id=$1)"},
+		{"SELECT * FROM users WHERE id = $1::bigint", "users", "users(id=$1)"},
+		{"SELECT * FROM users WHERE id = sqlc.arg(id)", "users", "users(id=$1)"},
+		{"SELECT * FROM users WHERE tenant = @tenant AND slug = @slug::text", "users", "users(tenant=$1, slug=$2)"},
+		{"SELECT * FROM users WHERE (tenant, slug) = ($2, $1)", "users", "users(tenant=$2, slug=$1)"},
+		{"SELECT * FROM users WHERE tenant = $1 AND slug = $2 AND email = $3", "users", "users(email=$3) users(tenant=$1, slug=$2)"},
+		{"SELECT * FROM users WHERE email = $2 AND id = sqlc.arg(x)", "users", "users(id=$1) users(email=$2)"},
+		{"SELECT * FROM users WHERE slug = $1", "users", ""},
+		{"SELECT * FROM users WHERE id = $1 OR email = $2", "users", ""},
+		{"SELECT * FROM users WHERE id = lower($1)", "users", ""},
+		{"SELECT * FROM users WHERE id::text = $1", "users", ""},
+		{"SELECT * FROM users WHERE id = 5", "users", ""},
+		{"SELECT * FROM users WHERE id IN ($1, $2)", "users", ""},
+		{"SELECT * FROM users WHERE id = ANY($1::bigint[])", "users", ""},
+		{"SELECT * FROM agents WHERE owner_id = $1", "agents", ""},
+		{"SELECT * FROM agents WHERE owner_id = $1 AND name = $2", "agents", "agents(owner_id=$1, name=$2)"},
+		{"SELECT a.*, u.email FROM agents a JOIN users u ON u.id = a.owner_id WHERE a.id = $1", "agents,users", "agents(id=$1)"},
+		{"SELECT * FROM agents a JOIN users u ON u.id = a.owner_id AND u.id = $1", "agents,users", "users(id=$1)"},
+		{"SELECT * FROM users u LEFT JOIN agents a ON a.owner_id = u.id AND a.id = $1", "agents,users", "agents(id=$1)"},
+		{"SELECT * FROM users u LEFT JOIN agents a ON a.owner_id = u.id AND u.id = $1", "agents,users", ""},
+		{"SELECT * FROM agents a RIGHT JOIN users u ON a.owner_id = u.id AND u.id = $1 AND a.id = $2", "agents,users", "agents(id=$2)"},
+		{"SELECT * FROM users u FULL JOIN agents a ON a.owner_id = u.id AND a.id = $1", "agents,users", ""},
+		{"SELECT * FROM agents a JOIN users u ON u.id = a.owner_id WHERE email = $1", "agents,users", "users(email=$1)"},
+		{"SELECT * FROM agents a JOIN users u ON u.id = a.owner_id WHERE id = $1", "agents,users", ""},
+		{"SELECT * FROM tasks t JOIN tasks p ON p.id = t.parent_id WHERE t.id = $1", "tasks", ""},
+		{"SELECT * FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM users x WHERE x.email = 'a')", "users", ""},
+		{"SELECT * FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM agents a WHERE a.owner_id = users.id)", "agents,users", "users(id=$1)"},
+		{"SELECT id FROM users WHERE id = $1 UNION SELECT id FROM users WHERE id = $2", "users", ""},
+		{"SELECT * FROM active_agents WHERE id = $1", "agents,users", ""},
+		{"SELECT * FROM active_agent_names", "agents,users", ""},
+		{"SELECT * FROM active_agents v JOIN users u ON u.id = v.owner_id WHERE u.id = $1", "agents,users", ""},
+		{"WITH users AS (SELECT 1 AS id) SELECT * FROM users WHERE id = $1", "", ""},
+		{"WITH x AS (SELECT * FROM agents) SELECT * FROM x JOIN users u ON true WHERE u.id = $1", "agents,users", "users(id=$1)"},
+		{"SELECT * FROM agent_counts WHERE owner_id = $1", "agent_counts", ""},
+		{"SELECT * FROM tags WHERE code = $1", "tags", "tags(code=$1)"},
+		{"SELECT * FROM tags WHERE legacy = $1", "tags", ""},
+		{"SELECT * FROM users u, LATERAL (SELECT count(*) FROM agents a WHERE a.owner_id = u.id) c WHERE u.id = $1", "agents,users", "users(id=$1)"},
+		{"SELECT * FROM audit.events WHERE id = $1", "audit.events", "audit.events(id=$1)"},
+	}
+	for _, c := range cases {
+		a := analyze(t, s, ":many", c.sql)
+		if got := strings.Join(a.Reads, ","); got != c.reads {
+			t.Errorf("%s\n  reads = %q, want %q", c.sql, got, c.reads)
+		}
+		if got := keysString(a.ReadKeys); got != c.keys {
+			t.Errorf("%s\n  read keys = %q, want %q", c.sql, got, c.keys)
+		}
+		if len(a.Invalidates) != 0 || len(a.WriteKeys) != 0 {
+			t.Errorf("%s: a read invalidates %v / has write keys %v", c.sql, a.Invalidates, a.WriteKeys)
+		}
+	}
+	if a := analyze(t, s, ":one", "SELECT * FROM users WHERE id = $1"); !a.ReadKeys[0].Primary || a.ReadKeys[0].Name != "users_pkey" {
+		t.Errorf("primary key not flagged: %+v", a.ReadKeys[0])
+	}
+}
+
+func TestWriteKeys(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct{ sql, writes, invalidates, keys string }{
+		{"UPDATE users SET email = $2 WHERE id = $1", "users", "users", "users(id=$1)"},
+		{"UPDATE users SET id = $2 WHERE id = $1", "users", "users", ""},
+		{"UPDATE users SET tenant = $3 WHERE id = $1 AND email = $2", "users", "users", "users(id=$1) users(email=$2)"},
+		{"UPDATE users u SET email = $1 FROM agents a WHERE a.owner_id = u.id AND a.id = $2", "users", "users", ""},
+		{"UPDATE users SET email = sqlc.arg(email) WHERE id = sqlc.arg(id)", "users", "users", "users(id=$2)"},
+		{"UPDATE comments SET body = $1 WHERE id = $2", "comments", "comments", "comments(id=$2)"},
+		{"UPDATE agents SET name = $2 WHERE id = $1", "agents", "agents,tasks", "agents(id=$1)"},
+		{"DELETE FROM users WHERE id = $1", "users", "agents,audit.events,tasks,users", "users(id=$1)"},
+		{"DELETE FROM agents a USING users u WHERE u.id = a.owner_id AND u.email = $1", "agents", "agents,tasks", ""},
+		{"DELETE FROM tasks WHERE id = $1", "tasks", "comments,tasks", ""},
+		{"DELETE FROM comments WHERE id = $1", "comments", "comments", "comments(id=$1)"},
+		{"DELETE FROM comments WHERE task_id = $1", "comments", "comments", ""},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4)", "users", "users", "users(id=$1) users(email=$2) users(tenant=$3, slug=$4)"},
+		{"INSERT INTO users VALUES ($1, $2, $3, $4)", "users", "users", "users(id=$1) users(email=$2) users(tenant=$3, slug=$4)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, lower($2), $3, $4)", "users", "users", "users(id=$1) users(tenant=$3, slug=$4)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)", "users", "users", ""},
+		{"INSERT INTO users (id, email, tenant, slug) SELECT $1, $2, $3, $4", "users", "users", ""},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", "users", "users", "users(id=$1) users(email=$2) users(tenant=$3, slug=$4)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET tenant = EXCLUDED.tenant", "users", "users", "users(email=$2)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT (slug, tenant) DO UPDATE SET email = EXCLUDED.email", "users", "users", "users(tenant=$3, slug=$4)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT ON CONSTRAINT users_pkey DO UPDATE SET email = EXCLUDED.email", "users", "users", "users(id=$1)"},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET email = 'x' || EXCLUDED.email", "users", "users", ""},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT (lower(email)) DO UPDATE SET tenant = 'x'", "users", "users", ""},
+		{"INSERT INTO tasks (title) VALUES ($1)", "tasks", "tasks", ""},
+		{"INSERT INTO comments (id, task_id, body) VALUES (@id, @task_id, @body)", "comments", "comments", "comments(id=$1)"},
+		{"WITH d AS (DELETE FROM users WHERE id = $1 RETURNING id) SELECT * FROM d", "users", "agents,audit.events,tasks,users", ""},
+		{"WITH x AS (UPDATE comments SET body = '' WHERE id = $1 RETURNING task_id) UPDATE comments SET body = 'y' WHERE id = $2", "comments", "comments", ""},
+		{"WITH x AS (UPDATE users SET email = $2 WHERE id = $1 RETURNING *) UPDATE comments SET body = 'x' WHERE id = $3", "comments,users", "comments,users", "comments(id=$3)"},
+		{"MERGE INTO comments c USING tasks t ON c.task_id = t.id WHEN MATCHED THEN DELETE", "comments", "comments", ""},
+		{"TRUNCATE users", "users", "users", ""},
+		{"TRUNCATE users CASCADE", "users", "agents,audit.events,comments,restricted,tasks,users", ""},
+		{"INSERT INTO logs_2026 (id, at) VALUES ($1, $2)", "logs_2026", "logs,logs_2026,old_logs", ""},
+		{"REFRESH MATERIALIZED VIEW agent_counts", "agent_counts", "agent_counts", ""},
+	}
+	for _, c := range cases {
+		a := analyze(t, s, ":exec", c.sql)
+		if got := strings.Join(a.Writes, ","); got != c.writes {
+			t.Errorf("%s\n  writes = %q, want %q", c.sql, got, c.writes)
+		}
+		if got := strings.Join(a.Invalidates, ","); got != c.invalidates {
+			t.Errorf("%s\n  invalidates = %q, want %q", c.sql, got, c.invalidates)
+		}
+		if got := keysString(a.WriteKeys); got != c.keys {
+			t.Errorf("%s\n  write keys = %q, want %q", c.sql, got, c.keys)
+		}
+	}
+}
+
+func TestInvalidatesDirective(t *testing.T) {
+	s := loadTestSchema(t)
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte(
+		"-- name: A :exec\n-- @invalidates comments, audit.events\nUPDATE tasks SET title = $2 WHERE id = $1;\n"+
+			"-- name: B :exec\n-- @invalidates users\nUPDATE users SET email = $2 WHERE id = $1;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Analyze(qs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.Invalidates, ","); got != "audit.events,comments,tasks" {
+		t.Errorf("invalidates = %q", got)
+	}
+	if got := keysString(a.WriteKeys); got != "tasks(id=$1)" {
+		t.Errorf("write keys = %q", got)
+	}
+	// A trigger that writes the table itself makes the write table-wide.
+	b, err := s.Analyze(qs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.WriteKeys) != 0 {
+		t.Errorf("write keys kept despite @invalidates of the written table: %v", b.WriteKeys)
+	}
+}
+
+func TestAnalyzeErrors(t *testing.T) {
+	s := loadTestSchema(t)
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte(
+		"-- name: A :one\nSELECT * FROM nope WHERE id = $1;\n"+
+			"-- name: B :exec\n-- @invalidates ghost\nDELETE FROM users WHERE id = $1;\n"+
+			"-- name: C :exec\nUPDATE active_agents SET name = 'x';\n"+
+			"-- name: D :one\nSELECT * FROM users WHERE id = $1;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.AnalyzeAll(qs)
+	want := []string{
+		"q.sql:2: query A reads unknown table nope",
+		"q.sql:3: @invalidates names unknown table ghost",
+		"q.sql:7: query C writes unknown table active_agents",
+	}
+	var list sqlinfo.ErrorList
+	if !errors.As(err, &list) || len(list) != len(want) {
+		t.Fatalf("got %v, want %d errors", err, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(list[i].Error(), w) {
+			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
+		}
+	}
+	if len(as) != 1 || as[0].Query.Name != "D" {
+		t.Errorf("good queries not returned alongside errors: %d", len(as))
+	}
+}
+
+func TestKeySameKey(t *testing.T) {
+	s := loadTestSchema(t)
+	r := analyze(t, s, ":one", "SELECT * FROM agents WHERE id = $1").ReadKeys[0]
+	w := analyze(t, s, ":exec", "UPDATE agents SET name = $1 WHERE id = $2").WriteKeys[0]
+	o := analyze(t, s, ":one", "SELECT * FROM agents WHERE owner_id = $1 AND name = $2").ReadKeys[0]
+	if !r.SameKey(w) || r.SameKey(o) {
+		t.Errorf("SameKey: %v~%v=%v, %v~%v=%v", r, w, r.SameKey(w), r, o, r.SameKey(o))
+	}
+}
