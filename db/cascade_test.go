@@ -2,8 +2,8 @@ package db_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/uuid"
