@@ -364,9 +364,9 @@ func (q *Queries) SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMe
 
 const transitionTaskStatus = `-- name: TransitionTaskStatus :execrows
 UPDATE tasks
-SET status = $1,
-    started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    completed_at = CASE WHEN $1 IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
+SET status = $1::task_status,
+    started_at = CASE WHEN $1::task_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    completed_at = CASE WHEN $1::task_status IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
     version = version + 1,
     updated_at = now()
 WHERE id = $2 AND version = $3

@@ -25,9 +25,9 @@ SELECT * FROM tasks WHERE parent_task_id = $1 ORDER BY created_at, id;
 -- Moves a task to a new status if nobody changed it since it was read,
 -- stamping started_at / completed_at on the way.
 UPDATE tasks
-SET status = sqlc.arg(status),
-    started_at = CASE WHEN sqlc.arg(status) = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    completed_at = CASE WHEN sqlc.arg(status) IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
+SET status = sqlc.arg(status)::task_status,
+    started_at = CASE WHEN sqlc.arg(status)::task_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    completed_at = CASE WHEN sqlc.arg(status)::task_status IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
     version = version + 1,
     updated_at = now()
 WHERE id = sqlc.arg(id) AND version = sqlc.arg(version);
