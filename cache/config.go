@@ -1,0 +1,212 @@
+package cache
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/rueidis"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultAddr              = "127.0.0.1:6379"
+	DefaultPrefix            = "dl"
+	DefaultTTL               = 5 * time.Minute
+	DefaultClientTTL         = 30 * time.Second
+	DefaultVersionTTL        = 24 * time.Hour
+	DefaultLeaseTTL          = 3 * time.Second
+	DefaultLeaseWait         = 250 * time.Millisecond
+	DefaultRedisTimeout      = 250 * time.Millisecond
+	DefaultRefreshTimeout    = 5 * time.Second
+	DefaultBreakerThreshold  = 3
+	DefaultBreakerDelay      = time.Second
+	DefaultRetryInterval     = 50 * time.Millisecond
+	DefaultMaxRetryInterval  = 5 * time.Second
+	DefaultCacheSizeEachConn = 64 << 20
+)
+
+// Config configures a Cache. The zero value works against a local Redis:
+// every zero field takes the documented default.
+type Config struct {
+	// Addrs are the Redis addresses (host:port); default 127.0.0.1:6379.
+	// Several addresses, or one node of a cluster, let rueidis discover a
+	// cluster.
+	Addrs []string
+	// Username and Password authenticate with Redis ACL (AUTH username
+	// password); both empty means no AUTH.
+	Username, Password string
+	// TLS enables TLS with this configuration.
+	TLS *tls.Config
+	// DB selects a logical database (standalone only).
+	DB int
+	// ClientName is sent with CLIENT SETNAME.
+	ClientName string
+	// PoolSize is the rueidis blocking pool size (0: rueidis default).
+	PoolSize int
+	// PipelineMultiplex is rueidis' 2^n pipelined connections per node
+	// (0: rueidis default).
+	PipelineMultiplex int
+	// Client, if set, is used instead of building one from the fields above;
+	// Close does not close it. It must be a RESP3 client with client-side
+	// caching enabled unless DisableClientCache is set.
+	Client rueidis.Client
+
+	// DisableClientCache turns the in-process tier off: every hit is a Redis
+	// round trip.
+	DisableClientCache bool
+	// ClientTTL caps how long an entry lives in the in-process tier
+	// (default 30s). It bounds staleness if an invalidation push is lost.
+	ClientTTL time.Duration
+	// CacheSizeEachConn is the in-process tier's byte budget per connection
+	// (default 64 MiB).
+	CacheSizeEachConn int
+	// Strict closes the cross-process window of the in-process tier: version
+	// keys are read from Redis on every lookup (one round trip), values still
+	// come from the in-process tier. See the package doc.
+	Strict bool
+
+	// Prefix starts every Redis key (default "dl"); it must not contain '{'
+	// or '}'.
+	Prefix string
+	// SchemaVersion is part of every value key, so values written for
+	// another schema are never decoded into the current types.
+	SchemaVersion string
+	// DefaultTTL is the Redis TTL of values when Options.TTL is zero
+	// (default 5m).
+	DefaultTTL time.Duration
+	// VersionTTL is the TTL of version keys, refreshed on every bump
+	// (default 24h). An expired version key is re-created from the Redis
+	// clock, never reset to an old number, so expiry is safe.
+	VersionTTL time.Duration
+	// LeaseTTL bounds how long one process may hold the cross-process load
+	// lease of a key (default 3s); LeaseWait is how long other processes
+	// wait for the holder's fill before loading themselves (default 250ms;
+	// negative disables leases).
+	LeaseTTL, LeaseWait time.Duration
+	// RedisTimeout bounds every Redis call on the read path (default
+	// 250ms): a slow Redis falls back to the loader.
+	RedisTimeout time.Duration
+	// RefreshTimeout bounds background stale-while-revalidate loads
+	// (default 5s).
+	RefreshTimeout time.Duration
+	// BreakerThreshold consecutive Redis infrastructure failures open the
+	// Redis breaker (default 3); while open, Get calls the loader directly
+	// and adds no Redis latency. After BreakerDelay (default 1s) one call
+	// probes Redis again.
+	BreakerThreshold uint
+	BreakerDelay     time.Duration
+	// RetryInterval and MaxRetryInterval bound the backoff of failed
+	// invalidations (defaults 50ms and 5s).
+	RetryInterval, MaxRetryInterval time.Duration
+	// CompressThreshold is the encoded size above which values are
+	// s2-compressed (default 1024; negative: never).
+	CompressThreshold int
+
+	// IsNotFound reports whether a loader error means "no such row", for
+	// negative caching (default errors.Is(err, pgx.ErrNoRows)).
+	IsNotFound func(error) bool
+	// NotFoundError is returned for a negative-cache hit (default
+	// pgx.ErrNoRows), so callers see the same error as without the cache.
+	NotFoundError error
+
+	// Observer receives hits, misses, fills, invalidations and errors.
+	Observer Observer
+	// Logger, if set, logs Redis failures and invalidation retries.
+	Logger *slog.Logger
+}
+
+func (cfg *Config) setDefaults() error {
+	if len(cfg.Addrs) == 0 {
+		cfg.Addrs = []string{DefaultAddr}
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(cfg.Prefix, "{}") {
+		return fmt.Errorf("cache: Prefix %q must not contain braces", cfg.Prefix)
+	}
+	if strings.ContainsAny(cfg.SchemaVersion, "{}") {
+		return fmt.Errorf("cache: SchemaVersion %q must not contain braces", cfg.SchemaVersion)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.DefaultTTL, DefaultTTL)
+	def(&cfg.ClientTTL, DefaultClientTTL)
+	def(&cfg.VersionTTL, DefaultVersionTTL)
+	def(&cfg.LeaseTTL, DefaultLeaseTTL)
+	def(&cfg.LeaseWait, DefaultLeaseWait)
+	def(&cfg.RedisTimeout, DefaultRedisTimeout)
+	def(&cfg.RefreshTimeout, DefaultRefreshTimeout)
+	def(&cfg.BreakerDelay, DefaultBreakerDelay)
+	def(&cfg.RetryInterval, DefaultRetryInterval)
+	def(&cfg.MaxRetryInterval, DefaultMaxRetryInterval)
+	if cfg.BreakerThreshold == 0 {
+		cfg.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if cfg.CacheSizeEachConn == 0 {
+		cfg.CacheSizeEachConn = DefaultCacheSizeEachConn
+	}
+	if cfg.IsNotFound == nil {
+		cfg.IsNotFound = func(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+	}
+	if cfg.NotFoundError == nil {
+		cfg.NotFoundError = pgx.ErrNoRows
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
+	if cfg.ClientTTL <= 0 {
+		return errors.New("cache: ClientTTL must be positive (the in-process tier needs a TTL)")
+	}
+	return nil
+}
+
+// ClientOption returns the rueidis options New uses for cfg (defaults
+// applied). Useful to build a second client (sessions, tests) alike.
+func (cfg Config) ClientOption() rueidis.ClientOption {
+	addrs := cfg.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{DefaultAddr}
+	}
+	size := cfg.CacheSizeEachConn
+	if size == 0 {
+		size = DefaultCacheSizeEachConn
+	}
+	return rueidis.ClientOption{
+		InitAddress:       addrs,
+		Username:          cfg.Username,
+		Password:          cfg.Password,
+		TLSConfig:         cfg.TLS,
+		SelectDB:          cfg.DB,
+		ClientName:        cfg.ClientName,
+		BlockingPoolSize:  cfg.PoolSize,
+		PipelineMultiplex: cfg.PipelineMultiplex,
+		CacheSizeEachConn: size,
+		DisableCache:      cfg.DisableClientCache,
+		// The cache fails open instead of waiting for rueidis' own retries.
+		DisableRetry: true,
+		Dialer:       netDialer(),
+	}
+}
+
+// NewClient builds a rueidis client from cfg, verifying the connection.
+func NewClient(ctx context.Context, cfg Config) (rueidis.Client, error) {
+	client, err := rueidis.NewClient(cfg.ClientOption())
+	if err != nil {
+		return nil, fmt.Errorf("cache: connect to redis %v: %w", cfg.Addrs, err)
+	}
+	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cache: ping redis %v: %w", cfg.Addrs, err)
+	}
+	return client, nil
+}

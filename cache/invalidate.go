@@ -1,0 +1,244 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Invalidate is called after a write committed. Every cached read that
+// depends on one of tables, or on one of rows (or on their tables as a
+// whole), is invalidated: the version keys involved are bumped in Redis, so
+// later lookups compute new value keys, and the in-process tiers of all
+// processes drop the old versions on the invalidation push.
+//
+// tables are tables the write may have changed anywhere (UPDATE without a
+// key, DELETE ... WHERE status = ..., cascades, `-- @invalidates`); rows
+// are rows it changed identified by a key column. Both bump the table
+// version that list and aggregate reads depend on.
+//
+// If Redis cannot be updated the bumps stay pending: they are retried in
+// the background with backoff and reported through Observer on every
+// attempt, reads in this process that depend on them bypass the cache until
+// they succeed, and the error returned matches ErrInvalidationPending. The
+// database write is not affected; TTLs bound the staleness other processes
+// may see meanwhile.
+func (c *Cache) Invalidate(ctx context.Context, tables []string, rows []RowRef) error {
+	if c == nil {
+		return nil
+	}
+	keys := c.bumpKeys(tables, rows)
+	if len(keys) == 0 {
+		return nil
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	var failed []string
+	var err error
+	if c.breaker.IsOpen() {
+		failed, err = keys, fmt.Errorf("cache: redis breaker open")
+	} else {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
+		failed, err = c.bump(rctx, keys)
+		cancel()
+		if err != nil {
+			c.redisError(ctx, "invalidate", "", err, false)
+		}
+	}
+	ev := InvalidateEvent{Tables: tables, Rows: rows, Keys: len(keys), Attempt: 1}
+	if err == nil {
+		ev.Pending = c.Pending()
+		c.obs.CacheInvalidate(ev)
+		return nil
+	}
+	c.addPending(failed, tables, rows)
+	ev.Err, ev.Pending = err, c.Pending()
+	c.obs.CacheInvalidate(ev)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return fmt.Errorf("%w: %d of %d version bumps failed: %w", ErrInvalidationPending, len(failed), len(keys), err)
+}
+
+// Batch collects invalidations (e.g. during a transaction) to apply after
+// commit with Cache.Apply; drop it on rollback. The zero value is empty and
+// ready to use. Not safe for concurrent use.
+type Batch struct {
+	Tables []string
+	Rows   []RowRef
+}
+
+// Add records tables and rows a statement wrote.
+func (b *Batch) Add(tables []string, rows ...RowRef) {
+	b.Tables = append(b.Tables, tables...)
+	b.Rows = append(b.Rows, rows...)
+}
+
+// Empty reports whether nothing was recorded.
+func (b *Batch) Empty() bool { return len(b.Tables) == 0 && len(b.Rows) == 0 }
+
+// Reset empties the batch.
+func (b *Batch) Reset() { b.Tables, b.Rows = b.Tables[:0], b.Rows[:0] }
+
+// Apply invalidates everything b recorded (see Invalidate).
+func (c *Cache) Apply(ctx context.Context, b *Batch) error {
+	if b == nil || b.Empty() {
+		return nil
+	}
+	return c.Invalidate(ctx, b.Tables, b.Rows)
+}
+
+// bump runs the bump script on every key in one pipeline and returns the
+// keys that failed.
+func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err error) {
+	execs := make([]rueidis.LuaExec, len(keys))
+	for i, k := range keys {
+		execs[i] = rueidis.LuaExec{Keys: []string{k}, Args: []string{c.versionTTL}}
+	}
+	resps := bumpScript.ExecMulti(ctx, c.client, execs...)
+	until := time.Now().Add(c.cfg.ClientTTL)
+	c.bumpMu.Lock()
+	for i, r := range resps {
+		v, e := r.AsInt64()
+		if e != nil {
+			failed = append(failed, keys[i])
+			if err == nil {
+				err = e
+			}
+			continue
+		}
+		if b, ok := c.bumps[keys[i]]; !ok || b.ver < v {
+			c.bumps[keys[i]] = localBump{ver: v, until: until}
+		}
+	}
+	// Entries older than ClientTTL are useless: no in-process copy outlives it.
+	if len(c.bumps) > 1024 {
+		now := time.Now()
+		for k, b := range c.bumps {
+			if now.After(b.until) {
+				delete(c.bumps, k)
+			}
+		}
+	}
+	c.nbumps.Store(int32(len(c.bumps)))
+	c.bumpMu.Unlock()
+	return failed, err
+}
+
+func (c *Cache) addPending(keys []string, tables []string, rows []RowRef) {
+	now := time.Now()
+	c.pendMu.Lock()
+	for _, k := range keys {
+		if _, ok := c.pending[k]; !ok {
+			c.pending[k] = &pendingBump{tables: tables, rows: rows, since: now}
+		}
+	}
+	c.npending.Store(int32(len(c.pending)))
+	c.pendMu.Unlock()
+}
+
+func (c *Cache) anyPending(keys []string) bool {
+	c.pendMu.Lock()
+	defer c.pendMu.Unlock()
+	for _, k := range keys {
+		if _, ok := c.pending[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// retryLoop retries pending bumps with exponential backoff until they
+// succeed or the cache closes (then it makes one last attempt).
+func (c *Cache) retryLoop() {
+	defer close(c.loopDone)
+	interval := c.cfg.RetryInterval
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for {
+		select {
+		case <-c.stop:
+			timer.Stop()
+			c.retryPending()
+			return
+		case <-c.wake:
+			if !armed {
+				timer.Reset(interval)
+				armed = true
+			}
+			continue
+		case <-timer.C:
+			armed = false
+		}
+		if c.retryPending() {
+			interval = c.cfg.RetryInterval
+			continue
+		}
+		interval = min(2*interval, c.cfg.MaxRetryInterval)
+		timer.Reset(interval)
+		armed = true
+	}
+}
+
+// retryPending tries every pending bump once; it reports whether none is
+// left.
+func (c *Cache) retryPending() bool {
+	c.pendMu.Lock()
+	if len(c.pending) == 0 {
+		c.pendMu.Unlock()
+		return true
+	}
+	keys := make([]string, 0, len(c.pending))
+	entries := make([]*pendingBump, 0, len(c.pending))
+	for k, p := range c.pending {
+		p.attempts++
+		keys = append(keys, k)
+		entries = append(entries, p)
+	}
+	c.pendMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RedisTimeout)
+	failed, err := c.bump(ctx, keys)
+	cancel()
+	failedSet := make(map[string]struct{}, len(failed))
+	for _, k := range failed {
+		failedSet[k] = struct{}{}
+	}
+	c.pendMu.Lock()
+	for _, k := range keys {
+		if _, ok := failedSet[k]; !ok {
+			delete(c.pending, k)
+		}
+	}
+	left := len(c.pending)
+	c.npending.Store(int32(left))
+	c.pendMu.Unlock()
+
+	// Report per original invalidation (entries sharing tables/rows once).
+	seen := make(map[*pendingBump]bool)
+	for i, p := range entries {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		_, stillFailed := failedSet[keys[i]]
+		ev := InvalidateEvent{Tables: p.tables, Rows: p.rows, Keys: 1, Attempt: p.attempts + 1, Pending: left}
+		if stillFailed {
+			ev.Err = err
+		}
+		c.obs.CacheInvalidate(ev)
+	}
+	if l := c.cfg.Logger; l != nil {
+		if err != nil {
+			l.LogAttrs(context.Background(), slogWarn, "cache: invalidation retry failed", slogErr(err))
+		} else {
+			l.LogAttrs(context.Background(), slogInfo, "cache: pending invalidations applied")
+		}
+	}
+	return left == 0
+}
