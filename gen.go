@@ -1,7 +1,10 @@
+// Package datalayer is the root of the module; it holds no code, only the
+// code-generation steps `go generate ./...` runs, in order.
 package datalayer
 
-// Code generation, in dependency order. sqlc runs from the separate tools
-// module (tools/go.mod) so importers of this module never inherit its
-// dependency graph.
-
+// 1. sqlc: schema/ + queries/ -> db/*.gen.go. It runs from the separate
+//    tools module (tools/go.mod) so importers never inherit its dependencies.
 //go:generate go tool -modfile=tools/go.mod sqlc generate -f sqlc.yaml
+
+// 2. datalayer-gen: db/repo_repository.gen.go, the cache-aside repository.
+//go:generate go run ./cmd/datalayer-gen -f sqlc.yaml

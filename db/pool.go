@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -29,7 +30,8 @@ type Config struct {
 	MaxConnIdleTime time.Duration
 	// HealthCheckPeriod is how often idle connections are checked. Default 1m.
 	HealthCheckPeriod time.Duration
-	// ConnectTimeout bounds establishing one connection. Default 5s.
+	// ConnectTimeout bounds establishing one connection. Default: the URL's
+	// connect_timeout, else 5s.
 	ConnectTimeout time.Duration
 	// StatementTimeout is sent as the session's statement_timeout; the server
 	// cancels statements that run longer. Default 0: the server's setting.
@@ -56,9 +58,6 @@ func (c Config) withDefaults() Config {
 	if c.HealthCheckPeriod == 0 {
 		c.HealthCheckPeriod = time.Minute
 	}
-	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = 5 * time.Second
-	}
 	if c.ApplicationName == "" {
 		c.ApplicationName = "datalayer"
 	}
@@ -68,9 +67,15 @@ func (c Config) withDefaults() Config {
 // String describes the configuration with the password redacted.
 func (c Config) String() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("db.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, StatementTimeout: %s, ApplicationName: %q}",
-		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.StatementTimeout, d.ApplicationName)
+	return fmt.Sprintf("db.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, ConnectTimeout: %s, StatementTimeout: %s, ApplicationName: %q}",
+		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.ConnectTimeout, d.StatementTimeout, d.ApplicationName)
 }
+
+// GoString is String, so %#v cannot print the password either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps the password out of slog records.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // PoolConfig turns c into a pgxpool configuration, which callers may adjust
 // further before passing it to pgxpool.NewWithConfig.
@@ -98,7 +103,12 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
-	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
+	switch {
+	case c.ConnectTimeout > 0:
+		pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
+	case pc.ConnConfig.ConnectTimeout == 0:
+		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	rp := pc.ConnConfig.RuntimeParams
 	rp["application_name"] = c.ApplicationName
 	rp["timezone"] = "UTC"

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
 )
@@ -45,8 +46,21 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return strings.Join(q, ", ")
 	},
-	"dur": func(d any) string { return fmt.Sprintf("%d", d) },
+	"dur": goDuration,
 }).ParseFS(templateFS, "templates/*.tmpl"))
+
+// goDuration renders d as a readable Go expression, e.g. 5 * time.Minute.
+func goDuration(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "Hour"}, {time.Minute, "Minute"}, {time.Second, "Second"}, {time.Millisecond, "Millisecond"}} {
+		if d != 0 && d%u.d == 0 {
+			return fmt.Sprintf("%d * time.%s", d/u.d, u.name)
+		}
+	}
+	return fmt.Sprintf("%d", int64(d))
+}
 
 // Options configures a run.
 type Options struct {
@@ -201,7 +215,7 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	if modPath, ok := modulePathOf(p.Out); !ok || modPath != dbImportPath {
 		m.DBQual = "dldb."
 	}
-	imports := map[string]bool{`"context"`: true, `"github.com/agentical/datalayer/repo"`: true}
+	imports := map[string]bool{`"context"`: true, `"time"`: true, `"github.com/agentical/datalayer/repo"`: true}
 	if m.DBQual != "" {
 		imports["dldb "+fmt.Sprintf("%q", dbImportPath)] = true
 	}

@@ -1,0 +1,37 @@
+package repo
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/agentical/datalayer/cache"
+)
+
+// cachedRead serves m through the cache. The cache guarantees that a load
+// which started before a write's invalidation never fills after it, and
+// falls back to load when Redis is unavailable.
+func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error)) (T, error) {
+	key := cache.NewKey(m.Name, deps(m, args), args...)
+	opts := cache.Options{TTL: m.Cache.TTL, SWR: m.Cache.SWR, Negative: m.Cache.Negative}
+	var loaded atomic.Bool
+	v, err := cache.Get(ctx, rt.cache, key, opts, func(ctx context.Context) (T, error) {
+		loaded.Store(true)
+		return load(ctx)
+	})
+	if loaded.Load() {
+		st.misses.Add(1)
+	} else if err == nil || rt.notFound(err) {
+		st.hits.Add(1)
+	}
+	return v, err
+}
+
+// apply sends an invalidation to the cache. Failures are retried in the
+// background and reported by the cache's observer; the error is returned
+// for callers that want to log it.
+func (rt *Runtime) apply(ctx context.Context, _ *Method, inv invalidation) error {
+	if rt.cache == nil || (len(inv.tables) == 0 && len(inv.rows) == 0) {
+		return nil
+	}
+	return rt.cache.Invalidate(context.WithoutCancel(ctx), inv.tables, inv.rows)
+}

@@ -1,0 +1,30 @@
+// Package repo is the runtime of the repositories datalayer-gen writes:
+// method descriptors, the read and write paths that put cache-aside
+// (package cache) and resilience policies (package resilience) around every
+// sqlc call, per-method statistics, and transaction-scoped invalidation.
+//
+// Generated code calls Read, Write and (*Runtime).Batch; hand-written code
+// builds a Runtime once and passes it to NewRepository.
+//
+// # Invalidation
+//
+// Every cached read lists what it depends on (Method.Deps) and every write
+// what it changes (Method.Effects), both derived by the generator from the
+// SQL and the schema. Dependencies become version tokens in the cache:
+//
+//   - a read of a whole table T (lists, aggregates, joins) depends on "T"
+//     and "T|list";
+//   - a read that pins table T to one row by a primary or unique key C
+//     depends on "T", "T|key:C" and the row (T, C, values).
+//
+// A write that identifies its rows by key C bumps the row (T, C, values),
+// "T|list", and "T|key:C2" for every other key C2 that cached reads of T use
+// (those entries cannot be addressed by C's values). Any other write,
+// cascaded foreign-key changes and @invalidates tables bump "T", which
+// invalidates every read of T. Outside a transaction the bump happens right
+// after the statement succeeds; inside one, after commit (see Tx).
+//
+// The race-freedom of fills (a reader that loaded old rows never stores them
+// after the write's invalidation) is the cache package's guarantee; see its
+// documentation.
+package repo

@@ -1,0 +1,86 @@
+package repo
+
+import (
+	"slices"
+
+	"github.com/agentical/datalayer/cache"
+)
+
+// invalidation is what one write changed, in the cache's terms.
+type invalidation struct {
+	tables []string
+	rows   []cache.RowRef
+}
+
+// keyToken is the pseudo-table that every cached read keyed by cols on
+// table depends on; writes keyed by other columns bump it.
+func keyToken(table string, cols []string) string { return table + "|key:" + keyName(cols) }
+
+// deps turns a cached read's dependencies into cache.Deps for args.
+func deps(m *Method, args []any) cache.Deps {
+	var d cache.Deps
+	for _, dep := range m.Deps {
+		vals, ok := pick(args, dep.Params)
+		if len(dep.Key) == 0 || !ok {
+			d.Tables = append(d.Tables, dep.Table)
+			continue
+		}
+		d.Tables = append(d.Tables, keyToken(dep.Table, dep.Key))
+		d.Rows = append(d.Rows, cache.Row(dep.Table, keyName(dep.Key), vals...))
+	}
+	return d
+}
+
+// invalidation computes what a successful write of m with args changed.
+// Without args (batches, COPY) every effect is table-wide.
+func (rt *Runtime) invalidation(m *Method, args []any) invalidation {
+	var inv invalidation
+	for _, e := range m.Effects {
+		keyed := len(e.Keys) > 0
+		var rows []cache.RowRef
+		for _, k := range e.Keys {
+			vals, ok := pick(args, k.Params)
+			if !ok {
+				keyed = false
+				break
+			}
+			rows = append(rows, cache.Row(e.Table, keyName(k.Columns), vals...))
+		}
+		if !keyed {
+			inv.tables = append(inv.tables, e.Table)
+			continue
+		}
+		inv.rows = append(inv.rows, rows...)
+		for _, o := range e.OtherKeys {
+			inv.tables = append(inv.tables, keyToken(e.Table, o))
+		}
+	}
+	return inv
+}
+
+func pick(args []any, idx []int) ([]any, bool) {
+	if len(idx) == 0 {
+		return nil, false
+	}
+	vals := make([]any, len(idx))
+	for i, p := range idx {
+		if p < 0 || p >= len(args) {
+			return nil, false
+		}
+		vals[i] = args[p]
+	}
+	return vals, true
+}
+
+// mergeInvalidations folds a transaction's invalidations into one, so a
+// commit costs one round of bumps however many statements ran.
+func mergeInvalidations(invs []invalidation) invalidation {
+	var out invalidation
+	for _, inv := range invs {
+		out.tables = append(out.tables, inv.tables...)
+		out.rows = append(out.rows, inv.rows...)
+	}
+	slices.Sort(out.tables)
+	out.tables = slices.Compact(out.tables)
+	return out
+}

@@ -1,0 +1,60 @@
+package repo
+
+import (
+	"strings"
+	"time"
+)
+
+// Method describes one generated repository method. Generated code declares
+// one per query as a package variable; the runtime keys its executors and
+// statistics by pointer.
+type Method struct {
+	Name   string
+	Source string // query file and line, for messages
+	Write  bool   // the statement can change rows
+	// RowCount marks :execrows methods: a result of 0 rows means nothing
+	// changed, so nothing is invalidated.
+	RowCount bool
+	Cache    *CacheSpec
+
+	// Per-query policy overrides (-- @timeout, -- @retry, -- @policy).
+	Timeout       time.Duration
+	RetryAttempts int
+	Policy        string
+
+	Deps    []Dep    // what a cached result depends on
+	Effects []Effect // what a successful write invalidates
+}
+
+// CacheSpec is a parsed "-- @cache" directive.
+type CacheSpec struct {
+	TTL      time.Duration // how long a value is served
+	SWR      time.Duration // after TTL, how long a stale value is served while one caller refreshes it
+	Negative time.Duration // how long a not-found result is cached; 0: not cached
+}
+
+// Dep is one table a cached read depends on. With Key, the read pins the
+// table to the row whose key columns equal the arguments at Params.
+type Dep struct {
+	Table  string
+	Key    []string
+	Params []int // indexes into the method's arguments, parallel to Key
+}
+
+// Effect is one table a write changes. With Keys, only rows with those key
+// values change (and with them every non-keyed read of the table); without,
+// any row may.
+type Effect struct {
+	Table     string
+	Keys      []KeyRef
+	OtherKeys [][]string // key column sets cached reads of Table use besides Keys
+}
+
+// KeyRef names a primary or unique key by its columns and the arguments
+// that hold its values.
+type KeyRef struct {
+	Columns []string
+	Params  []int
+}
+
+func keyName(cols []string) string { return strings.Join(cols, ",") }

@@ -1,0 +1,206 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/resilience"
+)
+
+// DBTX is what generated queries run on: a pool, a connection or a
+// transaction. It is a superset of every sqlc DBTX interface.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// DB is a DBTX that can start transactions, such as *pgxpool.Pool.
+type DB interface {
+	DBTX
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// Config configures a Runtime.
+type Config struct {
+	// Cache serves cached reads and takes invalidations. Nil: no caching,
+	// every read goes to the database (policies still apply).
+	Cache *cache.Cache
+	// Policies builds the per-method executors. Nil: resilience.New with a
+	// zero Config (the documented defaults).
+	Policies *resilience.Policies
+	// NotFound reports whether a load error means "no row", which may be
+	// cached negatively. Default: errors.Is(err, pgx.ErrNoRows).
+	NotFound func(error) bool
+}
+
+// Runtime holds what every generated method of one database shares: the
+// cache, the policy executors and the statistics. Safe for concurrent use.
+type Runtime struct {
+	cache    *cache.Cache
+	policies *resilience.Policies
+	notFound func(error) bool
+	stats    statsTable
+
+	mu    sync.RWMutex
+	execs map[execKey]*resilience.Executor
+}
+
+type execKey struct {
+	m    *Method
+	kind resilience.Kind
+}
+
+// New builds a Runtime.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Policies == nil {
+		p, err := resilience.New(resilience.Config{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Policies = p
+	}
+	if cfg.NotFound == nil {
+		cfg.NotFound = func(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+	}
+	return &Runtime{cache: cfg.Cache, policies: cfg.Policies, notFound: cfg.NotFound, execs: map[execKey]*resilience.Executor{}}, nil
+}
+
+// Policies returns the runtime's policies (for breaker state).
+func (rt *Runtime) Policies() *resilience.Policies { return rt.policies }
+
+// Cache returns the runtime's cache, or nil.
+func (rt *Runtime) Cache() *cache.Cache { return rt.cache }
+
+// Stats returns per-method statistics, sorted by name.
+func (rt *Runtime) Stats() []MethodStats { return rt.stats.snapshot() }
+
+// Check builds the executors of every method, so that an unknown policy
+// profile fails at startup rather than on first use.
+func (rt *Runtime) Check(methods []*Method) error {
+	var errs []error
+	for _, m := range methods {
+		kinds := []resilience.Kind{resilience.Read, resilience.TxStatement}
+		if m.Write {
+			kinds[0] = resilience.Write
+		}
+		for _, k := range kinds {
+			if _, err := rt.executor(m, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (rt *Runtime) executor(m *Method, kind resilience.Kind) (*resilience.Executor, error) {
+	k := execKey{m, kind}
+	rt.mu.RLock()
+	e := rt.execs[k]
+	rt.mu.RUnlock()
+	if e != nil {
+		return e, nil
+	}
+	e, err := rt.policies.Executor(kind, m.Policy, resilience.Profile{Timeout: m.Timeout, RetryAttempts: m.RetryAttempts})
+	if err != nil {
+		return nil, fmt.Errorf("repo: %s (%s): %w", m.Name, m.Source, err)
+	}
+	rt.mu.Lock()
+	if prev := rt.execs[k]; prev != nil {
+		e = prev
+	} else {
+		rt.execs[k] = e
+	}
+	rt.mu.Unlock()
+	return e, nil
+}
+
+// Read runs a read-only method: inside a transaction straight through (no
+// cache, no retry), otherwise through the cache when the method is cached,
+// with the read policies around the database call.
+func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
+	start := time.Now()
+	st := rt.stats.get(m)
+	defer func() { st.observe(time.Since(start), realError(rt, err)) }()
+
+	kind := resilience.Read
+	if tx != nil {
+		kind = resilience.TxStatement
+	}
+	e, err := rt.executor(m, kind)
+	if err != nil {
+		return v, err
+	}
+	guarded := func(ctx context.Context) (T, error) { return resilience.Get(ctx, e, load) }
+	if tx != nil || m.Cache == nil || rt.cache == nil {
+		return guarded(ctx)
+	}
+	return cachedRead(ctx, rt, st, m, args, guarded)
+}
+
+// Write runs a method that can change rows under the write policies, then
+// invalidates what it changed: at once outside a transaction, after commit
+// inside one. A write that failed in a way that leaves its outcome unknown
+// (a timeout or a broken connection after the statement was sent) is
+// invalidated too; one the server rejected is not.
+func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, fn func(ctx context.Context) (T, error)) (v T, err error) {
+	start := time.Now()
+	st := rt.stats.get(m)
+	defer func() { st.observe(time.Since(start), realError(rt, err)) }()
+
+	kind := resilience.Write
+	if tx != nil {
+		kind = resilience.TxStatement
+	}
+	e, err := rt.executor(m, kind)
+	if err != nil {
+		return v, err
+	}
+	v, err = resilience.Get(ctx, e, fn)
+	if err != nil && !mayHaveWritten(err) {
+		return v, err
+	}
+	if n, ok := any(v).(int64); ok && m.RowCount && err == nil && n == 0 {
+		return v, nil // :execrows matched nothing: nothing changed
+	}
+	inv := rt.invalidation(m, args)
+	if tx != nil {
+		tx.add(inv)
+		return v, err
+	}
+	if ierr := rt.apply(ctx, m, inv); ierr != nil && err == nil {
+		// The write happened; the cache layer has already retried and
+		// reported the failure, and TTLs bound the staleness.
+		_ = ierr
+	}
+	return v, err
+}
+
+func realError(rt *Runtime, err error) error {
+	if err == nil || rt.notFound(err) {
+		return nil
+	}
+	return err
+}
+
+// mayHaveWritten reports whether a failed write could still have changed
+// rows: anything but a server-side rejection or a failure before sending.
+func mayHaveWritten(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return false // the server rejected it: the statement rolled back
+	}
+	if errors.Is(err, resilience.ErrOpen) || resilience.NothingSent(err) {
+		return false
+	}
+	return true
+}
