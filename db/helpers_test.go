@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -210,3 +212,5 @@ func mkAgentExecution(t testing.TB, e *env, agent uuid.UUID) db.Execution {
 
 // uuidLess orders ids as PostgreSQL does (bytewise).
 func uuidLess(a, b uuid.UUID) bool { return bytes.Compare(a[:], b[:]) < 0 }
+
+func slogJSON(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
