@@ -50,6 +50,10 @@ type Config struct {
 	// (default 10s).
 	DialTimeout time.Duration
 
+	// TxAttempts is how many times InTx runs a function whose transaction
+	// the server rolled back for a conflict (default 10; 1 disables reruns).
+	TxAttempts int
+
 	// Resilience configures the timeout, retry and circuit-breaker policies
 	// of every call (see package resilience; the zero value is its defaults).
 	// Reads retry infrastructure failures; writes retry only when nothing was
@@ -69,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PoolSize <= 0 {
 		c.PoolSize = 4
+	}
+	if c.TxAttempts <= 0 {
+		c.TxAttempts = 10
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second

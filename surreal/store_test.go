@@ -390,3 +390,55 @@ func TestPoolUnderConcurrency(t *testing.T) {
 		t.Fatalf("count = %v, %v; want %d", n, err, workers*each)
 	}
 }
+
+func TestConcurrentTransactionsConflictAndRetry(t *testing.T) {
+	s := openStore(t, surrealpeer.ForTest(t))
+	ctx := context.Background()
+	exec(t, s, "CREATE counter:1 SET n = 0")
+
+	// Two interleaved transactions writing one record: the second commit
+	// conflicts and is a typed ErrConflict.
+	t1, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := surreal.Query[any](ctx, t1, "UPDATE counter:1 SET n += 1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := surreal.Query[any](ctx, t2, "UPDATE counter:1 SET n += 100", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := t1.Commit(ctx); err != nil {
+		t.Fatalf("first commit: %v", err)
+	}
+	if err := t2.Commit(ctx); !errors.Is(err, surreal.ErrConflict) {
+		t.Fatalf("second commit: err = %v, want ErrConflict", err)
+	}
+
+	// InTx reruns conflicting transactions: no increment is lost.
+	const workers, each = 4, 5
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := s.InTx(ctx, func(ctx context.Context, tx *surreal.Tx) error {
+					_, err := surreal.Query[any](ctx, tx, "UPDATE counter:1 SET n += 1", nil)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n, err := surreal.Query[int](ctx, s, "RETURN counter:1.n", nil)
+	if err != nil || n != 1+workers*each {
+		t.Fatalf("counter = %d, %v; want %d", n, err, 1+workers*each)
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
@@ -27,24 +30,23 @@ type Tx struct {
 
 // Begin starts a transaction.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	var tx *Tx
-	err := resilience.Run(ctx, s.txEnd, func(ctx context.Context) error {
-		c, err := s.conn(ctx)
-		if err != nil {
-			return err
-		}
-		raw, err := c.call(ctx, nil, "begin")
-		if err != nil {
-			return err
-		}
-		var id models.UUID
-		if err := s.codec.Unmarshal(raw, &id); err != nil {
-			return fmt.Errorf("surreal: begin: decode id: %w", err)
-		}
-		tx = &Tx{s: s, c: c, id: id}
-		return nil
-	})
-	return tx, err
+	return resilience.Get(ctx, s.txEnd, s.begin)
+}
+
+func (s *Store) begin(ctx context.Context) (*Tx, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := c.call(ctx, nil, "begin")
+	if err != nil {
+		return nil, err
+	}
+	var id models.UUID
+	if err := s.codec.Unmarshal(raw, &id); err != nil {
+		return nil, fmt.Errorf("surreal: begin: decode id: %w", err)
+	}
+	return &Tx{s: s, c: c, id: id}, nil
 }
 
 // Commit commits the transaction. A conflicting transaction fails with an
@@ -82,12 +84,38 @@ func (tx *Tx) rpc(ctx context.Context, _ bool, method string, params ...any) (cb
 
 func (tx *Tx) cbor() *surrealcbor.Codec { return tx.s.codec }
 
+
 // InTx runs fn in a transaction and commits it; an error from fn (or a
-// panic) cancels it. The whole function is retried under the store's Tx
-// policy.
+// panic) cancels it. When the server reports a retryable transaction
+// conflict, the whole function runs again (with a short
+// randomised pause), up to Config.TxAttempts times, so fn must be safe to rerun. Infrastructure failures
+// are handled by the store's Tx policy.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.inTx(ctx, fn)
+		if err == nil || attempt >= s.cfg.TxAttempts || !retryableConflict(err) {
+			return err
+		}
+		pause := min(2*time.Millisecond<<attempt, 100*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(rand.Int64N(int64(pause)) + 1)):
+		}
+	}
+}
+
+// retryableConflict reports a transaction the server rolled back because it
+// conflicted with another ("... retry the transaction").
+func retryableConflict(err error) bool {
+	var se *Error
+	return errors.As(err, &se) && strings.Contains(strings.ToLower(se.Message), "retry")
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	return resilience.Run(ctx, s.txEnd, func(ctx context.Context) (err error) {
-		tx, err := s.Begin(ctx)
+		tx, err := s.begin(ctx)
 		if err != nil {
 			return err
 		}
