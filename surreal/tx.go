@@ -84,7 +84,6 @@ func (tx *Tx) rpc(ctx context.Context, _ bool, method string, params ...any) (cb
 
 func (tx *Tx) cbor() *surrealcbor.Codec { return tx.s.codec }
 
-
 // InTx runs fn in a transaction and commits it; an error from fn (or a
 // panic) cancels it. When the server reports a retryable transaction
 // conflict, the whole function runs again (with a short
