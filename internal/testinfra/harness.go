@@ -69,7 +69,8 @@ type Harness struct {
 	pg     *devserver.Server
 	pgErr  error
 	admin  *pgxpool.Pool
-	pgVer  int // server_version_num
+	pgVer  int  // server_version_num
+	fsync  bool // the server's fsync setting; picks the clone strategy
 
 	tmplMu    sync.Mutex
 	templates map[string]*template // by absolute schema dir
@@ -143,7 +144,7 @@ func (h *Harness) connectAdmin(ctx context.Context) error {
 	cfg.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
-		err = pool.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&h.pgVer)
+		err = pool.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_setting('fsync') = 'on'").Scan(&h.pgVer, &h.fsync)
 		if err != nil {
 			pool.Close()
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,7 +226,7 @@ func TestSharedServerConcurrentTemplateBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := connect(t, server)
-	before := countTemplates(t, admin)
+	before := templates(t, admin)
 	const binaries = 4
 	var wg sync.WaitGroup
 	errs := make([]error, binaries)
@@ -251,17 +252,41 @@ func TestSharedServerConcurrentTemplateBuild(t *testing.T) {
 			t.Errorf("database %d lacks the schema", i)
 		}
 	}
-	if n := countTemplates(t, admin); n != before+1 {
-		t.Errorf("templates went from %d to %d; want exactly one new", before, n)
+	var added []string
+	for _, name := range templates(t, admin) {
+		if !slices.Contains(before, name) {
+			added = append(added, name)
+		}
 	}
+	if len(added) != 1 {
+		t.Errorf("new templates %v; want exactly one", added)
+	}
+	// Leave a shared server as we found it.
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, name := range added {
+			ident := pgx.Identifier{name}.Sanitize()
+			if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" IS_TEMPLATE false"); err != nil {
+				t.Error(err)
+			}
+			if _, err := admin.Exec(ctx, "DROP DATABASE "+ident); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	if n := queryInt(t, admin, "SELECT count(*) FROM pg_database WHERE datname LIKE '%\\_build\\_%'"); n != 0 {
 		t.Errorf("%d template build databases left behind", n)
 	}
 }
 
-func countTemplates(t testing.TB, admin *pgx.Conn) int {
+func templates(t testing.TB, admin *pgx.Conn) []string {
 	t.Helper()
-	return queryInt(t, admin, "SELECT count(*) FROM pg_database WHERE datistemplate AND datname LIKE 'tmpl\\_%'")
+	rows, _ := admin.Query(t.Context(), "SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE 'tmpl\\_%'")
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 func TestRedisPrefixUniqueAndCleaned(t *testing.T) {
