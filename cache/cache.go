@@ -84,7 +84,7 @@ type Cache struct {
 type hooks struct {
 	// beforeFill runs in the fill goroutine after the load and before the
 	// version check and SET (tests force interleavings here).
-	beforeFill func(valueKey string)
+	beforeFill atomic.Pointer[func(valueKey string)]
 }
 
 type localBump struct {
@@ -626,8 +626,8 @@ func (c *Cache) releaseLease(lk *lookup) {
 // this check lands on a key no later reader computes; the check keeps such
 // values out of Redis altogether.
 func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
-	if h := c.hooks.beforeFill; h != nil {
-		h(lk.vk)
+	if h := c.hooks.beforeFill.Load(); h != nil {
+		(*h)(lk.vk)
 	}
 	ev := FillEvent{Query: lk.key.Query, Bytes: len(data), Negative: negative}
 	defer func() { c.obs.CacheFill(ev) }()

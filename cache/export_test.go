@@ -4,7 +4,13 @@ import "context"
 
 // SetBeforeFill installs a hook that runs in the fill goroutine after the
 // load and before the version check and SET. Tests only.
-func SetBeforeFill(c *Cache, f func(valueKey string)) { c.hooks.beforeFill = f }
+func SetBeforeFill(c *Cache, f func(valueKey string)) {
+	if f == nil {
+		c.hooks.beforeFill.Store(nil)
+		return
+	}
+	c.hooks.beforeFill.Store(&f)
+}
 
 // WaitBackground waits for background fills and refreshes. Tests only.
 func WaitBackground(c *Cache) { c.wg.Wait() }

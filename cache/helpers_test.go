@@ -2,38 +2,77 @@ package cache_test
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/agentical/datalayer/internal/devserver"
+	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// TODO(testinfra): replace redisAddr/privateRedis with testinfra.Redis and
-// testinfra.PrivateRedis once the harness exports them.
+func TestMain(m *testing.M) { testinfra.Main(m) }
 
-var prefixSeq atomic.Int64
-
-type redisTarget struct {
-	Addr, Username, Password string
-	DB                       int
-	Prefix                   string
-}
-
-func sharedRedis(t testing.TB) redisTarget {
+// newCache builds a Cache on the target; mod adjusts the config.
+func newCache(t testing.TB, target testinfra.RedisTarget, mod func(*cache.Config)) (*cache.Cache, *cache.Counters) {
 	t.Helper()
-	return redisTarget{Addr: "127.0.0.1:6379", Prefix: fmt.Sprintf("t%d_%d", time.Now().UnixNano(), prefixSeq.Add(1))}
-}
-
-func privateRedis(t testing.TB) *devserver.Redis {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := devserver.StartRedis(ctx, devserver.RedisConfig{})
-	if err != nil {
-		t.Fatalf("start private redis: %v", err)
+	obs := &cache.Counters{}
+	cfg := cache.Config{
+		Addrs:         []string{target.Addr},
+		Username:      target.Username,
+		Password:      target.Password,
+		DB:            target.DB,
+		Prefix:        target.Prefix,
+		SchemaVersion: "s1",
+		Observer:      obs,
+		RedisTimeout:  500 * time.Millisecond,
 	}
-	t.Cleanup(func() { _ = r.Stop(context.Background()) })
-	return r
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cache.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, obs
+}
+
+// itemsDB returns a pool on a fresh database holding testdata/schema.
+func itemsDB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	dsn := testinfra.Postgres(t, testinfra.WithSchemaDir(filepath.Join("testdata", "schema")))
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func exec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func itemName(ctx context.Context, pool *pgxpool.Pool, id int64) (string, error) {
+	var name string
+	err := pool.QueryRow(ctx, "SELECT name FROM items WHERE id = $1", id).Scan(&name)
+	return name, err
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
