@@ -685,9 +685,11 @@ func (r *Repository) BumpTaskPriority(ctx context.Context, id []uuid.UUID) *Bump
 //
 // Wraps Queries.CountExecutionEvents (queries/executions.sql:48).
 func (r *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.UUID) (int64, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodCountExecutionEvents, []any{executionID}, func(ctx context.Context) (int64, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodCountExecutionEvents, []any{executionID}, func(ctx context.Context) (int64, error) {
 		return r.q.CountExecutionEvents(ctx, executionID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=30s
@@ -695,9 +697,11 @@ func (r *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.
 //
 // Wraps Queries.CountTasksByStatusPerAgent (queries/tasks.sql:43).
 func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodCountTasksByStatusPerAgent, []any{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodCountTasksByStatusPerAgent, []any{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
 		return r.q.CountTasksByStatusPerAgent(ctx, ownerID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.CreateAPIKey (queries/users.sql:32).
@@ -812,18 +816,22 @@ func (r *Repository) DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, e
 //
 // Wraps Queries.ExecutionStatsByAgent (queries/executions.sql:52).
 func (r *Repository) ExecutionStatsByAgent(ctx context.Context, arg ExecutionStatsByAgentParams) ([]ExecutionStatsByAgentRow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodExecutionStatsByAgent, []any{arg.WindowFrom, arg.WindowTo}, func(ctx context.Context) ([]ExecutionStatsByAgentRow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodExecutionStatsByAgent, []any{arg.WindowFrom, arg.WindowTo}, func(ctx context.Context) ([]ExecutionStatsByAgentRow, error) {
 		return r.q.ExecutionStatsByAgent(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // JSONB containment, served by the agents_config_gin index.
 //
 // Wraps Queries.FindAgentsByConfig (queries/agents.sql:27).
 func (r *Repository) FindAgentsByConfig(ctx context.Context, filter json.RawMessage) ([]Agent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodFindAgentsByConfig, []any{filter}, func(ctx context.Context) ([]Agent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodFindAgentsByConfig, []any{filter}, func(ctx context.Context) ([]Agent, error) {
 		return r.q.FindAgentsByConfig(ctx, filter)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.FinishExecution (queries/executions.sql:14).
@@ -837,90 +845,110 @@ func (r *Repository) FinishExecution(ctx context.Context, arg FinishExecutionPar
 //
 // Wraps Queries.GetAgent (queries/agents.sql:6).
 func (r *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetAgent, []any{id}, func(ctx context.Context) (Agent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetAgent, []any{id}, func(ctx context.Context) (Agent, error) {
 		return r.q.GetAgent(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetAgentByName (queries/agents.sql:10).
 func (r *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParams) (Agent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetAgentByName, []any{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetAgentByName, []any{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
 		return r.q.GetAgentByName(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=30s
 //
 // Wraps Queries.GetExecution (queries/executions.sql:6).
 func (r *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetExecution, []any{id}, func(ctx context.Context) (Execution, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetExecution, []any{id}, func(ctx context.Context) (Execution, error) {
 		return r.q.GetExecution(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Authentication lookup: never cached, it depends on the clock.
 //
 // Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:37).
 func (r *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (GetLiveAPIKeyByPrefixRow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetLiveAPIKeyByPrefix, []any{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetLiveAPIKeyByPrefix, []any{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
 		return r.q.GetLiveAPIKeyByPrefix(ctx, prefix)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetPlaybook (queries/playbooks.sql:6).
 func (r *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetPlaybook, []any{id}, func(ctx context.Context) (Playbook, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetPlaybook, []any{id}, func(ctx context.Context) (Playbook, error) {
 		return r.q.GetPlaybook(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=2m negative=10s
 //
 // Wraps Queries.GetTask (queries/tasks.sql:6).
 func (r *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetTask, []any{id}, func(ctx context.Context) (Task, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetTask, []any{id}, func(ctx context.Context) (Task, error) {
 		return r.q.GetTask(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=10m
 //
 // Wraps Queries.GetTool (queries/agents.sql:57).
 func (r *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetTool, []any{id}, func(ctx context.Context) (Tool, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetTool, []any{id}, func(ctx context.Context) (Tool, error) {
 		return r.q.GetTool(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m negative=30s
 //
 // Wraps Queries.GetUser (queries/users.sql:6).
 func (r *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetUser, []any{id}, func(ctx context.Context) (User, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetUser, []any{id}, func(ctx context.Context) (User, error) {
 		return r.q.GetUser(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetUserByEmail (queries/users.sql:10).
 func (r *Repository) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetUserByEmail, []any{email}, func(ctx context.Context) (User, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetUserByEmail, []any{email}, func(ctx context.Context) (User, error) {
 		return r.q.GetUserByEmail(ctx, email)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetWorkflow (queries/workflows.sql:6).
 func (r *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetWorkflow, []any{id}, func(ctx context.Context) (Workflow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetWorkflow, []any{id}, func(ctx context.Context) (Workflow, error) {
 		return r.q.GetWorkflow(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -928,9 +956,11 @@ func (r *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, e
 //
 // Wraps Queries.GetWorkflowWithSteps (queries/workflows.sql:19).
 func (r *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]GetWorkflowWithStepsRow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodGetWorkflowWithSteps, []any{id}, func(ctx context.Context) ([]GetWorkflowWithStepsRow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetWorkflowWithSteps, []any{id}, func(ctx context.Context) ([]GetWorkflowWithStepsRow, error) {
 		return r.q.GetWorkflowWithSteps(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.InsertAuditLog (queries/audit.sql:1).
@@ -951,16 +981,20 @@ func (r *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExec
 //
 // Wraps Queries.ListAPIKeysByUser (queries/users.sql:46).
 func (r *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListAPIKeysByUser, []any{userID}, func(ctx context.Context) ([]ApiKey, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAPIKeysByUser, []any{userID}, func(ctx context.Context) ([]ApiKey, error) {
 		return r.q.ListAPIKeysByUser(ctx, userID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.ListActiveExecutions (queries/executions.sql:28).
 func (r *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]Execution, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListActiveExecutions, []any{limit}, func(ctx context.Context) ([]Execution, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListActiveExecutions, []any{limit}, func(ctx context.Context) ([]Execution, error) {
 		return r.q.ListActiveExecutions(ctx, limit)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -968,9 +1002,11 @@ func (r *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]E
 //
 // Wraps Queries.ListAgentTools (queries/agents.sql:77).
 func (r *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAgentToolsRow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListAgentTools, []any{id}, func(ctx context.Context) ([]ListAgentToolsRow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentTools, []any{id}, func(ctx context.Context) ([]ListAgentToolsRow, error) {
 		return r.q.ListAgentTools(ctx, id)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -978,122 +1014,150 @@ func (r *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAg
 //
 // Wraps Queries.ListAgentsByOwner (queries/agents.sql:14).
 func (r *Repository) ListAgentsByOwner(ctx context.Context, arg ListAgentsByOwnerParams) ([]Agent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListAgentsByOwner, []any{arg.OwnerID, arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Agent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentsByOwner, []any{arg.OwnerID, arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Agent, error) {
 		return r.q.ListAgentsByOwner(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=30s
 //
 // Wraps Queries.ListAgentsByStatus (queries/agents.sql:23).
 func (r *Repository) ListAgentsByStatus(ctx context.Context, arg ListAgentsByStatusParams) ([]Agent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListAgentsByStatus, []any{arg.Status, arg.Limit}, func(ctx context.Context) ([]Agent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentsByStatus, []any{arg.Status, arg.Limit}, func(ctx context.Context) ([]Agent, error) {
 		return r.q.ListAgentsByStatus(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Newest first; pass the smallest id seen so far (or the max bigint) as before_id.
 //
 // Wraps Queries.ListAuditLogForEntity (queries/audit.sql:6).
 func (r *Repository) ListAuditLogForEntity(ctx context.Context, arg ListAuditLogForEntityParams) ([]AuditLog, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListAuditLogForEntity, []any{arg.EntityType, arg.EntityID, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]AuditLog, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAuditLogForEntity, []any{arg.EntityType, arg.EntityID, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]AuditLog, error) {
 		return r.q.ListAuditLogForEntity(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.ListExecutionEvents (queries/executions.sql:42).
 func (r *Repository) ListExecutionEvents(ctx context.Context, arg ListExecutionEventsParams) ([]ExecutionEvent, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListExecutionEvents, []any{arg.ExecutionID, arg.Seq, arg.Limit}, func(ctx context.Context) ([]ExecutionEvent, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListExecutionEvents, []any{arg.ExecutionID, arg.Seq, arg.Limit}, func(ctx context.Context) ([]ExecutionEvent, error) {
 		return r.q.ListExecutionEvents(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Newest first; keyset on (created_at, id) descending.
 //
 // Wraps Queries.ListExecutionsByAgent (queries/executions.sql:20).
 func (r *Repository) ListExecutionsByAgent(ctx context.Context, arg ListExecutionsByAgentParams) ([]Execution, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListExecutionsByAgent, []any{arg.AgentID, arg.BeforeCreatedAt, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]Execution, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListExecutionsByAgent, []any{arg.AgentID, arg.BeforeCreatedAt, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]Execution, error) {
 		return r.q.ListExecutionsByAgent(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Uses now(): must never be cached.
 //
 // Wraps Queries.ListOverdueTasks (queries/tasks.sql:53).
 func (r *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListOverdueTasks, []any{limit}, func(ctx context.Context) ([]Task, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListOverdueTasks, []any{limit}, func(ctx context.Context) ([]Task, error) {
 		return r.q.ListOverdueTasks(ctx, limit)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.ListPlaybookSteps (queries/playbooks.sql:19).
 func (r *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID) ([]PlaybookStep, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListPlaybookSteps, []any{playbookID}, func(ctx context.Context) ([]PlaybookStep, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListPlaybookSteps, []any{playbookID}, func(ctx context.Context) ([]PlaybookStep, error) {
 		return r.q.ListPlaybookSteps(ctx, playbookID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListPublishedPlaybooksByTag (queries/playbooks.sql:10).
 func (r *Repository) ListPublishedPlaybooksByTag(ctx context.Context, tag string) ([]Playbook, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListPublishedPlaybooksByTag, []any{tag}, func(ctx context.Context) ([]Playbook, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListPublishedPlaybooksByTag, []any{tag}, func(ctx context.Context) ([]Playbook, error) {
 		return r.q.ListPublishedPlaybooksByTag(ctx, tag)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.ListStepDependencies (queries/workflows.sql:37).
 func (r *Repository) ListStepDependencies(ctx context.Context, workflowID uuid.UUID) ([]WorkflowStepDependency, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListStepDependencies, []any{workflowID}, func(ctx context.Context) ([]WorkflowStepDependency, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListStepDependencies, []any{workflowID}, func(ctx context.Context) ([]WorkflowStepDependency, error) {
 		return r.q.ListStepDependencies(ctx, workflowID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListSubtasks (queries/tasks.sql:20).
 func (r *Repository) ListSubtasks(ctx context.Context, parentTaskID *uuid.UUID) ([]Task, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListSubtasks, []any{parentTaskID}, func(ctx context.Context) ([]Task, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListSubtasks, []any{parentTaskID}, func(ctx context.Context) ([]Task, error) {
 		return r.q.ListSubtasks(ctx, parentTaskID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Optional status filter; keyset pagination by (priority DESC, id).
 //
 // Wraps Queries.ListTasksByAssignee (queries/tasks.sql:10).
 func (r *Repository) ListTasksByAssignee(ctx context.Context, arg ListTasksByAssigneeParams) ([]Task, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListTasksByAssignee, []any{arg.AgentID, arg.Status, arg.AfterPriority, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListTasksByAssignee, []any{arg.AgentID, arg.Status, arg.AfterPriority, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
 		return r.q.ListTasksByAssignee(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListTools (queries/agents.sql:61).
 func (r *Repository) ListTools(ctx context.Context, category string) ([]Tool, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListTools, []any{category}, func(ctx context.Context) ([]Tool, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListTools, []any{category}, func(ctx context.Context) ([]Tool, error) {
 		return r.q.ListTools(ctx, category)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Keyset pagination over (created_at, id); pass the last row of the previous page.
 //
 // Wraps Queries.ListUsers (queries/users.sql:14).
 func (r *Repository) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListUsers, []any{arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]User, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListUsers, []any{arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]User, error) {
 		return r.q.ListUsers(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListWorkflowsByOwner (queries/workflows.sql:10).
 func (r *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID) ([]Workflow, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodListWorkflowsByOwner, []any{ownerID}, func(ctx context.Context) ([]Workflow, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodListWorkflowsByOwner, []any{ownerID}, func(ctx context.Context) ([]Workflow, error) {
 		return r.q.ListWorkflowsByOwner(ctx, ownerID)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.PublishPlaybook (queries/playbooks.sql:23).
@@ -1112,9 +1176,11 @@ func (r *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, err
 
 // Wraps Queries.SearchTasksByMetadata (queries/tasks.sql:60).
 func (r *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMetadataParams) ([]Task, error) {
-	return repo.Read(ctx, r.rt, r.tx, &methodSearchTasksByMetadata, []any{arg.Filter, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
+	v, err := repo.Read(ctx, r.rt, r.tx, &methodSearchTasksByMetadata, []any{arg.Filter, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
 		return r.q.SearchTasksByMetadata(ctx, arg)
 	})
+	// A not-found served from the cache arrives untranslated.
+	return v, TranslateError(err)
 }
 
 // Wraps Queries.StartExecution (queries/executions.sql:10).

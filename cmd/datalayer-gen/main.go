@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/agentical/datalayer/internal/codegen"
+	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
 )
 
 // version is stamped into generated headers; bump it when output changes shape.
@@ -26,9 +27,9 @@ const version = "v0.1.0"
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		var l interface{ Unwrap() []error }
+		var l sqlinfo.ErrorList
 		if errors.As(err, &l) {
-			fmt.Fprintf(os.Stderr, "datalayer-gen: %d problem(s), nothing written\n", len(l.Unwrap()))
+			fmt.Fprintf(os.Stderr, "datalayer-gen: %d problem(s), nothing written\n", len(l))
 		}
 		os.Exit(1)
 	}
