@@ -9,13 +9,14 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: generate
-generate: ## regenerate db/ (sqlc) and everything else go:generate drives
+generate: ## regenerate db/ (sqlc + datalayer-gen) and the generator's test project
 	$(GO) generate ./...
+	cd internal/codegen/testdata/bookstore && $(GO) generate .
 
 .PHONY: check-generated
 check-generated: ## regenerate and fail if that changed any file (committed or not)
 	@state() { git ls-files -z -m -o --exclude-standard | sort -z | xargs -0r sha256sum 2>&1; }; \
-	before=$$(state); $(GO) generate ./... || exit 1; after=$$(state); \
+	before=$$(state); $(MAKE) --no-print-directory generate >/dev/null || exit 1; after=$$(state); \
 	if [ "$$before" != "$$after" ]; then \
 		echo "go generate changed files; run 'make generate' and commit the result:"; \
 		diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "  " $$3}' | sort -u; \
@@ -32,4 +33,4 @@ lint: vet ## gofmt check and go vet
 
 .PHONY: test
 test: check-generated lint ## regenerate (must be a no-op), vet, then all tests with -race
-	$(GO) test -race -timeout 15m ./...
+	$(GO) test -race -timeout 15m ./... ./internal/codegen/testdata/bookstore/...
