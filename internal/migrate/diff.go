@@ -89,6 +89,7 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, name string) (*amig
 	}
 	defer srv.Close(ctx)
 	// The two databases are independent: prepare them concurrently.
+	t0 := time.Now()
 	var (
 		wg               sync.WaitGroup
 		desired, current *devDB
@@ -98,53 +99,52 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, name string) (*amig
 	go func() { defer wg.Done(); desired, errD = srv.create(ctx) }()
 	go func() { defer wg.Done(); current, errC = srv.create(ctx) }()
 	wg.Wait()
-	for _, db := range []*devDB{desired, current} {
-		if db != nil {
-			defer db.Close(ctx)
+	defer func() {
+		t := time.Now()
+		for _, db := range []*devDB{desired, current} {
+			if db != nil {
+				db.Close(ctx)
+			}
 		}
-	}
+		m.log.Debug("migrate: dev databases dropped", "took", time.Since(t))
+	}()
 	if err := errors.Join(errD, errC); err != nil {
 		return nil, err
 	}
+	m.log.Debug("migrate: dev databases created", "took", time.Since(t0))
 	start := time.Now()
 	want, err := loadDesired(ctx, desired, schemaFiles)
 	if err != nil {
 		return nil, err
 	}
+	m.log.Debug("migrate: desired schema loaded and inspected", "took", time.Since(start))
+	start = time.Now()
 	planner := amigrate.NewPlanner(current.drv, d, amigrate.PlanWithSchemaQualifier(""), amigrate.PlanWithChecksum(false))
 	plan, err := planner.PlanSchema(ctx, name, amigrate.Realm(want))
 	if errors.Is(err, amigrate.ErrNoPlan) {
 		return nil, ErrNoChanges
 	}
+	m.log.Debug("migrate: replayed and planned", "took", time.Since(start))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: plan: %w", err)
 	}
-	m.log.Debug("migrate: planned", "changes", len(plan.Changes), "took", time.Since(start))
 	return plan, nil
 }
 
 // loadDesired runs the schema files on db, refuses objects the library
 // would silently ignore, and inspects the result.
 func loadDesired(ctx context.Context, db *devDB, files []amigrate.File) (*schema.Realm, error) {
-	seen := map[string]bool{}
-	var bad []string
 	for _, f := range files {
 		if err := execStmts(ctx, db.drv, f); err != nil {
 			return nil, err
 		}
-		objs, err := unsupportedObjects(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range objs {
-			if !seen[o] {
-				seen[o] = true
-				bad = append(bad, fmt.Sprintf("%s (%s)", o, f.Name()))
-			}
-		}
 	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("%w: %s; the Atlas library does not inspect these: move them to a hand-written migration file", ErrUnsupported, strings.Join(bad, ", "))
+	objs, err := unsupportedObjects(ctx, db, files)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) > 0 {
+		return nil, fmt.Errorf("%w: %s; the Atlas library does not inspect these: move them to a hand-written migration file", ErrUnsupported, strings.Join(objs, ", "))
 	}
 	s, err := db.drv.InspectSchema(ctx, "", nil)
 	if err != nil {
@@ -163,39 +163,41 @@ WITH user_ns AS (
 ), ext_member AS (
   SELECT objid FROM pg_depend WHERE deptype = 'e'
 )
-SELECT 'schema ' || nspname FROM user_ns WHERE nspname <> 'public'
+SELECT 'schema ' || nspname, nspname::text FROM user_ns WHERE nspname <> 'public'
 UNION ALL
 SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' WHEN 'f' THEN 'foreign table '
-  WHEN 'p' THEN 'partitioned table ' WHEN 'S' THEN 'standalone sequence ' ELSE 'partition ' END || n.nspname || '.' || c.relname
+  WHEN 'p' THEN 'partitioned table ' WHEN 'S' THEN 'standalone sequence ' ELSE 'partition ' END || n.nspname || '.' || c.relname, c.relname::text
 FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
 WHERE c.oid NOT IN (SELECT objid FROM ext_member)
   AND (c.relkind IN ('v', 'm', 'f', 'p') OR (c.relkind = 'r' AND c.relispartition)
     OR (c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))
 UNION ALL
-SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END || n.nspname || '.' || p.proname
+SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END || n.nspname || '.' || p.proname, p.proname::text
 FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
 WHERE p.oid NOT IN (SELECT objid FROM ext_member)
 UNION ALL
-SELECT 'trigger ' || t.tgname || ' on ' || c.relname
+SELECT 'trigger ' || t.tgname || ' on ' || c.relname, t.tgname::text
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN user_ns n ON n.oid = c.relnamespace
 WHERE NOT t.tgisinternal
 UNION ALL
-SELECT CASE t.typtype WHEN 'd' THEN 'domain ' WHEN 'r' THEN 'range type ' WHEN 'm' THEN 'multirange type ' ELSE 'composite type ' END || n.nspname || '.' || t.typname
+SELECT CASE t.typtype WHEN 'd' THEN 'domain ' WHEN 'r' THEN 'range type ' ELSE 'composite type ' END || n.nspname || '.' || t.typname, t.typname::text
 FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace
 WHERE t.oid NOT IN (SELECT objid FROM ext_member)
   AND (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
 UNION ALL
-SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+SELECT 'extension ' || extname, extname::text FROM pg_extension WHERE extname <> 'plpgsql'
 UNION ALL
-SELECT 'rule ' || r.rulename || ' on ' || c.relname
+SELECT 'rule ' || r.rulename || ' on ' || c.relname, r.rulename::text
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN user_ns n ON n.oid = c.relnamespace
 WHERE r.rulename <> '_RETURN'
 UNION ALL
-SELECT 'policy ' || p.polname || ' on ' || c.relname
+SELECT 'policy ' || p.polname || ' on ' || c.relname, p.polname::text
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 ORDER BY 1`
 
-func unsupportedObjects(ctx context.Context, db *devDB) ([]string, error) {
+// unsupportedObjects describes each unsupported object, with the schema
+// files mentioning its name as a hint.
+func unsupportedObjects(ctx context.Context, db *devDB, files []amigrate.File) ([]string, error) {
 	rows, err := db.db.QueryContext(ctx, unsupportedQuery)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: list unsupported objects: %w", err)
@@ -203,11 +205,20 @@ func unsupportedObjects(ctx context.Context, db *devDB) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var desc, name string
+		if err := rows.Scan(&desc, &name); err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		var in []string
+		for _, f := range files {
+			if strings.Contains(strings.ToLower(string(f.Bytes())), strings.ToLower(name)) {
+				in = append(in, f.Name())
+			}
+		}
+		if len(in) > 0 {
+			desc += " (" + strings.Join(in, ", ") + ")"
+		}
+		out = append(out, desc)
 	}
 	return out, rows.Err()
 }
