@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/testinfra"
 )
 
 // BenchmarkGetAgent compares the generated GetAgent (plain and behind the
@@ -12,7 +13,7 @@ import (
 // and Scan of the same columns, on one pool in one run.
 func BenchmarkGetAgent(b *testing.B) {
 	ctx := context.Background()
-	pool := newPool(b, db.Config{URL: tmpPostgres(b), MaxConns: 2})
+	pool := newPool(b, db.Config{URL: testinfra.Postgres(b), MaxConns: 2})
 	q := db.New(db.Translate(pool))
 	e := &env{Pool: pool, Q: q}
 	owner := mkUser(b, e, "bench@example.com")

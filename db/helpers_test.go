@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/testinfra"
 )
 
 // env is one test's database: a pool with a tracer, and the generated
@@ -30,7 +31,7 @@ type env struct {
 // newEnv gives the test a fresh database cloned from the schema template.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dsn := tmpPostgres(t)
+	dsn := testinfra.Postgres(t)
 	tr := db.NewTracer(db.TracerConfig{})
 	pool := newPool(t, db.Config{URL: dsn, Tracer: tr, MaxConns: 4})
 	return &env{DSN: dsn, Pool: pool, Q: db.New(db.Translate(pool)), Tracer: tr}

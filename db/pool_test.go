@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/testinfra"
 )
 
 func show(t *testing.T, e *env, setting string) string {
@@ -20,7 +21,7 @@ func show(t *testing.T, e *env, setting string) string {
 func TestPoolSessionSettings(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := tmpPostgres(t)
+	dsn := testinfra.Postgres(t)
 
 	t.Run("configured", func(t *testing.T) {
 		pool := newPool(t, db.Config{URL: dsn, StatementTimeout: 1500 * time.Millisecond, ApplicationName: "dbtest-app", MaxConns: 3})

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/testinfra"
 )
 
 // logSink collects slog JSON records; pool goroutines may write to it.
@@ -64,7 +65,7 @@ func tracedEnv(t *testing.T, cfg db.TracerConfig) (*env, *logSink) {
 	sink := &logSink{}
 	cfg.Logger = slogJSON(sink)
 	tr := db.NewTracer(cfg)
-	dsn := tmpPostgres(t)
+	dsn := testinfra.Postgres(t)
 	pool := newPool(t, db.Config{URL: dsn, Tracer: tr})
 	return &env{DSN: dsn, Pool: pool, Q: db.New(db.Translate(pool)), Tracer: tr}, sink
 }
@@ -235,12 +236,12 @@ func TestTracerThresholdAndStats(t *testing.T) {
 
 func TestQueryName(t *testing.T) {
 	for sql, want := range map[string]string{
-		"-- name: GetAgent :one\nSELECT 1":     "GetAgent",
+		"-- name: GetAgent :one\nSELECT 1":       "GetAgent",
 		"  -- name: BumpTaskPriority :batchexec": "BumpTaskPriority",
-		"select * from agents":                  "SELECT",
-		"-- a comment\n  update agents set x=1": "UPDATE",
-		"with x as (select 1) select * from x":  "WITH",
-		"":                                      "EMPTY",
+		"select * from agents":                   "SELECT",
+		"-- a comment\n  update agents set x=1":  "UPDATE",
+		"with x as (select 1) select * from x":   "WITH",
+		"":                                       "EMPTY",
 	} {
 		eq(t, "QueryName("+sql+")", db.QueryName(sql), want)
 	}
