@@ -121,6 +121,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cfg.StartDev = startDev
 	m := migrate.New(cfg)
+	defer func() {
+		if err := m.Close(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(stderr, "migrate: %v\n", err)
+		}
+	}()
 	target := firstNonEmpty(*url, proj.URL, getenv("DATABASE_URL"))
 
 	switch cmd {

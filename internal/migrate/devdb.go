@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
@@ -50,6 +51,86 @@ func (m *Migrator) openDev(ctx context.Context) (*devServer, error) {
 
 func (s *devServer) Close(ctx context.Context) error {
 	return errors.Join(s.admin.Close(), s.stop(ctx))
+}
+
+// acquireDev returns n empty dev databases, reusing the ones earlier calls
+// released: creating and dropping databases dominates a small diff.
+func (m *Migrator) acquireDev(ctx context.Context, n int) ([]*devDB, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dev == nil {
+		srv, err := m.openDev(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.dev = srv
+	}
+	dbs := make([]*devDB, n)
+	k := copy(dbs, m.free)
+	m.free = m.free[k:]
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := k; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); dbs[i], errs[i] = m.dev.create(ctx) }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, db := range dbs {
+			if db != nil {
+				db.Close(ctx)
+			}
+		}
+		return nil, err
+	}
+	return dbs, nil
+}
+
+// resetQuery empties a dev database: every user schema goes (with the
+// extensions, types and functions in it) and an empty public comes back.
+const resetQuery = `DO $$
+DECLARE s text;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  CREATE SCHEMA public;
+END $$`
+
+// releaseDev empties the databases and keeps them for the next call;
+// a database that cannot be emptied is dropped.
+func (m *Migrator) releaseDev(ctx context.Context, dbs ...*devDB) {
+	ctx = context.WithoutCancel(ctx)
+	for _, db := range dbs {
+		if db == nil {
+			continue
+		}
+		if _, err := db.db.ExecContext(ctx, resetQuery); err != nil {
+			db.Close(ctx)
+			continue
+		}
+		m.mu.Lock()
+		m.free = append(m.free, db)
+		m.mu.Unlock()
+	}
+}
+
+// Close drops the dev databases Diff, Check and Lint keep for reuse and
+// stops a dev server started through StartDev. The Migrator stays usable.
+func (m *Migrator) Close(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, db := range m.free {
+		errs = append(errs, db.Close(ctx))
+	}
+	m.free = nil
+	if m.dev != nil {
+		errs = append(errs, m.dev.Close(ctx))
+		m.dev = nil
+	}
+	return errors.Join(errs...)
 }
 
 // devDB is one throwaway database, dropped by Close.

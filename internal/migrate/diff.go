@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	amigrate "ariga.io/atlas/sql/migrate"
@@ -83,34 +82,13 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, name string) (*amig
 	if err != nil {
 		return nil, err
 	}
-	srv, err := m.openDev(ctx)
+	t0 := time.Now()
+	dbs, err := m.acquireDev(ctx, 2)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close(ctx)
-	// The two databases are independent: prepare them concurrently.
-	t0 := time.Now()
-	var (
-		wg               sync.WaitGroup
-		desired, current *devDB
-		errD, errC       error
-	)
-	wg.Add(2)
-	go func() { defer wg.Done(); desired, errD = srv.create(ctx) }()
-	go func() { defer wg.Done(); current, errC = srv.create(ctx) }()
-	wg.Wait()
-	defer func() {
-		t := time.Now()
-		for _, db := range []*devDB{desired, current} {
-			if db != nil {
-				db.Close(ctx)
-			}
-		}
-		m.log.Debug("migrate: dev databases dropped", "took", time.Since(t))
-	}()
-	if err := errors.Join(errD, errC); err != nil {
-		return nil, err
-	}
+	defer m.releaseDev(ctx, dbs...)
+	desired, current := dbs[0], dbs[1]
 	m.log.Debug("migrate: dev databases created", "took", time.Since(t0))
 	start := time.Now()
 	want, err := loadDesired(ctx, desired, schemaFiles)

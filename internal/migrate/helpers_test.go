@@ -24,6 +24,7 @@ type project struct {
 	root, schemaDir, dir string
 	server              string
 	clock               *fixedClock
+	t                   testing.TB
 }
 
 // fixedClock always returns the same instant: every diff of a test runs
@@ -44,6 +45,7 @@ func newProject(t testing.TB) *project {
 		dir:       filepath.Join(root, "migrations"),
 		server:    testinfra.PostgresServer(t),
 		clock:     &fixedClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
+		t:         t,
 	}
 	for _, d := range []string{p.schemaDir, p.dir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -58,7 +60,13 @@ func (p *project) migrator(cfg migrate.Config) *migrate.Migrator {
 	if cfg.LockTimeout == 0 {
 		cfg.LockTimeout = 30 * time.Second
 	}
-	return migrate.New(cfg)
+	m := migrate.New(cfg)
+	p.t.Cleanup(func() {
+		if err := m.Close(context.Background()); err != nil {
+			p.t.Errorf("close migrator: %v", err)
+		}
+	})
+	return m
 }
 
 // setSchema replaces schema/ with the given files (name -> SQL).

@@ -136,16 +136,12 @@ func (m *Migrator) Lint(ctx context.Context, opts LintOptions) (*LintReport, err
 	if len(targets) == 0 {
 		return report, nil
 	}
-	srv, err := m.openDev(ctx)
+	dbs, err := m.acquireDev(ctx, 1)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close(ctx)
-	db, err := srv.create(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close(ctx)
+	defer m.releaseDev(ctx, dbs...)
+	db := dbs[0]
 	first := len(files)
 	for i, f := range files {
 		if targets[f.Name()] {

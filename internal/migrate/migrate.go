@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	amigrate "ariga.io/atlas/sql/migrate"
@@ -84,9 +85,14 @@ type Config struct {
 type Migrator struct {
 	cfg Config
 	log *slog.Logger
+
+	mu   sync.Mutex
+	dev  *devServer // opened on first use, closed by Close
+	free []*devDB   // empty dev databases kept for reuse
 }
 
-// New returns a Migrator with defaults filled in.
+// New returns a Migrator with defaults filled in. Call Close when done if
+// Diff, Check or Lint were used: it drops the dev databases kept for reuse.
 func New(cfg Config) *Migrator {
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir
