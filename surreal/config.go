@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -59,6 +60,16 @@ type Config struct {
 	// Reads retry infrastructure failures; writes retry only when nothing was
 	// sent.
 	Resilience resilience.Config
+
+	// Cache, if set, serves Select through cache-aside reads (the server's
+	// CBOR bytes are cached, so values decode exactly as without the cache).
+	// Writes by record id through the store (Create, Update, Upsert, Merge,
+	// Delete, and those in a committed Tx) invalidate the record; after
+	// writes through Query, call Store.Invalidate for the tables touched.
+	Cache *cache.Cache
+	// CacheOptions are the per-read cache settings (zero: the cache's
+	// defaults).
+	CacheOptions cache.Options
 
 	// Logger, if set, receives reconnects and live-query restarts.
 	Logger *slog.Logger

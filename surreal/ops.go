@@ -10,6 +10,17 @@ import (
 
 // Select reads the record id into T. A missing record is ErrNotFound.
 func Select[T any](ctx context.Context, q Querier, id models.RecordID) (T, error) {
+	if s, ok := q.(*Store); ok && s.cfg.Cache != nil {
+		var zero, v T
+		raw, err := s.cachedSelect(ctx, &id)
+		if err != nil {
+			return zero, err
+		}
+		if err := s.codec.Unmarshal(raw, &v); err != nil {
+			return zero, fmt.Errorf("surreal: select %s: decode: %w", id, err)
+		}
+		return v, nil
+	}
 	return recordCall[T](ctx, q, false, "select", &id)
 }
 
@@ -41,6 +52,9 @@ func Merge[T any](ctx context.Context, q Querier, id models.RecordID, patch any)
 func Delete[T any](ctx context.Context, q Querier, id models.RecordID) (T, error) {
 	// The delete RPC returns nothing in SurrealDB 3, so ask for the record.
 	res, err := Query[[]T](ctx, q, "DELETE $id RETURN BEFORE", map[string]any{"id": &id})
+	if !wasUnsent(err) {
+		wrote(ctx, q, id)
+	}
 	return onlyOne(res, err, "delete", id)
 }
 
@@ -76,6 +90,9 @@ func Relate[T any](ctx context.Context, q Querier, from models.RecordID, edge st
 func recordCall[T any](ctx context.Context, q Querier, write bool, method string, id *models.RecordID, rest ...any) (T, error) {
 	var zero T
 	raw, err := q.rpc(ctx, write, method, append([]any{id}, rest...)...)
+	if write && !wasUnsent(err) {
+		wrote(ctx, q, *id)
+	}
 	if err != nil {
 		return zero, err
 	}

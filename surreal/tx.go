@@ -13,6 +13,7 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 	"github.com/surrealdb/surrealdb.go/surrealcbor"
 
+	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -26,6 +27,7 @@ type Tx struct {
 
 	mu   sync.Mutex
 	done bool
+	rows []cache.RowRef // records written, invalidated on commit
 }
 
 // Begin starts a transaction.
@@ -51,7 +53,18 @@ func (s *Store) begin(ctx context.Context) (*Tx, error) {
 
 // Commit commits the transaction. A conflicting transaction fails with an
 // error matching ErrConflict.
-func (tx *Tx) Commit(ctx context.Context) error { return tx.finish(ctx, "commit") }
+func (tx *Tx) Commit(ctx context.Context) error {
+	err := tx.finish(ctx, "commit")
+	if err == nil || !errors.Is(err, ErrTxDone) {
+		// A failed commit may still have committed (lost reply): invalidate.
+		tx.mu.Lock()
+		rows := tx.rows
+		tx.rows = nil
+		tx.mu.Unlock()
+		tx.s.invalidateRows(ctx, rows)
+	}
+	return err
+}
 
 // Rollback cancels the transaction. Rollback after Commit returns ErrTxDone,
 // so `defer tx.Rollback(ctx)` is safe.
