@@ -12,7 +12,6 @@ import (
 	"github.com/agentical/datalayer/surreal"
 )
 
-
 func TestCachedReadInvalidatedByWrite(t *testing.T) {
 	rt := testinfra.Redis(t)
 	ctx := context.Background()
