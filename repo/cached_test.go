@@ -267,7 +267,9 @@ func TestCascadeInvalidation(t *testing.T) {
 	tools := func() ([]db.ListAgentToolsRow, error) { return e.Repo.ListAgentTools(ctx, a.ID) }
 	getT := func() (db.Task, error) { return e.Repo.GetTask(ctx, task.ID) }
 	getE := func() (db.Execution, error) { return e.Repo.GetExecution(ctx, ex.ID) }
-	counts := func() ([]db.CountTasksByStatusPerAgentRow, error) { return e.Repo.CountTasksByStatusPerAgent(ctx, owner) }
+	counts := func() ([]db.CountTasksByStatusPerAgentRow, error) {
+		return e.Repo.CountTasksByStatusPerAgent(ctx, owner)
+	}
 	if got := warm(t, e, "ListAgentTools", tools); len(got) != 1 {
 		t.Fatalf("tools before = %d", len(got))
 	}
