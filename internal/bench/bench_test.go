@@ -1,0 +1,464 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gocache "github.com/go-redis/cache/v9"
+	"github.com/google/uuid"
+
+	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/testinfra"
+)
+
+func TestMain(m *testing.M) { testinfra.Main(m) }
+
+// BenchmarkDataLayer runs every variant side by side on one seeded database:
+//
+//	GetAgent/*           (a) primary-key read
+//	CountTasksByOwner/*  (b) join + aggregate (CountTasksByStatusPerAgent)
+//	Mixed/*              32 goroutines, 90% zipf reads, 10% writes
+//
+// Variants: raw (plain sqlc), repo-miss (generated repository, value absent
+// from Redis), redis-hit (client-side tier off), local-hit (rueidis
+// client-side tier), goredis-redis-hit and goredis-local-hit (the peer
+// go-redis/cache, Redis only and with its TinyLFU tier).
+func BenchmarkDataLayer(b *testing.B) {
+	f := newFixture(b)
+
+	agentID := f.agents[len(f.agents)/2]
+	getAgentKey := "bench:GetAgent:" + agentID.String()
+	loadAgent := func(ctx context.Context) (db.Agent, error) { return f.raw.GetAgent(ctx, agentID) }
+	b.Run("GetAgent", func(b *testing.B) {
+		want := mustLoad(b, loadAgent)
+		check := func(b *testing.B, got db.Agent) {
+			b.Helper()
+			if got.ID != want.ID || got.Version != want.Version || got.Name != want.Name {
+				b.Fatalf("got agent %v v%d %q, want %v v%d %q", got.ID, got.Version, got.Name, want.ID, want.Version, want.Name)
+			}
+		}
+		b.Run("raw", func(b *testing.B) {
+			benchLoop(b, check, loadAgent)
+		})
+		b.Run("repo-miss", func(b *testing.B) {
+			c, obs := f.newCache(b, "miss-agent", true)
+			r := f.newRepo(b, c)
+			benchMisses(b, f, c, obs, r)
+		})
+		b.Run("redis-hit", func(b *testing.B) {
+			c, obs := f.newCache(b, "redis-agent", false)
+			r := f.newRepo(b, c)
+			benchHits(b, obs, false, check, func(ctx context.Context) (db.Agent, error) { return r.GetAgent(ctx, agentID) })
+		})
+		b.Run("local-hit", func(b *testing.B) {
+			c, obs := f.newCache(b, "local-agent", true)
+			r := f.newRepo(b, c)
+			benchHits(b, obs, true, check, func(ctx context.Context) (db.Agent, error) { return r.GetAgent(ctx, agentID) })
+		})
+		b.Run("goredis-redis-hit", func(b *testing.B) {
+			gc := f.newGoRedisCache(b, 0, 0)
+			benchGoRedis(b, gc, false, check, func(ctx context.Context) (db.Agent, error) {
+				return goRedisGet(ctx, gc, f.redis.Prefix+getAgentKey, 5*time.Minute, loadAgent)
+			})
+		})
+		b.Run("goredis-local-hit", func(b *testing.B) {
+			gc := f.newGoRedisCache(b, 10000, time.Minute)
+			benchGoRedis(b, gc, true, check, func(ctx context.Context) (db.Agent, error) {
+				return goRedisGet(ctx, gc, f.redis.Prefix+getAgentKey+":tlfu", 5*time.Minute, loadAgent)
+			})
+		})
+	})
+
+	countKey := "bench:CountTasks:" + f.owner.String()
+	loadCounts := func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+		return f.raw.CountTasksByStatusPerAgent(ctx, f.owner)
+	}
+	b.Run("CountTasksByOwner", func(b *testing.B) {
+		want := mustLoad(b, loadCounts)
+		if sum := totalTasks(want); sum != agentsPerOwner*tasksPerAgent {
+			b.Fatalf("owner has %d tasks, want %d", sum, agentsPerOwner*tasksPerAgent)
+		}
+		check := func(b *testing.B, got []db.CountTasksByStatusPerAgentRow) {
+			b.Helper()
+			if len(got) != len(want) || totalTasks(got) != totalTasks(want) || got[0] != want[0] {
+				b.Fatalf("got %d rows / %d tasks, want %d rows / %d tasks", len(got), totalTasks(got), len(want), totalTasks(want))
+			}
+		}
+		b.ReportMetric(float64(len(want)), "rows")
+		b.Run("raw", func(b *testing.B) {
+			benchLoop(b, check, loadCounts)
+		})
+		b.Run("repo-miss", func(b *testing.B) {
+			c, obs := f.newCache(b, "miss-count", true)
+			r := f.newRepo(b, c)
+			benchLoopWithMisses(b, c, obs, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return r.CountTasksByStatusPerAgent(ctx, f.owner)
+			})
+		})
+		b.Run("redis-hit", func(b *testing.B) {
+			c, obs := f.newCache(b, "redis-count", false)
+			r := f.newRepo(b, c)
+			benchHits(b, obs, false, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return r.CountTasksByStatusPerAgent(ctx, f.owner)
+			})
+		})
+		b.Run("local-hit", func(b *testing.B) {
+			c, obs := f.newCache(b, "local-count", true)
+			r := f.newRepo(b, c)
+			benchHits(b, obs, true, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return r.CountTasksByStatusPerAgent(ctx, f.owner)
+			})
+		})
+		b.Run("goredis-redis-hit", func(b *testing.B) {
+			gc := f.newGoRedisCache(b, 0, 0)
+			benchGoRedis(b, gc, false, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return goRedisGet(ctx, gc, f.redis.Prefix+countKey, 30*time.Second, loadCounts)
+			})
+		})
+		b.Run("goredis-local-hit", func(b *testing.B) {
+			gc := f.newGoRedisCache(b, 10000, time.Minute)
+			benchGoRedis(b, gc, true, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return goRedisGet(ctx, gc, f.redis.Prefix+countKey+":tlfu", 30*time.Second, loadCounts)
+			})
+		})
+	})
+
+	b.Run("Mixed", func(b *testing.B) {
+		b.Run("raw", func(b *testing.B) {
+			benchMixed(b, f, rawOps{f.raw}, nil)
+		})
+		b.Run("repo", func(b *testing.B) {
+			c, obs := f.newCache(b, "mixed", true)
+			benchMixed(b, f, f.newRepo(b, c), obs)
+		})
+	})
+}
+
+func mustLoad[T any](b *testing.B, load func(context.Context) (T, error)) T {
+	b.Helper()
+	v, err := load(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+func totalTasks(rows []db.CountTasksByStatusPerAgentRow) int64 {
+	var n int64
+	for _, r := range rows {
+		n += r.TaskCount
+	}
+	return n
+}
+
+// benchLoop times call; the result is checked once before and once after
+// the loop, not inside it.
+func benchLoop[T any](b *testing.B, check func(*testing.B, T), call func(context.Context) (T, error)) {
+	ctx := context.Background()
+	check(b, mustLoad(b, call)) // warms the cache variants
+	b.ReportAllocs()
+	var last T
+	var err error
+	for b.Loop() {
+		if last, err = call(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	check(b, last)
+}
+
+// benchHits is benchLoop for the repository's hit paths. It waits for the
+// warm-up fill to land, then reports how many calls were hits of the
+// expected tier and fails if any was not.
+func benchHits[T any](b *testing.B, obs *cache.Counters, local bool, check func(*testing.B, T), call func(context.Context) (T, error)) {
+	ctx := context.Background()
+	check(b, mustLoad(b, call))
+	waitFor(b, "warm-up fill", func() bool { return obs.Fills.Load() > 0 })
+	for range 2 { // the second read fills the client-side tier
+		check(b, mustLoad(b, call))
+	}
+	before := *snapshot(obs)
+	b.ReportAllocs()
+	var last T
+	var err error
+	n := 0
+	for b.Loop() {
+		if last, err = call(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	check(b, last)
+	after := snapshot(obs)
+	hits := after.remote - before.remote
+	if local {
+		hits = after.local - before.local
+	}
+	b.ReportMetric(100*float64(hits)/float64(n), "tier-hit-%")
+	if hits != int64(n) {
+		b.Errorf("%d of %d calls were %s hits (local %d, remote %d, misses %d)", hits, n,
+			map[bool]string{true: "local", false: "remote"}[local],
+			after.local-before.local, after.remote-before.remote, after.misses-before.misses)
+	}
+}
+
+// benchMisses times GetAgent calls that find no value in Redis: each call
+// asks for another agent, and after every pass over the ids the agents
+// table's version is bumped (timer stopped), which makes every key new. The
+// ids are read once beforehand so their row version keys exist: the misses
+// measured are those of absent values, not of a never-seen row.
+func benchMisses(b *testing.B, f *fixture, c *cache.Cache, obs *cache.Counters, r *db.Repository) {
+	ctx := context.Background()
+	ids := f.agents[:2000]
+	for _, id := range ids {
+		if _, err := r.GetAgent(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bump := func() {
+		if err := c.Invalidate(ctx, []string{"agents"}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bump()
+	before := *snapshot(obs)
+	b.ReportAllocs()
+	i, n := 0, 0
+	for b.Loop() {
+		if i == len(ids) {
+			b.StopTimer()
+			bump()
+			i = 0
+			b.StartTimer()
+		}
+		a, err := r.GetAgent(ctx, ids[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if a.ID != ids[i] {
+			b.Fatalf("GetAgent(%v) returned %v", ids[i], a.ID)
+		}
+		i++
+		n++
+	}
+	reportMisses(b, before, snapshot(obs), n)
+}
+
+// benchLoopWithMisses times a single-key read that misses every time: the
+// tables it depends on are bumped before each call (timer stopped).
+func benchLoopWithMisses[T any](b *testing.B, c *cache.Cache, obs *cache.Counters, check func(*testing.B, T), call func(context.Context) (T, error)) {
+	ctx := context.Background()
+	check(b, mustLoad(b, call))
+	before := *snapshot(obs)
+	b.ReportAllocs()
+	var last T
+	var err error
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		if err := c.Invalidate(ctx, []string{"tasks"}, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if last, err = call(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	check(b, last)
+	reportMisses(b, before, snapshot(obs), n)
+}
+
+func reportMisses(b *testing.B, before counts, after *counts, n int) {
+	b.Helper()
+	misses := after.misses - before.misses
+	b.ReportMetric(100*float64(misses)/float64(n), "miss-%")
+	if misses != int64(n) {
+		b.Errorf("%d of %d calls missed (hits: local %d, remote %d; bypasses %d)", misses, n,
+			after.local-before.local, after.remote-before.remote, after.bypass-before.bypass)
+	}
+}
+
+// benchGoRedis is benchLoop for the peer. go-redis/cache counts only Redis
+// hits and misses (StatsEnabled), so a local-tier run must leave both
+// unchanged and a Redis run must count one hit per call.
+func benchGoRedis[T any](b *testing.B, gc *gocache.Cache, local bool, check func(*testing.B, T), call func(context.Context) (T, error)) {
+	ctx := context.Background()
+	for range 2 { // load and Set, then (local) a Redis hit that fills TinyLFU
+		check(b, mustLoad(b, call))
+	}
+	before := *gc.Stats()
+	b.ReportAllocs()
+	var last T
+	var err error
+	n := 0
+	for b.Loop() {
+		if last, err = call(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	check(b, last)
+	after := gc.Stats()
+	redisHits, redisMisses := after.Hits-before.Hits, after.Misses-before.Misses
+	want := uint64(n)
+	if local {
+		want = 0
+	}
+	if redisHits != want || redisMisses != 0 {
+		b.Errorf("go-redis/cache: %d Redis hits and %d misses in %d calls, want %d and 0", redisHits, redisMisses, n, want)
+	}
+}
+
+type counts struct{ local, remote, misses, bypass int64 }
+
+func snapshot(o *cache.Counters) *counts {
+	return &counts{o.LocalHits.Load(), o.RemoteHits.Load(), o.Misses.Load(), o.Bypasses.Load()}
+}
+
+func waitFor(b *testing.B, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// agentOps is what the mixed workload calls: the generated repository or
+// plain sqlc.
+type agentOps interface {
+	GetAgent(ctx context.Context, id uuid.UUID) (db.Agent, error)
+	UpdateAgentStatus(ctx context.Context, arg db.UpdateAgentStatusParams) (int64, error)
+}
+
+type rawOps struct{ q *db.Queries }
+
+func (r rawOps) GetAgent(ctx context.Context, id uuid.UUID) (db.Agent, error) {
+	return r.q.GetAgent(ctx, id)
+}
+
+func (r rawOps) UpdateAgentStatus(ctx context.Context, arg db.UpdateAgentStatusParams) (int64, error) {
+	return r.q.UpdateAgentStatus(ctx, arg)
+}
+
+const (
+	mixedGoroutines = 32
+	mixedWritePct   = 10
+	zipfS           = 1.1
+)
+
+// benchMixed runs the mixed workload: mixedGoroutines goroutines, each op a
+// zipf-chosen agent, 90% GetAgent and 10% UpdateAgentStatus (guarded by the
+// version last seen committed). ns/op is wall time per operation across all
+// goroutines; ops/s is the throughput. Stale reads are counted by a
+// versionBook and fail the benchmark.
+func benchMixed(b *testing.B, f *fixture, ops agentOps, obs *cache.Counters) {
+	ctx := context.Background()
+	book := newVersionBook(len(f.agents))
+	if err := book.load(ctx, f); err != nil {
+		b.Fatal(err)
+	}
+	if obs != nil {
+		warm(b, ops, f.agents)
+	}
+	var before counts
+	if obs != nil {
+		before = *snapshot(obs)
+	}
+	var seeds, reads, writes, conflicts atomic.Int64
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((mixedGoroutines + procs - 1) / procs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := newWorkload(seeds.Add(1), len(f.agents))
+		var nr, nw, nc int64
+		for pb.Next() {
+			k := w.agent()
+			id := f.agents[k]
+			if w.write() {
+				cur := book.latest(k)
+				status := db.AgentStatusActive
+				if cur%2 == 1 {
+					status = db.AgentStatusPaused
+				}
+				n, err := ops.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{ID: id, Status: status, Version: cur})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if n == 1 {
+					book.committed(k, cur)
+				} else {
+					nc++ // another goroutine committed cur first
+				}
+				nw++
+				continue
+			}
+			floor := book.latest(k)
+			a, err := ops.GetAgent(ctx, id)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			book.read(k, floor, a.Version)
+			nr++
+		}
+		reads.Add(nr)
+		writes.Add(nw)
+		conflicts.Add(nc)
+	})
+	b.StopTimer()
+	total := reads.Load() + writes.Load()
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(book.stale.Load()), "stale-reads")
+	b.ReportMetric(float64(conflicts.Load()), "conflicts")
+	if obs != nil {
+		after := snapshot(obs)
+		hits := after.local + after.remote - before.local - before.remote
+		misses := after.misses + after.bypass - before.misses - before.bypass
+		if hits+misses > 0 {
+			b.ReportMetric(100*float64(hits)/float64(hits+misses), "hit-%")
+		}
+	}
+	if s := book.stale.Load(); s > 0 {
+		b.Errorf("%d stale reads (first: %s)", s, book.firstStale())
+	}
+}
+
+// warm reads every agent once through ops, in parallel, so the mixed
+// workload measures a warm cache rather than its first fill.
+func warm(b *testing.B, ops agentOps, ids []uuid.UUID) {
+	b.Helper()
+	ctx := context.Background()
+	errs := make(chan error, mixedGoroutines)
+	var next atomic.Int64
+	for range mixedGoroutines {
+		go func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) {
+					errs <- nil
+					return
+				}
+				if _, err := ops.GetAgent(ctx, ids[i]); err != nil {
+					errs <- fmt.Errorf("warm GetAgent(%v): %w", ids[i], err)
+					return
+				}
+			}
+		}()
+	}
+	for range mixedGoroutines {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
