@@ -258,18 +258,26 @@ func TestRedactURL(t *testing.T) {
 // Cold start and stop of each server, one after the other in one run.
 func BenchmarkStartStop(b *testing.B) {
 	ctx := context.Background()
-	b.Run("postgres", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			pg, err := devserver.StartPostgres(ctx, devserver.PostgresConfig{})
-			if err != nil {
-				b.Fatal(err)
+	for _, pg := range []struct {
+		name string
+		cfg  devserver.PostgresConfig
+	}{
+		{"postgres_initdb", devserver.PostgresConfig{NoClusterCache: true}},
+		{"postgres_cached_cluster", devserver.PostgresConfig{}},
+	} {
+		b.Run(pg.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := devserver.StartPostgres(ctx, pg.cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Stop(ctx); err != nil {
+					b.Fatal(err)
+				}
 			}
-			if err := pg.Stop(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 	b.Run("redis", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -298,4 +306,26 @@ func BenchmarkStartStop(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestClusterCache(t *testing.T) {
+	startPostgres(t, devserver.PostgresConfig{})
+	// The documented cache location holds an initialised cluster now.
+	entries, _ := filepath.Glob(filepath.Join(os.TempDir(), "devserver-pgcache-"+itoa(os.Geteuid()), "*", "PG_VERSION"))
+	if len(entries) == 0 {
+		t.Fatal("no cached cluster after a start")
+	}
+	// A start from the cache and one without it both give working servers.
+	for _, cfg := range []devserver.PostgresConfig{{}, {NoClusterCache: true}} {
+		pg := startPostgres(t, cfg)
+		c, err := pgx.Connect(t.Context(), pg.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var one int
+		if err := c.QueryRow(t.Context(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+			t.Errorf("NoClusterCache=%v: %d, %v", cfg.NoClusterCache, one, err)
+		}
+		c.Close(t.Context())
+	}
 }
