@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,16 +15,16 @@ import (
 
 	"github.com/agentical/datalayer/internal/migrate"
 	"github.com/agentical/datalayer/internal/testinfra"
-	)
+)
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
 
 // project is a temporary project: schema/ and migrations/ under one root.
 type project struct {
 	root, schemaDir, dir string
-	server              string
-	clock               *fixedClock
-	t                   testing.TB
+	server               string
+	clock                *fixedClock
+	t                    testing.TB
 }
 
 // fixedClock always returns the same instant: every diff of a test runs

@@ -9,10 +9,10 @@ import (
 	"sort"
 	"strings"
 
-	amigrate "ariga.io/atlas/sql/migrate"
-	_ "ariga.io/atlas/sql/postgres/postgrescheck" // registers the library's PostgreSQL analyzers
 	"ariga.io/atlas/schemahcl"
+	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
+	_ "ariga.io/atlas/sql/postgres/postgrescheck" // registers the library's PostgreSQL analyzers
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlcheck"
 	"ariga.io/atlas/sql/sqlclient"

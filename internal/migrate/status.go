@@ -16,10 +16,10 @@ const (
 	StateApplied  = "applied"
 	StateBaseline = "baseline"
 	StatePending  = "pending"
-	StateFailed   = "failed"   // last attempt failed; nothing (txmode file) or part (txmode none) applied
-	StateDrifted  = "drifted"  // applied, but the file changed since
-	StateSkipped  = "skipped"  // before the baseline
-	StateUnknown  = "unknown"  // revision without a file
+	StateFailed   = "failed"  // last attempt failed; nothing (txmode file) or part (txmode none) applied
+	StateDrifted  = "drifted" // applied, but the file changed since
+	StateSkipped  = "skipped" // before the baseline
+	StateUnknown  = "unknown" // revision without a file
 )
 
 // Status describes a database against the migration directory.
@@ -27,9 +27,9 @@ type Status struct {
 	// Current is the last applied version, "" when none.
 	Current string `json:"current"`
 	// Checksum is "" when atlas.sum matches, else the problem.
-	Checksum string          `json:"checksum,omitempty"`
-	Files    []FileStatus    `json:"files"`
-	Counts   map[string]int  `json:"counts"`
+	Checksum string         `json:"checksum,omitempty"`
+	Files    []FileStatus   `json:"files"`
+	Counts   map[string]int `json:"counts"`
 }
 
 // FileStatus is one file (or orphan revision) in Status.
