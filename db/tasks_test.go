@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -61,6 +62,12 @@ func TestTasks(t *testing.T) {
 		wantConstraint(t, err, db.ErrForeignKey, "tasks_assignee_fkey")
 		_, err = q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 1, ParentTaskID: &bad, Metadata: json.RawMessage(`{}`)})
 		wantConstraint(t, err, db.ErrForeignKey, "tasks_parent_fkey")
+		// A nil json.RawMessage is sent as NULL: the column default does not apply.
+		_, err = q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 1})
+		var ce *db.ConstraintError
+		if !errors.Is(err, db.ErrNotNull) || !errors.As(err, &ce) || ce.Column != "metadata" || ce.Table != "tasks" {
+			t.Errorf("CreateTask without metadata: err = %v, want db.ErrNotNull on tasks.metadata", err)
+		}
 	})
 
 	t.Run("TransitionTaskStatus", func(t *testing.T) {

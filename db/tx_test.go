@@ -116,6 +116,10 @@ func TestInTxConflictIsNotRetried(t *testing.T) {
 			return err
 		}
 		_, err := q.CreateUser(ctx, db.CreateUserParams{Email: "TAKEN@example.com", DisplayName: "Dup", Role: db.UserRoleMember})
+		// WithTx runs on the raw pgx.Tx; the helpers still classify its errors.
+		if !db.IsConflict(err) || db.ConstraintName(err) != "users_email_key" {
+			t.Errorf("inside the transaction: IsConflict %v, ConstraintName %q", db.IsConflict(err), db.ConstraintName(err))
+		}
 		return err
 	})
 	eq(t, "attempts", attempts, 1)
