@@ -254,6 +254,9 @@ func (s *Schema) writeKeys(sh *shape) []Key {
 		}
 		cols := sh.insCols
 		if len(cols) == 0 {
+			if t.columnsPartial {
+				return nil
+			}
 			cols = t.Columns
 		}
 		if len(sh.insVals) > len(cols) {

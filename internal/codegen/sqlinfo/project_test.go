@@ -103,24 +103,33 @@ func sqlcConsts(t testing.TB, dir string) map[string]string {
 	out := map[string]string{}
 	fset := token.NewFileSet()
 	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
 		f, err := parser.ParseFile(fset, p, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
 			}
-			v, err := strconv.Unquote(lit.Value)
-			if err != nil || !strings.HasPrefix(v, "-- name: ") {
-				return true
+			for _, spec := range gd.Specs {
+				for _, v := range spec.(*ast.ValueSpec).Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					s, err := strconv.Unquote(lit.Value)
+					if err != nil || !strings.HasPrefix(s, "-- name: ") {
+						continue
+					}
+					first, rest, _ := strings.Cut(s, "\n")
+					out[strings.Fields(strings.TrimPrefix(first, "-- name: "))[0]] = rest
+				}
 			}
-			first, rest, _ := strings.Cut(v, "\n")
-			name := strings.Fields(strings.TrimPrefix(first, "-- name: "))[0]
-			out[name] = rest
-			return true
-		})
+		}
 	}
 	return out
 }

@@ -29,6 +29,10 @@ type Table struct {
 
 	file string // where it was defined, for error messages
 	line int
+	// columnsPartial: Columns may miss columns or be out of order (LIKE,
+	// INHERITS, PARTITION OF, OF type, CREATE TABLE AS without a column
+	// list), so an INSERT without a column list cannot be mapped.
+	columnsPartial bool
 }
 
 // UniqueKey is a primary key or a unique constraint/index over plain columns.
@@ -217,6 +221,7 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 		name := relName(c.Into.Rel)
 		t := &Table{Name: name, MatView: c.Objtype == pg.ObjectType_OBJECT_MATVIEW, file: file, line: line}
 		t.Columns = strs(c.Into.ColNames)
+		t.columnsPartial = true // the query's output columns are not tracked
 		s.Tables[name] = t
 	}
 	return nil
@@ -241,6 +246,7 @@ func (s *Schema) createTable(cs *pg.CreateStmt, file string, line int) error {
 		return fmt.Errorf("table %s defined twice", name)
 	}
 	t := &Table{Name: name, file: file, line: line}
+	t.columnsPartial = len(cs.InhRelations) > 0 || cs.Partbound != nil || cs.OfTypename != nil
 	for _, p := range cs.InhRelations {
 		if rv := p.GetRangeVar(); rv != nil {
 			t.Parents = append(t.Parents, relName(rv))
@@ -248,6 +254,8 @@ func (s *Schema) createTable(cs *pg.CreateStmt, file string, line int) error {
 	}
 	for _, e := range cs.TableElts {
 		switch {
+		case e.GetTableLikeClause() != nil:
+			t.columnsPartial = true
 		case e.GetColumnDef() != nil:
 			t.addColumn(e.GetColumnDef())
 		case e.GetConstraint() != nil:
@@ -410,41 +418,48 @@ func (s *Schema) CascadeClosure(writes []string) []string {
 // whether it was reached through an edge (not only as a seed).
 // truncCascade marks seeds truncated WITH CASCADE.
 func (s *Schema) closure(seed map[string]op, truncCascade bool) map[string]bool {
-	ops := map[string]op{}
+	ops := map[[2]string]op{} // (table, direction) -> operations seen
 	viaEdge := map[string]bool{}
+	// Inheritance is followed away from where a change came from: up to
+	// parents (the changed rows show there) and down to children (a write
+	// through a parent reaches their rows, except INSERT). Going back the
+	// other way would only find the same rows again.
+	const both, up, down = "both", "up", "down"
 	type item struct {
-		t  string
-		op op
+		t, dir string
+		op     op
 	}
 	var queue []item
-	push := func(t string, o op, edge bool) {
+	push := func(t, dir string, o op, edge bool) {
 		if edge {
 			viaEdge[t] = true
 		} else if _, ok := viaEdge[t]; !ok {
 			viaEdge[t] = false
 		}
-		if ops[t]&o == o {
+		k := [2]string{t, dir}
+		if ops[k]&o == o {
 			return
 		}
-		ops[t] |= o
-		queue = append(queue, item{t, o})
+		ops[k] |= o
+		queue = append(queue, item{t, dir, o})
 	}
 	for _, t := range keysOf(seed) {
-		push(t, seed[t], false)
+		push(t, both, seed[t], false)
 	}
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
-		// Inheritance: same operation on parents and children.
-		if tb, ok := s.Tables[it.t]; ok {
+		if tb, ok := s.Tables[it.t]; ok && it.dir != down {
 			for _, p := range tb.Parents {
-				push(p, it.op, true)
+				push(p, up, it.op, true)
 			}
 		}
 		for _, un := range keysOf(s.Tables) {
 			u := s.Tables[un]
-			if slices.Contains(u.Parents, it.t) {
-				push(un, it.op, true)
+			if it.dir != up && slices.Contains(u.Parents, it.t) {
+				if o := it.op &^ opInsert; o != 0 {
+					push(un, down, o, true)
+				}
 			}
 			for _, fk := range u.ForeignKeys {
 				if fk.RefTable != it.t {
@@ -466,7 +481,7 @@ func (s *Schema) closure(seed map[string]op, truncCascade bool) map[string]bool 
 					o |= opTruncate
 				}
 				if o != 0 {
-					push(un, o, true)
+					push(un, both, o, true)
 				}
 			}
 		}
