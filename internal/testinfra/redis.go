@@ -3,6 +3,8 @@ package testinfra
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,6 +22,22 @@ type RedisTarget struct {
 	DB       int
 	Prefix   string // e.g. "t:testfoo_bar:3f9c2a1b7d:"
 	TLS      bool   // the URL was rediss://
+}
+
+// URL is the server as a redis:// (or rediss://) URL with credentials and
+// database number, for code configured by URL (e.g. REDIS_URL). It does not
+// carry the prefix.
+func (r RedisTarget) URL() string {
+	u := url.URL{Scheme: "redis", Host: r.Addr, Path: "/" + strconv.Itoa(r.DB)}
+	if r.TLS {
+		u.Scheme = "rediss"
+	}
+	if r.Password != "" {
+		u.User = url.UserPassword(r.Username, r.Password)
+	} else if r.Username != "" {
+		u.User = url.User(r.Username)
+	}
+	return u.String()
 }
 
 // Redis returns the shared Redis server and a key prefix unique to t. It

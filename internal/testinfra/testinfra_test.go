@@ -308,6 +308,13 @@ func TestRedisPrefixUniqueAndCleaned(t *testing.T) {
 	if first.Addr != second.Addr || first.Addr == "" {
 		t.Errorf("shared server addresses differ: %q %q", first.Addr, second.Addr)
 	}
+	if opt, err := rueidis.ParseURL(second.URL()); err != nil || opt.InitAddress[0] != second.Addr || opt.SelectDB != second.DB {
+		t.Errorf("URL() %s does not round-trip: %+v, %v", second.URL(), opt, err)
+	}
+	withPw := testinfra.RedisTarget{Addr: "h:1", Username: "u", Password: "p w", DB: 3, TLS: true}
+	if got := withPw.URL(); got != "rediss://u:p%20w@h:1/3" {
+		t.Errorf("URL() = %s", got)
+	}
 	c := redisClient(t, second)
 	keep := second.Prefix + "keep"
 	if err := c.Do(t.Context(), c.B().Set().Key(keep).Value("v").Build()).Error(); err != nil {
