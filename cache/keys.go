@@ -216,15 +216,18 @@ func marshalSorted(v any) ([]byte, error) {
 
 // Redis key layout. Everything lives under Config.Prefix:
 //
-//	<p>:v:t:<table>               table version, bumped by every write to the table
-//	<p>:v:w:<table>               table-wide version, bumped by writes not identified by a key
-//	<p>:v:r:<table>:<col>:<id>    row version, bumped by writes identified by that key
+//	<p>:v:{<table>}:t              table version, bumped by every write to the table
+//	<p>:v:{<table>}:w              table-wide version, bumped by writes not identified by a key
+//	<p>:v:{<table>}:r:<col>:<id>   row version, bumped by writes identified by that key
+//
+// The version keys of one table share a hash slot, so the versions of a
+// single-table read come back in one pipelined call from one connection.
 //	<p>:q:{<schema>:<query>:<args>:<versions>}   value
 //	<p>:l:{<schema>:<query>:<args>:<versions>}   fill lease (same hash slot as the value)
-func (c *Cache) tableKey(table string) string { return c.prefix + ":v:t:" + table }
-func (c *Cache) wideKey(table string) string  { return c.prefix + ":v:w:" + table }
+func (c *Cache) tableKey(table string) string { return c.prefix + ":v:{" + table + "}:t" }
+func (c *Cache) wideKey(table string) string  { return c.prefix + ":v:{" + table + "}:w" }
 func (c *Cache) rowKey(r RowRef) string {
-	return c.prefix + ":v:r:" + r.Table + ":" + r.Column + ":" + r.ID
+	return c.prefix + ":v:{" + r.Table + "}:r:" + r.Column + ":" + r.ID
 }
 
 // depKeys lists the version keys a read with deps must check.
