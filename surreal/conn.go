@@ -30,6 +30,11 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[string]chan reply
 	live    map[string]func(notification)
+	// orphans holds notifications that arrived before their live query's
+	// handler was registered (the reply to `live` and the first notification
+	// can be read back to back); onLive replays them.
+	orphans map[string][]notification
+	norphan int
 	next    atomic.Uint64
 
 	done chan struct{}
@@ -89,6 +94,7 @@ func dial(ctx context.Context, endpoint string, codec *surrealcbor.Codec) (*conn
 		codec:   codec,
 		pending: map[string]chan reply{},
 		live:    map[string]func(notification){},
+		orphans: map[string][]notification{},
 		done:    make(chan struct{}),
 	}
 	go c.readLoop()
@@ -147,8 +153,18 @@ func (c *conn) readLoop() {
 		if err := cbor.Unmarshal(env.Result, &n); err != nil {
 			continue
 		}
+		id := n.ID.String()
 		c.mu.Lock()
-		h := c.live[n.ID.String()]
+		h := c.live[id]
+		if h == nil {
+			// Bounded: notifications of killed queries must not pile up.
+			if c.norphan >= maxOrphans {
+				clear(c.orphans)
+				c.norphan = 0
+			}
+			c.orphans[id] = append(c.orphans[id], n)
+			c.norphan++
+		}
 		c.mu.Unlock()
 		if h != nil {
 			h(n) // must not block: handlers queue
@@ -220,9 +236,19 @@ func (c *conn) serverError(op string, e *rpcError) error {
 	return se
 }
 
+const maxOrphans = 1024
+
+// onLive routes the live query's notifications to h, first replaying any
+// that arrived before registration. h must not block.
 func (c *conn) onLive(id string, h func(notification)) {
 	c.mu.Lock()
 	c.live[id] = h
+	early := c.orphans[id]
+	delete(c.orphans, id)
+	c.norphan -= len(early)
+	for _, n := range early {
+		h(n) // under c.mu so that later notifications cannot overtake these
+	}
 	c.mu.Unlock()
 }
 

@@ -109,8 +109,7 @@ func (sub *Subscription[T]) start(ctx context.Context) (*conn, string, error) {
 	if err := sub.s.codec.Unmarshal(raw, &id); err != nil {
 		return nil, "", fmt.Errorf("surreal: live: decode id: %w", err)
 	}
-	// A notification can race the reply; the peer and server send it after
-	// the write's reply, which comes after this registration.
+	// Notifications read before this registration are replayed by onLive.
 	c.onLive(id.String(), sub.push)
 	return c, id.String(), nil
 }
