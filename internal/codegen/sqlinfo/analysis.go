@@ -32,16 +32,25 @@ type Analysis struct {
 	// a whole key equal to parameters, every such key. A table in
 	// Invalidates without a WriteKey is changed table-wide.
 	WriteKeys []Key
+	// ReturnedKeys: keys of the written table whose values the statement
+	// returns for every row it changes (INSERT/UPDATE/DELETE ... RETURNING
+	// with the key columns or *), under the result column names in
+	// ResultColumns. They identify the changed rows at run time when no
+	// parameter does, typically an INSERT with a database-generated id.
+	// Only usable when sqlc hands back the rows (:one, :many, :batchone,
+	// :batchmany); the same conditions as for WriteKeys apply.
+	ReturnedKeys []Key
 }
 
 // Key is a primary or unique key of Table pinned to parameters:
 // Columns[i] = $ParamIndexes[i] (1-based, sqlc's numbering).
 type Key struct {
-	Table        string
-	Name         string // constraint or index name
-	Columns      []string
-	ParamIndexes []int
-	Primary      bool
+	Table         string
+	Name          string // constraint or index name
+	Columns       []string
+	ParamIndexes  []int    // nil for ReturnedKeys
+	ResultColumns []string // ReturnedKeys only: result column of each key column
+	Primary       bool
 }
 
 // SameKey reports whether k and o pin the same key of the same table, so
@@ -115,6 +124,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		// nothing else (cascade, trigger, inheritance) changes it too.
 		if q.Info.writeCount[t] == 1 && !reached[t] && !slices.Contains(q.Directives.Invalidates, t) {
 			an.WriteKeys = s.writeKeys(sh)
+			an.ReturnedKeys = s.returnedKeys(sh)
 		}
 	}
 	return an, nil
@@ -236,15 +246,8 @@ func (s *Schema) writeKeys(sh *shape) []Key {
 	if !ok {
 		return nil
 	}
-	touches := func(k UniqueKey) bool {
-		// A write that assigns key columns moves rows to other key values.
-		for _, c := range k.Columns {
-			if slices.Contains(sh.setCols, c) {
-				return true
-			}
-		}
-		return false
-	}
+	// A write that assigns key columns moves rows to other key values.
+	touches := func(k UniqueKey) bool { return touchesKey(sh, k) }
 	switch sh.kind {
 	case kindUpdate, kindDelete:
 		return coveredKeys(t, s.pinned(sh, 0), touches)
@@ -294,6 +297,63 @@ func (s *Schema) writeKeys(sh *shape) []Key {
 	return nil
 }
 
+func (s *Schema) returnedKeys(sh *shape) []Key {
+	t, ok := s.Tables[sh.items[0].table]
+	if !ok || len(sh.returning) == 0 {
+		return nil
+	}
+	out := map[string]string{} // target column -> result column
+	for _, r := range sh.returning {
+		if r.star {
+			if t.columnsPartial {
+				return nil // cannot tell which columns * returns
+			}
+			for _, c := range t.Columns {
+				if _, dup := out[c]; !dup {
+					out[c] = c
+				}
+			}
+			continue
+		}
+		if !slices.Contains(t.Columns, r.col) {
+			continue // a column of another FROM item, or unknown
+		}
+		if _, dup := out[r.col]; !dup {
+			out[r.col] = r.out
+		}
+	}
+	var keys []Key
+	for i, k := range t.Keys() {
+		if sh.kind != kindInsert && touchesKey(sh, k) {
+			continue // RETURNING shows the new values; the old ones are lost
+		}
+		if sh.kind == kindInsert && sh.conflict == pg.OnConflictAction_ONCONFLICT_UPDATE && touchesKey(sh, k) {
+			continue
+		}
+		var res []string
+		for _, c := range k.Columns {
+			if o, ok := out[c]; ok {
+				res = append(res, o)
+			}
+		}
+		if len(res) != len(k.Columns) {
+			continue
+		}
+		keys = append(keys, Key{Table: t.Name, Name: k.Name, Columns: slices.Clone(k.Columns),
+			ResultColumns: res, Primary: i == 0 && t.PrimaryKey != nil})
+	}
+	return keys
+}
+
+func touchesKey(sh *shape, k UniqueKey) bool {
+	for _, c := range k.Columns {
+		if slices.Contains(sh.setCols, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // String renders a key as table(col=$n, ...), for messages and tests.
 func (k Key) String() string {
 	var b strings.Builder
@@ -304,8 +364,13 @@ func (k Key) String() string {
 			b.WriteString(", ")
 		}
 		b.WriteString(c)
-		b.WriteString("=$")
-		b.WriteString(strconv.Itoa(k.ParamIndexes[i]))
+		if k.ParamIndexes != nil {
+			b.WriteString("=$")
+			b.WriteString(strconv.Itoa(k.ParamIndexes[i]))
+		} else if k.ResultColumns != nil {
+			b.WriteString("=row.")
+			b.WriteString(k.ResultColumns[i])
+		}
 	}
 	b.WriteByte(')')
 	return b.String()

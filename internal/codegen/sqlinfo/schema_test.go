@@ -424,3 +424,26 @@ CREATE TABLE ref (id int PRIMARY KEY, child_extra text REFERENCES child (extra) 
 		t.Errorf("CascadeClosure(child) = %s", got)
 	}
 }
+
+func TestReturnedKeys(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct{ sql, keys string }{
+		{"INSERT INTO tasks (title) VALUES ($1) RETURNING *", "tasks(id=row.id)"},
+		{"INSERT INTO tasks (title) VALUES ($1) RETURNING tasks.id AS task_id, title", "tasks(id=row.task_id)"},
+		{"INSERT INTO tasks (title) VALUES ($1) RETURNING title", ""},
+		{"INSERT INTO tasks (title) VALUES ($1)", ""},
+		{"INSERT INTO users (id, email, tenant, slug) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET tenant = EXCLUDED.tenant RETURNING id, email",
+			"users(id=row.id) users(email=row.email)"},
+		{"UPDATE comments SET body = $1 WHERE task_id = $2 RETURNING *", "comments(id=row.id)"},
+		{"UPDATE comments SET id = id + 1 WHERE task_id = $1 RETURNING *", ""},
+		{"UPDATE comments c SET body = 'x' FROM tasks t WHERE t.id = c.task_id RETURNING t.id", ""},
+		{"DELETE FROM comments WHERE task_id = $1 RETURNING id", "comments(id=row.id)"},
+		{"DELETE FROM tasks WHERE agent_id = $1 RETURNING id", ""}, // self-cascade: other rows change too
+	}
+	for _, c := range cases {
+		a := analyze(t, s, ":many", c.sql)
+		if got := keysString(a.ReturnedKeys); got != c.keys {
+			t.Errorf("%s\n  returned keys = %q, want %q", c.sql, got, c.keys)
+		}
+	}
+}

@@ -41,6 +41,14 @@ type shape struct {
 	conflictCols []string // ON CONFLICT (cols)
 	conflictName string   // ON CONFLICT ON CONSTRAINT name
 	conflictBad  bool     // expression or partial-index inference: no usable key
+
+	returning []retCol // RETURNING list of a write
+}
+
+// retCol is one RETURNING item: a target column under an output name, or *.
+type retCol struct {
+	out, col string
+	star     bool
 }
 
 func (a *analyzer) shapeOf(root *pg.Node) *shape {
@@ -65,6 +73,7 @@ func (a *analyzer) shapeOf(root *pg.Node) *shape {
 			a.fromItems(f, s)
 		}
 		a.pinsFrom(st.WhereClause, nil, s)
+		s.returning = returning(st.ReturningList, s.items[0].name)
 	case root.GetDeleteStmt() != nil:
 		st := root.GetDeleteStmt()
 		s.kind = kindDelete
@@ -73,11 +82,13 @@ func (a *analyzer) shapeOf(root *pg.Node) *shape {
 			a.fromItems(f, s)
 		}
 		a.pinsFrom(st.WhereClause, nil, s)
+		s.returning = returning(st.ReturningList, s.items[0].name)
 	case root.GetInsertStmt() != nil:
 		st := root.GetInsertStmt()
 		s.kind = kindInsert
 		s.items = append(s.items, targetItem(st.Relation))
 		s.insCols = resNames(st.Cols)
+		s.returning = returning(st.ReturningList, s.items[0].name)
 		if sel := st.SelectStmt.GetSelectStmt(); sel != nil && len(sel.ValuesLists) == 1 && len(sel.FromClause) == 0 {
 			for _, v := range sel.ValuesLists[0].GetList().GetItems() {
 				s.insVals = append(s.insVals, a.paramIndex(v))
@@ -269,4 +280,40 @@ func (a *analyzer) paramIndex(n *pg.Node) int {
 		return a.params.byNode[n.GetAExpr()]
 	}
 	return 0
+}
+
+// returning lists the RETURNING items that are plain columns (qualified by
+// the target's name or not) or a star.
+func returning(list []*pg.Node, target string) []retCol {
+	var out []retCol
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		c := rt.Val.GetColumnRef()
+		if c == nil || len(c.Fields) == 0 {
+			continue
+		}
+		f := c.Fields
+		if len(f) > 1 {
+			q := strs(f[:len(f)-1])
+			if len(q) != len(f)-1 || q[len(q)-1] != target {
+				continue
+			}
+		}
+		last := f[len(f)-1]
+		if last.GetAStar() != nil {
+			out = append(out, retCol{star: true})
+			continue
+		}
+		if sv := last.GetString_(); sv != nil {
+			name := rt.Name
+			if name == "" {
+				name = sv.Sval
+			}
+			out = append(out, retCol{out: name, col: sv.Sval})
+		}
+	}
+	return out
 }
