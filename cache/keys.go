@@ -222,6 +222,7 @@ func marshalSorted(v any) ([]byte, error) {
 //
 // The version keys of one table share a hash slot, so the versions of a
 // single-table read come back in one pipelined call from one connection.
+//
 //	<p>:q:{<schema>:<query>:<args>:<versions>}   value
 //	<p>:l:{<schema>:<query>:<args>:<versions>}   fill lease (same hash slot as the value)
 func (c *Cache) tableKey(table string) string { return c.prefix + ":v:{" + table + "}:t" }
