@@ -66,6 +66,18 @@
 // parameter takes the lowest free number in tree order. When in doubt, run
 // AnalyzeSQL on the SQL sqlc emitted, where names are already numbers.
 //
+// When no parameter pins the written rows but RETURNING yields their key
+// (INSERT ... RETURNING * with a database-generated id), ReturnedKeys names
+// the result columns that identify each changed row at run time.
+//
+// # Using the result
+//
+// After a successful write W, a cached read R is stale for each table T in
+// both W.Invalidates and R.Reads: if W has a WriteKey (values from its
+// parameters) or a ReturnedKey (values from its returned rows) on T and R
+// has a ReadKey on T with the same columns (Key.SameKey), only R's entries
+// whose key values are among W's are stale; otherwise every entry of R is.
+//
 // # Cascades
 //
 // Schema.Analyze propagates each written table's operations: a DELETE
@@ -75,7 +87,9 @@
 // change (conservative); an INSERT cascades nowhere, except INSERT ... ON
 // CONFLICT DO UPDATE which counts as an update; MERGE counts as insert,
 // update and delete; TRUNCATE ... CASCADE reaches every referencing table.
-// Inheritance and partitions propagate both ways. The closure is transitive.
+// Inheritance and partitions: a change in a table shows in every ancestor,
+// and an UPDATE, DELETE or TRUNCATE through a parent reaches every
+// descendant (an INSERT does not). The closure is transitive.
 // Schema.CascadeClosure takes bare table names and assumes update and delete
 // for each, so it is a superset of what Analyze reports. Both over-invalidate
 // rather than miss a table.
