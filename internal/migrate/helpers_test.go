@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,3 +158,5 @@ func queryInt(t testing.TB, db *sql.DB, q string, args ...any) int {
 	}
 	return n
 }
+
+func execCommand(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }

@@ -51,8 +51,13 @@ type rename struct {
 func detectRenames(changes []*sqlcheck.Change, parsed []parsedStmt) []rename {
 	explicit := map[int]bool{} // statement positions with RENAME COLUMN
 	for _, p := range parsed {
-		if r := p.node.GetRenameStmt(); r != nil && r.RenameType == pg.ObjectType_OBJECT_COLUMN {
+		r := p.node.GetRenameStmt()
+		switch {
+		case r == nil:
+		case r.RenameType == pg.ObjectType_OBJECT_COLUMN:
 			explicit[p.stmt.Pos] = true
+		case r.RenameType == pg.ObjectType_OBJECT_TABLE:
+			renameTable(changes, p.stmt.Pos, r.Relation.GetRelname(), r.Newname)
 		}
 	}
 	type colRef struct {
@@ -113,6 +118,38 @@ func detectRenames(changes []*sqlcheck.Change, parsed []parsedStmt) []rename {
 		mt.Changes = kept
 	}
 	return out
+}
+
+// renameTable turns the drop + add an inspection sees for ALTER TABLE ...
+// RENAME TO into a RenameTable change.
+func renameTable(changes []*sqlcheck.Change, pos int, from, to string) {
+	for _, ch := range changes {
+		if ch.Stmt.Pos != pos {
+			continue
+		}
+		var drop *schema.DropTable
+		var add *schema.AddTable
+		kept := make([]schema.Change, 0, len(ch.Changes))
+		for _, c := range ch.Changes {
+			switch c := c.(type) {
+			case *schema.DropTable:
+				if c.T.Name == from && drop == nil {
+					drop = c
+					continue
+				}
+			case *schema.AddTable:
+				if c.T.Name == to && add == nil {
+					add = c
+					continue
+				}
+			}
+			kept = append(kept, c)
+		}
+		if drop == nil || add == nil {
+			return // not the expected shape: leave the changes alone
+		}
+		ch.Changes = append(kept, &schema.RenameTable{From: drop.T, To: add.T})
+	}
 }
 
 func typeString(c *schema.Column) string {
