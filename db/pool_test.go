@@ -93,6 +93,12 @@ func TestPoolConfig(t *testing.T) {
 		t.Error("tracer not installed")
 	}
 
+	// A positive timeout below a millisecond must not become "0" (no timeout).
+	pc, err = db.Config{URL: "postgres://h/x", StatementTimeout: 500 * time.Microsecond}.PoolConfig()
+	if err == nil && pc.ConnConfig.RuntimeParams["statement_timeout"] == "0" {
+		t.Errorf("StatementTimeout 500µs is sent as statement_timeout=0, which disables the timeout")
+	}
+
 	for _, c := range []struct {
 		cfg  db.Config
 		want string

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentical/datalayer/db"
 )
@@ -162,4 +164,50 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	})
 	noErr(t, err)
 	must[db.User](t)(e.Q.GetUserByEmail(ctx, "real@example.com"))
+}
+
+// Deadlocks (40P01) are retried like serialization failures; the function's
+// own writes of failed attempts are rolled back each time.
+func TestInTxRetriesDeadlockErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	attempts := 0
+	var retried []int
+	err := db.InTx(ctx, e.Pool, db.TxOptions{BaseDelay: time.Millisecond, OnRetry: func(a int, err error) { retried = append(retried, a) }},
+		func(ctx context.Context, tx pgx.Tx) error {
+			attempts++
+			if _, err := e.Q.WithTx(tx).CreateUser(ctx, db.CreateUserParams{Email: fmt.Sprintf("try%d@example.com", attempts), DisplayName: "T", Role: db.UserRoleMember}); err != nil {
+				return err
+			}
+			if attempts < 3 {
+				return fmt.Errorf("step: %w", &pgconn.PgError{Code: "40P01", Message: "deadlock detected"})
+			}
+			return nil
+		})
+	noErr(t, err)
+	eq(t, "attempts", attempts, 3)
+	eq(t, "OnRetry", retried, []int{1, 2})
+	eq(t, "users (only the last attempt's)", scalar[int64](t, e, `SELECT count(*) FROM users`), int64(1))
+	must[db.User](t)(e.Q.GetUserByEmail(ctx, "try3@example.com"))
+}
+
+func TestInTxBackoffHonoursContext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	attempts := 0
+	err := db.InTx(ctx, e.Pool, db.TxOptions{BaseDelay: time.Hour, MaxDelay: time.Hour, OnRetry: func(int, error) { cancel() }},
+		func(ctx context.Context, tx pgx.Tx) error {
+			attempts++
+			return &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+		})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if !db.IsSerializationFailure(err) {
+		t.Errorf("the last database error is not kept: %v", err)
+	}
+	eq(t, "attempts", attempts, 1)
 }
