@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+	"github.com/gorilla/websocket"
 	surrealdb "github.com/surrealdb/surrealdb.go"
 	"github.com/surrealdb/surrealdb.go/pkg/connection"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
@@ -224,5 +226,59 @@ func TestRestartKeepsDataWithDataDir(t *testing.T) {
 	got, err := surrealdb.Select[person](ctx, db2, models.NewRecordID("person", "keep"))
 	if err != nil || got == nil || got.Name != "Kept" {
 		t.Fatalf("after restart: %+v, %v", got, err)
+	}
+}
+
+// TestRawProtocol speaks the wire protocol directly: the subprotocol, the
+// reply envelope, ping and the refusal of data methods before signin.
+func TestRawProtocol(t *testing.T) {
+	tg := surrealpeer.ForTest(t)
+	dialer := websocket.Dialer{Subprotocols: []string{"cbor"}}
+	ws, _, err := dialer.Dial(tg.URL+"/rpc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ws.Subprotocol() != "cbor" {
+		t.Fatalf("subprotocol = %q", ws.Subprotocol())
+	}
+	roundTrip := func(req map[string]any) map[string]any {
+		t.Helper()
+		b, err := cbor.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply map[string]any
+		if err := cbor.Unmarshal(data, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return reply
+	}
+	if r := roundTrip(map[string]any{"id": "p1", "method": "ping", "params": []any{}}); r["id"] != "p1" || r["error"] != nil {
+		t.Fatalf("ping reply %v", r)
+	}
+	r := roundTrip(map[string]any{"id": "q1", "method": "query", "params": []any{"RETURN 1", map[string]any{}}})
+	errMap, ok := r["error"].(map[any]any)
+	if r["id"] != "q1" || !ok || errMap["code"] == nil {
+		t.Fatalf("query before signin: reply %v, want an error", r)
+	}
+	if r := roundTrip(map[string]any{"id": "s1", "method": "signin", "params": []any{map[string]any{"user": tg.Username, "pass": tg.Password}}}); r["error"] != nil {
+		t.Fatalf("signin: %v", r)
+	}
+	r = roundTrip(map[string]any{"id": 7, "method": "query", "params": []any{"RETURN 40 + 2", map[string]any{}}})
+	res, ok := r["result"].([]any)
+	if r["id"] != uint64(7) || !ok || len(res) != 1 {
+		t.Fatalf("query reply %v", r)
+	}
+	if first, _ := res[0].(map[any]any); first["result"] != uint64(42) {
+		t.Fatalf("query result %v", res[0])
 	}
 }

@@ -136,6 +136,9 @@ async function handle(ws, buf, ownBytes, mine) {
   const sid = uuidString(sessionRaw);
   const state = sessions.get(sid);
 
+  if (method === "ping") {
+    return encodeMap([["id", idRaw], ["result", CBOR_NULL]]);
+  }
   if (method === "attach") {
     if (sessions.has(sid)) return replyError(idRaw, -32000, "Session already exists", "AlreadyExists");
     sessions.set(sid, { socket: ws, authed: false });
