@@ -64,9 +64,10 @@ type Cache struct {
 	// bumps remembers versions this process set, so its own reads never use
 	// an older version from the in-process tier while the invalidation push
 	// is in flight (read-your-writes within a process).
-	bumpMu sync.RWMutex
-	bumps  map[string]localBump
-	nbumps atomic.Int32
+	bumpMu    sync.RWMutex
+	bumps     map[string]localBump
+	nbumps    atomic.Int32
+	lastPrune time.Time
 
 	pendMu   sync.Mutex
 	pending  map[string]*pendingBump
@@ -503,8 +504,10 @@ func decodeShared[T any](c *Cache, cl *call) (T, error) {
 // another process holds the lease.
 func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(context.Context) (any, error), background bool) {
 	finish := func() {
-		close(cl.done)
+		// Unregister first: a waiter woken by close must not find this call
+		// again when it retries after a canceled leader.
 		c.removeCall(lk.vk, cl)
+		close(cl.done)
 	}
 	if c.cfg.LeaseWait > 0 && !c.breaker.IsOpen() {
 		token, data := c.acquireLease(ctx, lk, background)

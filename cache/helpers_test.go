@@ -2,6 +2,8 @@ package cache_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,6 +28,9 @@ func newCache(t testing.TB, target testinfra.RedisTarget, mod func(*cache.Config
 		SchemaVersion: "s1",
 		Observer:      obs,
 		RedisTimeout:  500 * time.Millisecond,
+	}
+	if target.TLS {
+		cfg.TLS = &tls.Config{ServerName: hostOf(target.Addr)}
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -75,4 +80,12 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
 }

@@ -116,8 +116,8 @@ func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err e
 		}
 	}
 	// Entries older than ClientTTL are useless: no in-process copy outlives it.
-	if len(c.bumps) > 1024 {
-		now := time.Now()
+	if now := time.Now(); len(c.bumps) > 1024 && now.Sub(c.lastPrune) > time.Second {
+		c.lastPrune = now
 		for k, b := range c.bumps {
 			if now.After(b.until) {
 				delete(c.bumps, k)
