@@ -1,0 +1,368 @@
+// Command demo shows the generated repository at work on a throwaway stack:
+//
+//	go run ./cmd/demo [-duration 10s] [-workers 8] [-agents 1000] [-docker=false]
+//
+// It gets a PostgreSQL and a Redis server the way the test harness does:
+// DATABASE_URL / REDIS_URL when set (the database user must be allowed to
+// create databases), else Docker when it answers a short probe, else local
+// postgres and redis-server binaries (package internal/devserver). It
+// creates a fresh database, applies schema/*.sql, seeds users, agents,
+// tools, assignments, workflows with steps, tasks, executions and their
+// events (the events through the :copyfrom query), runs a mixed workload of
+// mostly cached reads and some writes through db.Repository, and prints per
+// method the operations, hit ratio and p50/p99 latency, the circuit breaker
+// states and totals. On exit (also after Ctrl-C) it drops the database,
+// deletes its Redis keys and stops the servers it started.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/rueidis"
+
+	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/internal/devserver"
+	"github.com/agentical/datalayer/internal/devserver/dockerserver"
+	"github.com/agentical/datalayer/repo"
+	"github.com/agentical/datalayer/resilience"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the demo's flags.
+type options struct {
+	duration time.Duration
+	workers  int
+	agents   int
+	docker   bool
+	schema   string
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long the workload runs")
+	fs.IntVar(&o.workers, "workers", 8, "concurrent workload goroutines")
+	fs.IntVar(&o.agents, "agents", 1000, "agents to seed (20 per user)")
+	fs.BoolVar(&o.docker, "docker", true, "try Docker before local binaries when no URL is set")
+	fs.StringVar(&o.schema, "schema", "", "schema directory (default: schema/ of the enclosing module)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.duration <= 0 || o.workers <= 0 || o.agents < 20 {
+		return o, errors.New("-duration and -workers must be positive and -agents at least 20")
+	}
+	return o, nil
+}
+
+// cleanup runs registered functions in reverse order with a fresh context,
+// so that an interrupted demo still stops what it started.
+type cleanup []func(ctx context.Context) error
+
+func (c *cleanup) add(f func(ctx context.Context) error) { *c = append(*c, f) }
+
+func (c cleanup) run(w io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := len(c) - 1; i >= 0; i-- {
+		if err := c[i](ctx); err != nil {
+			fmt.Fprintln(w, "cleanup:", err)
+		}
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer, getenv func(string) string) (err error) {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	schemaDir, err := findSchema(o.schema)
+	if err != nil {
+		return err
+	}
+	var cl cleanup
+	defer cl.run(out)
+	start := time.Now()
+
+	var containers devserver.ContainerRuntime
+	if o.docker {
+		containers = dockerserver.New(dockerserver.Config{})
+	}
+	step := time.Now()
+	pgSrv, err := devserver.AcquirePostgres(ctx, devserver.AcquireConfig{
+		URL: getenv("DATABASE_URL"), URLName: "DATABASE_URL", Containers: containers,
+	})
+	if err != nil {
+		return err
+	}
+	cl.add(pgSrv.Stop)
+	fmt.Fprintf(out, "postgres  %-9s %s (%s)\n", pgSrv.Source, devserver.RedactURL(pgSrv.URL), since(step))
+
+	step = time.Now()
+	redisSrv, err := devserver.AcquireRedis(ctx, devserver.AcquireConfig{
+		URL: getenv("REDIS_URL"), URLName: "REDIS_URL", Containers: containers,
+	})
+	if err != nil {
+		return err
+	}
+	cl.add(redisSrv.Stop)
+	fmt.Fprintf(out, "redis     %-9s %s (%s)\n", redisSrv.Source, devserver.RedactURL(redisSrv.URL), since(step))
+
+	step = time.Now()
+	dsn, drop, err := createDatabase(ctx, pgSrv.URL)
+	if err != nil {
+		return err
+	}
+	cl.add(drop)
+	files, err := applySchema(ctx, dsn, schemaDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "database  %s, %d schema files from %s (%s)\n", dbNameOf(dsn), files, relPath(schemaDir), since(step))
+
+	pool, err := db.NewPool(ctx, db.Config{URL: dsn, MaxConns: int32(o.workers) + 2, ApplicationName: "datalayer-demo"})
+	if err != nil {
+		return err
+	}
+	cl.add(func(context.Context) error { pool.Close(); return nil })
+
+	prefix := "demo-" + randomHex(4)
+	counters := &observer{}
+	c, err := newCache(ctx, redisSrv.URL, prefix, counters)
+	if err != nil {
+		return err
+	}
+	cl.add(func(ctx context.Context) error {
+		err := c.Close()
+		if redisSrv.Source == devserver.SourceURL { // a server we keep: remove our keys
+			err = errors.Join(err, deleteKeys(ctx, redisSrv.URL, prefix))
+		}
+		return err
+	})
+	policies, err := resilience.New(resilience.Config{})
+	if err != nil {
+		return err
+	}
+
+	step = time.Now()
+	seedRT, err := repo.New(repo.Config{Cache: c, Policies: policies})
+	if err != nil {
+		return err
+	}
+	data, err := seed(ctx, db.NewRepository(pool, seedRT), o.agents)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	fmt.Fprintf(out, "seed      %s (%s)\n", data.summary(), since(step))
+
+	rt, err := repo.New(repo.Config{Cache: c, Policies: policies})
+	if err != nil {
+		return err
+	}
+	if err := rt.Check(db.Methods()); err != nil {
+		return err
+	}
+	r := db.NewRepository(pool, rt)
+	fmt.Fprintf(out, "workload  %s, %d workers, ~90%% reads (zipf over agents), ~10%% writes\n\n", o.duration, o.workers)
+	step = time.Now()
+	res := runWorkload(ctx, r, data, o.workers, o.duration)
+	elapsed := time.Since(step)
+
+	printReport(out, rt.Stats(), res, counters, policies, c, elapsed)
+	fmt.Fprintf(out, "\ndone in %s; stopping what was started\n", since(start))
+	return ctx.Err()
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// findSchema returns dir, or schema/ of the nearest enclosing directory
+// with a go.mod (the demo runs from a checkout).
+func findSchema(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			s := filepath.Join(d, "schema")
+			if _, err := os.Stat(s); err != nil {
+				return "", fmt.Errorf("no schema directory at %s: %w", s, err)
+			}
+			return s, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s: run the demo from the repository or pass -schema", wd)
+		}
+	}
+}
+
+func relPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
+}
+
+// createDatabase creates a fresh database on the server of adminURL and
+// returns its DSN and a function that drops it.
+func createDatabase(ctx context.Context, adminURL string) (string, func(context.Context) error, error) {
+	u, err := url.Parse(adminURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL, got %s", devserver.RedactURL(adminURL))
+	}
+	name := "datalayer_demo_" + randomHex(4)
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %s", devserver.RedactURL(adminURL), redactIn(err, adminURL))
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop := func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			return fmt.Errorf("drop database %s: %s", name, redactIn(err, adminURL))
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		return err
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+func dbNameOf(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return strings.TrimPrefix(u.Path, "/")
+	}
+	return "?"
+}
+
+// redactIn removes the password of dsn from err's text (pgx may quote it).
+func redactIn(err error, dsn string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// applySchema runs schema/*.sql in name order, each file as one
+// simple-protocol batch.
+func applySchema(ctx context.Context, dsn, dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil {
+		return 0, err
+	}
+	if len(files) == 0 {
+		return 0, fmt.Errorf("no *.sql files in %s", dir)
+	}
+	sort.Strings(files)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("connect: %s", redactIn(err, dsn))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, f := range files {
+		sql, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := conn.Exec(ctx, string(sql)); err != nil {
+			return 0, fmt.Errorf("%s: %w", filepath.Base(f), err)
+		}
+	}
+	return len(files), nil
+}
+
+// newCache builds the cache on the Redis at redisURL.
+func newCache(ctx context.Context, redisURL, prefix string, obs cache.Observer) (*cache.Cache, error) {
+	opt, err := rueidis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %s: cannot parse", devserver.RedactURL(redisURL))
+	}
+	return cache.New(ctx, cache.Config{
+		Addrs:         opt.InitAddress,
+		Username:      opt.Username,
+		Password:      opt.Password,
+		TLS:           opt.TLSConfig,
+		DB:            opt.SelectDB,
+		ClientName:    "datalayer-demo",
+		Prefix:        prefix,
+		SchemaVersion: db.SchemaVersion,
+		Observer:      obs,
+	})
+}
+
+// deleteKeys removes the demo's keys from a Redis it did not start.
+func deleteKeys(ctx context.Context, redisURL, prefix string) error {
+	opt, err := rueidis.ParseURL(redisURL)
+	if err != nil {
+		return err
+	}
+	opt.DisableCache = true
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return fmt.Errorf("redis cleanup: %s", redactIn(err, redisURL))
+	}
+	defer client.Close()
+	var cursor uint64
+	for {
+		e, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(prefix+":*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return fmt.Errorf("redis cleanup: %w", err)
+		}
+		// One key per UNLINK: keys of different hash tags may live on
+		// different cluster nodes.
+		cmds := make(rueidis.Commands, len(e.Elements))
+		for i, k := range e.Elements {
+			cmds[i] = client.B().Unlink().Key(k).Build()
+		}
+		for _, r := range client.DoMulti(ctx, cmds...) {
+			if err := r.Error(); err != nil {
+				return fmt.Errorf("redis cleanup: %w", err)
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return nil
+		}
+	}
+}
