@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +134,7 @@ func wantConstraint(t testing.TB, err error, kind error, constraint string) {
 	if got := db.ConstraintName(err); got != constraint {
 		t.Errorf("db.ConstraintName = %q, want %q", got, constraint)
 	}
-	if want := fmt.Sprint(constraint); !bytes.Contains([]byte(err.Error()), []byte(want)) {
+	if !strings.Contains(err.Error(), constraint) {
 		t.Errorf("message %q does not name %s", err.Error(), constraint)
 	}
 }
