@@ -163,7 +163,10 @@ func (c *Cache) Pending() int { return int(c.npending.Load()) }
 // if New created it. It returns an error if invalidations are still pending
 // (they could not reach Redis; TTLs bound the staleness).
 func (c *Cache) Close() error {
-	if !c.closed.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	first := c.closed.CompareAndSwap(false, true)
+	c.mu.Unlock()
+	if !first {
 		return nil
 	}
 	close(c.stop)
@@ -548,12 +551,30 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	}
 	cl.data = data
 	close(cl.done)
+	negative := err != nil
+	if !c.background(func() {
+		defer c.removeCall(lk.vk, cl)
+		c.fill(lk, data, negative)
+	}) {
+		c.removeCall(lk.vk, cl)
+	}
+}
+
+// background runs f on a goroutine Close waits for, unless the cache is
+// closed.
+func (c *Cache) background(f func()) bool {
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return false
+	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		defer c.removeCall(lk.vk, cl)
-		c.fill(lk, data, err != nil)
+		f()
 	}()
+	return true
 }
 
 func (c *Cache) removeCall(vk string, cl *call) {
@@ -683,8 +704,8 @@ func (c *Cache) refresh(ctx context.Context, lk *lookup, load func(context.Conte
 	}
 	cl := &call{done: make(chan struct{})}
 	c.calls[lk.vk] = cl
-	c.mu.Unlock()
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RefreshTimeout)

@@ -511,3 +511,39 @@ func TestCrossProcessWindow(t *testing.T) {
 func bigInt(v int64) *bigIntT { return newBig(v) }
 
 var _ = rueidis.Nil
+
+// A Redis that stops answering (CLIENT PAUSE) costs a lookup at most
+// RedisTimeout, then the breaker takes Redis out of the path.
+func TestRedisSlowFailsOpen(t *testing.T) {
+	srv := testinfra.PrivateRedis(t)
+	target := testinfra.RedisTarget{Addr: srv.Addr(), Prefix: "slow"}
+	c, obs := newCache(t, target, func(cfg *cache.Config) {
+		cfg.RedisTimeout = 50 * time.Millisecond
+		cfg.BreakerDelay = time.Minute
+	})
+	admin, _ := newCache(t, target, func(cfg *cache.Config) { cfg.DisableClientCache = true })
+	ctx := context.Background()
+	load := func(context.Context) (int64, error) { return 7, nil }
+	if _, err := cache.Get(ctx, c, itemKey(1), cache.Options{}, load); err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitBackground(c)
+	if err := admin.Client().Do(ctx, admin.Client().B().ClientPause().Timeout(1500).All().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 20 { // new keys: every lookup needs Redis
+		v, err := cache.Get(ctx, c, itemKey(int64(100+i)), cache.Options{}, load)
+		if err != nil || v != 7 {
+			t.Fatalf("get %d: %v %v", i, v, err)
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("20 lookups against a paused redis: %v, errors=%d, breaker open=%v", elapsed, obs.Errors.Load(), !c.RedisAvailable())
+	if c.RedisAvailable() {
+		t.Fatal("breaker did not open on a paused redis")
+	}
+	if elapsed > time.Second { // the pause lasts 1.5s: lookups did not wait for it
+		t.Fatalf("lookups waited for the paused redis: %v", elapsed)
+	}
+}
