@@ -113,7 +113,9 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	rp["application_name"] = c.ApplicationName
 	rp["timezone"] = "UTC"
 	if c.StatementTimeout > 0 {
-		rp["statement_timeout"] = strconv.FormatInt(c.StatementTimeout.Milliseconds(), 10)
+		// Round up: PostgreSQL counts in milliseconds and 0 would mean "no limit".
+		ms := (c.StatementTimeout + time.Millisecond - 1) / time.Millisecond
+		rp["statement_timeout"] = strconv.FormatInt(int64(ms), 10)
 	}
 	if c.Tracer != nil {
 		pc.ConnConfig.Tracer = c.Tracer
