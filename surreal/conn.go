@@ -36,6 +36,7 @@ type conn struct {
 	orphans map[string][]notification
 	norphan int
 	next    atomic.Uint64
+	probing atomic.Bool
 
 	done chan struct{}
 	err  error // set before done is closed
@@ -224,6 +225,25 @@ func (c *conn) call(ctx context.Context, txn *models.UUID, method string, params
 		return nil, ctx.Err()
 	}
 }
+
+// probe pings the server and closes the connection if it does not answer in
+// time, so that a half-open socket is replaced instead of timing out every
+// call routed to it.
+func (c *conn) probe() {
+	if c.closed() || !c.probing.CompareAndSwap(false, true) {
+		return
+	}
+	defer c.probing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	_, err := c.call(ctx, nil, "ping")
+	var se *Error
+	if err != nil && !errors.As(err, &se) {
+		c.fail(fmt.Errorf("%w: no answer to ping: %v", errConnLost, err))
+	}
+}
+
+const probeTimeout = 3 * time.Second
 
 func (c *conn) serverError(op string, e *rpcError) error {
 	se := &Error{Op: op, Code: e.Code, Kind: e.Kind, Message: e.Message}

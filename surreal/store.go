@@ -236,6 +236,11 @@ func (s *Store) do(ctx context.Context, e *resilience.Executor, method string, p
 				return nil, err
 			}
 			res, err := c.call(ctx, nil, method, params...)
+			if err != nil && ctx.Err() != nil {
+				// Timed out or cancelled while waiting: a slow query, or a
+				// half-open socket? Ping to find out.
+				go c.probe()
+			}
 			if attempt == 0 && wasUnsent(err) {
 				continue
 			}

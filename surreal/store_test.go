@@ -1,9 +1,12 @@
 package surreal_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 
 	"github.com/agentical/datalayer/internal/testinfra/surrealpeer"
+	"github.com/agentical/datalayer/resilience"
 	"github.com/agentical/datalayer/surreal"
 )
 
@@ -440,5 +444,65 @@ func TestConcurrentTransactionsConflictAndRetry(t *testing.T) {
 	n, err := surreal.Query[int](ctx, s, "RETURN counter:1.n", nil)
 	if err != nil || n != 1+workers*each {
 		t.Fatalf("counter = %d, %v; want %d", n, err, 1+workers*each)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestHungConnectionIsReplaced(t *testing.T) {
+	p := surrealpeer.Private(t, surrealpeer.Config{})
+	tg := surrealpeer.Target{URL: p.URL(), Username: p.Username(), Password: p.Password(), Namespace: "n", Database: "d"}
+	var logs syncBuffer
+	cfg := configFor(tg)
+	cfg.PoolSize = 1
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Resilience = resilience.Config{Timeout: 500 * time.Millisecond, RetryAttempts: 1, BreakerThreshold: 100}
+	ctx := context.Background()
+	s, err := surreal.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if err := s.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Health(ctx)
+	if !errors.Is(err, resilience.ErrTimeout) {
+		t.Fatalf("health on a hung server: %v, want resilience.ErrTimeout", err)
+	}
+	time.Sleep(4 * time.Second) // the ping probe gives up after 3s and drops the socket
+	if err := p.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	// The resumed peer first works through its backlog: allow a few tries.
+	deadline := time.Now().Add(10 * time.Second)
+	for err := s.Health(ctx); err != nil; err = s.Health(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("health after resume: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "reconnecting") {
+		t.Fatalf("the hung connection was not replaced; logs:\n%s", logs.String())
 	}
 }

@@ -175,6 +175,22 @@ func (p *Peer) Kill(ctx context.Context) error {
 	return p.terminate(ctx, syscall.SIGKILL)
 }
 
+// Pause freezes the peer (SIGSTOP): sockets stay open but nothing answers,
+// as with a hung server or a half-open connection. Resume undoes it.
+func (p *Peer) Pause() error { return p.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused peer (SIGCONT).
+func (p *Peer) Resume() error { return p.signal(syscall.SIGCONT) }
+
+func (p *Peer) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return ErrStopped
+	}
+	return p.proc.cmd.Process.Signal(sig)
+}
+
 // Restart stops the peer if it runs and starts it again on the same port with
 // the same credentials. Data survives only with Config.DataDir.
 func (p *Peer) Restart(ctx context.Context) error {
@@ -211,6 +227,7 @@ func (p *Peer) terminate(ctx context.Context, sig syscall.Signal) error {
 	p.proc = nil
 	_ = pr.stdin.Close()
 	_ = cmd.Process.Signal(sig)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused peer must see the signal
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
 	select {
