@@ -135,7 +135,7 @@ func TestWrongPasswordIsAuthError(t *testing.T) {
 	}
 }
 
-func TestDatabaseUserAndToken(t *testing.T) {
+func TestUserLevelsAndToken(t *testing.T) {
 	tg := surrealpeer.ForTest(t)
 	root := openStore(t, tg)
 	ctx := context.Background()
@@ -150,6 +150,22 @@ func TestDatabaseUserAndToken(t *testing.T) {
 	defer dbUser.Close(ctx)
 	if _, err := surreal.Create[person](ctx, dbUser, surreal.Record("person", "u"), person{Name: "U"}); err != nil {
 		t.Fatalf("create as database user: %v", err)
+	}
+
+	exec(t, root, "DEFINE USER nsop ON NAMESPACE PASSWORD 'ns-pw' ROLES EDITOR")
+	nsCfg := configFor(tg)
+	nsCfg.Username, nsCfg.Password, nsCfg.AuthLevel = "nsop", "ns-pw", surreal.AuthNamespace
+	nsUser, err := surreal.Open(ctx, nsCfg)
+	if err != nil {
+		t.Fatalf("open as namespace user: %v", err)
+	}
+	defer nsUser.Close(ctx)
+	if got, err := surreal.Select[person](ctx, nsUser, surreal.Record("person", "u")); err != nil || got.Name != "U" {
+		t.Fatalf("select as namespace user: %+v, %v", got, err)
+	}
+	nsCfg.AuthLevel = surreal.AuthDatabase // nsop is not a database user
+	if _, err := surreal.Open(ctx, nsCfg); !errors.Is(err, surreal.ErrAuth) {
+		t.Fatalf("namespace user signing in as database user: %v, want ErrAuth", err)
 	}
 
 	token, err := root.SignIn(ctx, surreal.AuthDatabase, "app", "app-pw")
@@ -315,6 +331,9 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	tg := surrealpeer.Target{URL: p.URL(), Username: p.Username(), Password: p.Password(), Namespace: "n", Database: "d"}
 	cfg := configFor(tg)
 	cfg.PoolSize = 2
+	// The readers below open the breaker while the server is down; a short
+	// delay lets it probe again soon after the restart.
+	cfg.Resilience.BreakerDelay = 300 * time.Millisecond
 	ctx := context.Background()
 	s, err := surreal.Open(ctx, cfg)
 	if err != nil {
@@ -337,8 +356,34 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	if err := s.Health(ctx); err == nil {
 		t.Fatal("health succeeded while the peer was down")
 	}
+	// Readers keep calling while the server is down; none may hang or panic,
+	// and all get through once it is back.
+	var wg sync.WaitGroup
+	readerErrs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				got, err := surreal.Select[person](ctx, s, surreal.Record("person", "before"))
+				if err == nil && got.Name == "B" {
+					return
+				}
+				if time.Now().After(deadline) {
+					readerErrs <- fmt.Errorf("reader never recovered: %v", err)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
 	if err := p.Restart(ctx); err != nil {
 		t.Fatalf("restart: %v", err)
+	}
+	wg.Wait()
+	close(readerErrs)
+	for err := range readerErrs {
+		t.Error(err)
 	}
 	// Reads retry infrastructure failures and reconnect underneath.
 	got, err := surreal.Select[person](ctx, s, surreal.Record("person", "before"))
