@@ -21,7 +21,7 @@ var initdbArgs = []string{"-U", "postgres", "-A", "trust", "-E", "UTF8", "--loca
 func initCluster(ctx context.Context, cfg PostgresConfig, binDir, dataDir string, id *identity, log *os.File) error {
 	cacheDir := ""
 	if !cfg.NoClusterCache {
-		cacheDir = clusterCacheDir(binDir, id)
+		cacheDir = clusterCacheDir(binDir, dataDir, id)
 	}
 	if cacheDir != "" {
 		if _, err := os.Stat(cacheDir); err == nil {
@@ -45,10 +45,11 @@ func initCluster(ctx context.Context, cfg PostgresConfig, binDir, dataDir string
 	return nil
 }
 
-// clusterCacheDir is the cache entry for this installation and user, or ""
-// when the cache root is unusable. The key covers the binaries (path, size,
+// clusterCacheDir is the cache entry for this installation and user, beside
+// the server's own temporary directory (so the copy stays on one file
+// system), or "" when the cache root is unusable. The key covers the binaries (path, size,
 // mtime, so an upgrade misses) and the initdb options.
-func clusterCacheDir(binDir string, id *identity) string {
+func clusterCacheDir(binDir, dataDir string, id *identity) string {
 	fi, err := os.Stat(filepath.Join(binDir, "postgres"))
 	if err != nil {
 		return ""
@@ -58,7 +59,7 @@ func clusterCacheDir(binDir string, id *identity) string {
 	if id != nil {
 		fmt.Fprintln(h, id.uid, id.gid)
 	}
-	root := filepath.Join(os.TempDir(), "devserver-pgcache-"+strconv.Itoa(os.Geteuid()))
+	root := filepath.Join(filepath.Dir(filepath.Dir(dataDir)), "devserver-pgcache-"+strconv.Itoa(os.Geteuid()))
 	if err := os.Mkdir(root, 0o700); err != nil && !os.IsExist(err) {
 		return ""
 	}

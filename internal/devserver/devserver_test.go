@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -262,15 +263,20 @@ func BenchmarkStartStop(b *testing.B) {
 	} {
 		b.Run(pg.name, func(b *testing.B) {
 			b.ReportAllocs()
+			var starting time.Duration
 			for b.Loop() {
+				t0 := time.Now()
 				s, err := devserver.StartPostgres(ctx, pg.cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
+				starting += time.Since(t0)
 				if err := s.Stop(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
+			// The start alone, until the server accepts connections.
+			b.ReportMetric(float64(starting.Milliseconds())/float64(b.N), "start-ms/op")
 		})
 	}
 	b.Run("redis", func(b *testing.B) {
@@ -305,11 +311,14 @@ func BenchmarkStartStop(b *testing.B) {
 
 func TestClusterCache(t *testing.T) {
 	c0 := startPostgres(t, devserver.PostgresConfig{})
+	parent := filepath.Dir(c0.SocketDir())
 	if err := c0.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The documented cache location holds an initialised cluster now.
-	entries, _ := filepath.Glob(filepath.Join(os.TempDir(), "devserver-pgcache-"+itoa(os.Geteuid()), "*", "PG_VERSION"))
+	// The documented cache location (beside the server's directory) holds an
+	// initialised cluster now.
+	t.Logf("servers live in %s", parent)
+	entries, _ := filepath.Glob(filepath.Join(parent, "devserver-pgcache-"+itoa(os.Geteuid()), "*", "PG_VERSION"))
 	if len(entries) == 0 {
 		t.Fatal("no cached cluster after a start")
 	}

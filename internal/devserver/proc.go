@@ -60,18 +60,6 @@ func lookupIdentity(name string) (*identity, error) {
 	return &identity{name: name, uid: uint32(uid), gid: uint32(gid)}, nil
 }
 
-// sysProcAttr puts the child in its own process group (so a test's ^C reaches
-// us first and we shut it down in order) and asks the kernel to stop it when
-// this process dies, so a crashed test binary leaves no server behind. Go sets
-// Pdeathsig after switching credentials, so it survives the user change.
-func sysProcAttr(id *identity, deathSig syscall.Signal) *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
-	if id != nil {
-		a.Credential = &syscall.Credential{Uid: id.uid, Gid: id.gid, NoSetGroups: true}
-	}
-	return a
-}
-
 // childEnv is the parent's environment minus variables that would redirect a
 // PostgreSQL child elsewhere (PGDATA, PGPORT, ...), with a neutral locale.
 func childEnv() []string {
@@ -115,15 +103,19 @@ func reachableBy(dir string, id *identity) bool {
 	}
 }
 
-// makeTempDir creates a private temp dir under parent (default os.TempDir(),
-// falling back to /tmp when the child's user could not reach it) and hands it
-// to id.
+// defaultParent is os.TempDir(), or /tmp when id could not reach that.
+func defaultParent(id *identity) string {
+	if dir := os.TempDir(); reachableBy(dir, id) {
+		return dir
+	}
+	return "/tmp"
+}
+
+// makeTempDir creates a private temp dir under parent (default
+// defaultParent) and hands it to id.
 func makeTempDir(parent, pattern string, id *identity) (string, error) {
 	if parent == "" {
-		parent = os.TempDir()
-		if !reachableBy(parent, id) {
-			parent = "/tmp"
-		}
+		parent = defaultParent(id)
 	}
 	if !reachableBy(parent, id) {
 		return "", fmt.Errorf("devserver: directory %s is not reachable by OS user %q; choose a world-traversable directory", parent, id.name)
