@@ -210,3 +210,20 @@ func NewClient(ctx context.Context, cfg Config) (rueidis.Client, error) {
 	}
 	return client, nil
 }
+
+// ParseURL fills the connection fields of a Config (Addrs, Username,
+// Password, DB, TLS) from a redis://, rediss:// or unix:// URL; the rest
+// keeps its defaults. Errors never contain the password.
+func ParseURL(url string) (Config, error) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return Config{}, fmt.Errorf("cache: parse redis URL %s: %w", redactURL(url), redactErr(err, url))
+	}
+	return Config{
+		Addrs:    opt.InitAddress,
+		Username: opt.Username,
+		Password: opt.Password,
+		DB:       opt.SelectDB,
+		TLS:      opt.TLSConfig,
+	}, nil
+}
