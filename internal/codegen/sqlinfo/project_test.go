@@ -1,6 +1,7 @@
 package sqlinfo_test
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -64,6 +65,7 @@ func TestProjectQueries(t *testing.T) {
 	}
 	files := readSQLDir(t, filepath.Join(root, "queries"))
 	total := 0
+	byName := map[string]sqlinfo.Analysis{}
 	for name, src := range files {
 		qs, err := sqlinfo.ParseQueryFile("queries/"+name, src)
 		if err != nil {
@@ -80,15 +82,45 @@ func TestProjectQueries(t *testing.T) {
 			if q.Directives.Cache != nil {
 				cache = " cached"
 			}
-			t.Logf("%s %s%s reads=%v writes=%v invalidates=%v readKeys=%v writeKeys=%v volatile=%v",
-				q.Name, q.Cmd, cache, a.Reads, a.Writes, a.Invalidates, a.ReadKeys, a.WriteKeys, q.Info.Volatile)
+			t.Logf("%s %s%s reads=%v writes=%v invalidates=%v readKeys=%v writeKeys=%v returnedKeys=%v volatile=%v",
+				q.Name, q.Cmd, cache, a.Reads, a.Writes, a.Invalidates, a.ReadKeys, a.WriteKeys, a.ReturnedKeys, q.Info.Volatile)
 			if q.Directives.Cache != nil && len(a.Reads) == 0 {
 				t.Errorf("%s is cached but reads no table", q.Name)
 			}
+			if q.IsWrite() && len(a.Invalidates) == 0 {
+				t.Errorf("%s writes but invalidates nothing", q.Name)
+			}
+			if !q.IsWrite() && len(a.Invalidates) != 0 {
+				t.Errorf("%s reads but invalidates %v", q.Name, a.Invalidates)
+			}
+			for _, k := range append(slices.Clone(a.ReadKeys), a.WriteKeys...) {
+				for _, p := range k.ParamIndexes {
+					if p < 1 || p > q.Info.Params {
+						t.Errorf("%s: key %v names $%d, query has %d params", q.Name, k, p, q.Info.Params)
+					}
+				}
+			}
+			byName[q.Name] = a
 		}
 	}
 	if total == 0 {
 		t.Fatal("no queries analysed")
+	}
+	// Spot checks on the queries the benchmarks and cascade tests use.
+	spot := []struct{ name, what, got, want string }{
+		{"GetAgent", "read keys", fmt.Sprint(byName["GetAgent"].ReadKeys), "[agents(id=$1)]"},
+		{"DeleteAgent", "write keys", fmt.Sprint(byName["DeleteAgent"].WriteKeys), "[agents(id=$1)]"},
+		{"DeleteAgent", "invalidates", fmt.Sprint(byName["DeleteAgent"].Invalidates), "[agent_tools agents executions tasks workflow_steps]"},
+		{"CountTasksByStatusPerAgent", "reads", fmt.Sprint(byName["CountTasksByStatusPerAgent"].Reads), "[agents tasks]"},
+	}
+	for _, c := range spot {
+		if _, ok := byName[c.name]; !ok {
+			t.Errorf("query %s not found in queries/", c.name)
+			continue
+		}
+		if c.got != c.want {
+			t.Errorf("%s %s = %s, want %s", c.name, c.what, c.got, c.want)
+		}
 	}
 	t.Logf("%d queries analysed", total)
 }
