@@ -7,8 +7,14 @@
 //
 // Start installs the peer's npm dependencies once into a cache directory
 // (npm ci from the committed package-lock.json), starts `node server.js` on
-// a free loopback port and waits for GET /health. ForTest and Shared wrap it
-// for tests and honour TEST_SURREALDB_URL / SURREALDB_URL.
+// a free loopback port and waits for GET /health. Peer.Kill, Restart, Pause
+// and Resume simulate crashes and hangs. For tests, ForTest hands out a
+// fresh namespace on one peer shared by the test binary (or on the server of
+// TEST_SURREALDB_URL / SURREALDB_URL when set), and Private starts a peer of
+// the test's own.
+//
+// Requirements: node >= 20.6 and npm on PATH, and the npm registry reachable
+// the first time (the install is cached per version of the peer's files).
 //
 // # Limits of the peer
 //
