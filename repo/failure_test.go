@@ -246,6 +246,17 @@ func TestPostgresUnreachableOpensBreaker(t *testing.T) {
 		t.Errorf("%d connection attempts while the breaker was open", d)
 	}
 	t.Logf("breaker open: ErrOpen median %v max %v", median(lat), slices.Max(lat))
+	// :copyfrom goes through the same policies.
+	_, err = e.Repo.InsertExecutionEvents(ctx, []db.InsertExecutionEventsParams{{ExecutionID: uuid.New(), Kind: db.ExecutionEventKindLog, Payload: []byte(`{}`)}})
+	if !errors.Is(err, resilience.ErrOpen) {
+		t.Errorf(":copyfrom with breaker open: %v, want ErrOpen", err)
+	}
+	// So should :batch* methods ("every method runs under the policies").
+	var batchErr error
+	e.Repo.BumpTaskPriority(ctx, []uuid.UUID{uuid.New()}).Exec(func(_ int, err error) { batchErr = err })
+	if !errors.Is(batchErr, resilience.ErrOpen) {
+		t.Errorf(":batchexec with breaker open: %v, want ErrOpen", batchErr)
+	}
 
 	// Recovery: once the database is back, the first call after the
 	// breaker delay is a trial that closes it.
@@ -292,6 +303,9 @@ func TestPostgresHungOpensBreaker(t *testing.T) {
 	e, p, _ := pgProxyEnv(t, resilience.Config{BreakerThreshold: 2, BreakerDelay: 300 * time.Millisecond, Timeout: 150 * time.Millisecond, RetryAttempts: 1})
 	id := uuid.New()
 	get := func() error { _, err := e.Repo.GetAgent(ctx, id); return err }
+	// Open a connection outside the policies: connecting may take longer
+	// than the short attempt timeout on a loaded machine.
+	noErr(t, e.Pool.Ping(ctx))
 	if err := get(); !db.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -311,4 +325,40 @@ func TestPostgresHungOpensBreaker(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		return db.IsNotFound(get())
 	})
+}
+
+// A transaction that committed while Redis was down has succeeded: the
+// autocommit path reports success in that case (the invalidation stays
+// pending and is retried), and InTx must too, or callers retry a committed
+// transaction.
+func TestInTxCommittedWhileRedisDown(t *testing.T) {
+	ctx := context.Background()
+	r := testinfra.PrivateRedis(t)
+	e := newEnv(t, envOptions{redis: &testinfra.RedisTarget{Addr: r.Addr(), Prefix: "outage:"}, cache: redisOutageCache})
+	a := e.agent(t, e.user(t).ID)
+	get := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+	warm(t, e, "GetAgent", get)
+	noErr(t, r.Stop(ctx))
+
+	// Autocommit write: success.
+	e.setAgentStatus(t, a.ID, db.AgentStatusActive)
+	// The same write in InTx.
+	err := e.Repo.InTx(ctx, db.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
+		n, err := tx.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version + 1})
+		if err == nil && n != 1 {
+			err = errors.New("not updated")
+		}
+		return err
+	})
+	if got := must[db.Agent](t)(e.Raw.GetAgent(ctx, a.ID)); got.Status != db.AgentStatusPaused {
+		t.Fatalf("transaction did not commit: %s (InTx err %v)", got.Status, err)
+	}
+	if err != nil {
+		t.Errorf("InTx committed but returned %v (errors.Is ErrInvalidationPending: %v)", err, errors.Is(err, cache.ErrInvalidationPending))
+	}
+	if got := must[db.Agent](t)(get()); got.Status != db.AgentStatusPaused {
+		t.Errorf("read after InTx with Redis down = %s, want paused", got.Status)
+	}
+	noErr(t, r.Start(ctx))
+	waitFor(t, "pending invalidations applied", 10*time.Second, func() bool { return e.Cache.Pending() == 0 })
 }

@@ -161,9 +161,12 @@ func TestRollbackDropsInvalidations(t *testing.T) {
 func TestInTxRetriesSerializationFailure(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	a := e.agent(t, e.user(t).ID)
+	owner := e.user(t).ID
+	a, b := e.agent(t, owner), e.agent(t, owner)
 	get := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+	getB := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, b.ID) }
 	warm(t, e, "GetAgent", get)
+	warm(t, e, "GetAgent", getB)
 
 	attempts := 0
 	var retried []error
@@ -178,6 +181,12 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 			return err
 		}
 		if attempts == 1 {
+			// A write only the failed attempt makes: its invalidation must
+			// be dropped with the attempt.
+			n, err := r.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusRetired, ID: b.ID, Version: b.Version})
+			if err != nil || n != 1 {
+				return errors.Join(err, errors.New("b not updated"))
+			}
 			// A concurrent writer commits after our snapshot.
 			e.setAgentStatus(t, a.ID, db.AgentStatusPaused)
 		}
@@ -200,6 +209,9 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 	got := must[db.Agent](t)(oneQuery(t, e, "GetAgent", get))
 	if got.Status != db.AgentStatusActive || got.Version != a.Version+2 {
 		t.Errorf("after retried InTx = %s v%d, want active v%d", got.Status, got.Version, a.Version+2)
+	}
+	if got := must[db.Agent](t)(noQuery(t, e, "GetAgent", getB)); got.Status != db.AgentStatusDraft {
+		t.Errorf("agent written only by the failed attempt = %s, want draft", got.Status)
 	}
 	if e.Pol.State() != resilience.Closed {
 		t.Errorf("breaker %s after a conflict, want closed (conflicts are not infrastructure failures)", e.Pol.State())
