@@ -389,6 +389,35 @@ func TestFillRaceForcedInterleaving(t *testing.T) {
 			}
 		}
 	})
+	t.Run("writer in another process", func(t *testing.T) {
+		e := newEnv(t, envOptions{})
+		w := newEnv(t, envOptions{dsn: e.DSN, redis: &e.Redis})
+		a := e.agent(t, e.user(t).ID)
+		gt := e.Tracer.hold(t, "GetAgent")
+		got := make(chan db.Agent, 1)
+		go func() {
+			v, err := e.Repo.GetAgent(ctx, a.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- v
+		}()
+		gt.wait(t)
+		w.setAgentStatus(t, a.ID, db.AgentStatusActive)
+		gt.open()
+		if v := <-got; v.Status != db.AgentStatusDraft {
+			t.Fatalf("reader got %s, want draft", v.Status)
+		}
+		e.waitFills(t, 1)
+		if e.Obs.FillsSkipped.Load() != 1 {
+			t.Errorf("stale fill not skipped (fills %d, skipped %d)", e.Obs.Fills.Load(), e.Obs.FillsSkipped.Load())
+		}
+		for _, r := range []*env{e, w} {
+			if v := must[db.Agent](t)(r.Repo.GetAgent(ctx, a.ID)); v.Status != db.AgentStatusActive {
+				t.Fatalf("later read = %s, want active", v.Status)
+			}
+		}
+	})
 	t.Run("reader fills between commit and invalidation", func(t *testing.T) {
 		// The transaction has committed in the database but its invalidation
 		// has not been applied when the reader (which saw the old row) fills.

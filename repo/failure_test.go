@@ -43,7 +43,10 @@ func median(d []time.Duration) time.Duration {
 func TestRedisStoppedMidTest(t *testing.T) {
 	ctx := context.Background()
 	r := testinfra.PrivateRedis(t)
-	e := newEnv(t, envOptions{redis: &testinfra.RedisTarget{Addr: r.Addr(), Prefix: "outage:"}, cache: redisOutageCache})
+	target := testinfra.RedisTarget{Addr: r.Addr(), Prefix: "outage:"}
+	e := newEnv(t, envOptions{redis: &target, cache: redisOutageCache})
+	// Another process that has the row in its in-process tier.
+	other := newEnv(t, envOptions{dsn: e.DSN, redis: &target, cache: redisOutageCache})
 	owner := e.user(t).ID
 	a := e.agent(t, owner)
 	others := make([]db.Agent, 12)
@@ -52,6 +55,8 @@ func TestRedisStoppedMidTest(t *testing.T) {
 	}
 	getA := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
 	warm(t, e, "GetAgent", getA)
+	otherGetA := func() (db.Agent, error) { return other.Repo.GetAgent(ctx, a.ID) }
+	warm(t, other, "GetAgent", otherGetA)
 
 	noErr(t, r.Stop(ctx))
 
@@ -93,6 +98,19 @@ func TestRedisStoppedMidTest(t *testing.T) {
 	if got := must[db.Agent](t)(getA()); got.Status != db.AgentStatusActive {
 		t.Errorf("read after write with Redis down = %s, want active", got.Status)
 	}
+	// The other process lost its Redis connection, which flushes its
+	// in-process tier: it reads the database. Poll: the connection loss is
+	// noticed asynchronously.
+	stale := 0
+	waitFor(t, "the other process to see the write", time.Second, func() bool {
+		if got := must[db.Agent](t)(otherGetA()); got.Status == db.AgentStatusActive {
+			return true
+		}
+		stale++
+		time.Sleep(time.Millisecond)
+		return false
+	})
+	t.Logf("other process with Redis down: %d stale reads before the fresh one", stale)
 
 	noErr(t, r.Start(ctx))
 	waitFor(t, "pending invalidations applied", 10*time.Second, func() bool { return e.Cache.Pending() == 0 })
