@@ -18,6 +18,12 @@ type Analysis struct {
 	Reads []string
 	// Writes are the tables the SQL itself writes.
 	Writes []string
+	// Volatile is Query.Info.Volatile plus calls to schema functions that are
+	// VOLATILE, or STABLE with a body whose table reads cannot be seen.
+	Volatile []Volatile
+	// Triggers on written tables ("table.trigger"): rows they write in other
+	// tables are only invalidated when @invalidates names those tables.
+	Triggers []string
 	// Invalidates are all tables whose cached reads a successful execution
 	// must invalidate: Writes, @invalidates tables, and what foreign-key
 	// actions and inheritance reach from them. Empty for pure reads.
@@ -88,7 +94,20 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 			ec.add(q.File, q.SQLLine, "query %s reads unknown table %s", q.Name, r)
 		}
 	}
+	fnVol := s.functionEffects(&q, reads, &ec)
 	an.Reads = keysOf(reads)
+	an.Volatile = append(slices.Clone(q.Info.Volatile), fnVol...)
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(fnVol) > 0 {
+		ec.add(q.File, c.Line, "@cache on %s, which calls %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
+			q.Name, fnVol[0].What, q.SQLLine+lineOf(q.SQL, fnVol[0].Offset))
+	}
+	for _, w := range q.Info.Writes {
+		if t, ok := s.Tables[w]; ok {
+			for _, tr := range t.Triggers {
+				an.Triggers = append(an.Triggers, w+"."+tr.Name)
+			}
+		}
+	}
 
 	seed := map[string]op{}
 	for _, w := range q.Info.Writes {

@@ -33,6 +33,13 @@ type Info struct {
 	writeCount   map[string]int
 	writeOps     map[string]op
 	truncCascade bool
+	calls        []call
+}
+
+// call is a function call that may resolve to a user-defined function.
+type call struct {
+	name   string
+	offset int
 }
 
 // Volatile is one reason a statement's result is not a function of table
@@ -94,6 +101,7 @@ func analyzeSQL(sql string) (info Info, serr *sqlErr) {
 	info.writeCount = a.writeCount
 	info.writeOps = a.writeOps
 	info.truncCascade = a.truncCascade
+	info.calls = a.calls
 	info.shape = a.shapeOf(root)
 	return info, nil
 }
@@ -283,6 +291,7 @@ type analyzer struct {
 	writeOps     map[string]op
 	truncCascade bool
 	volatile     []Volatile
+	calls        []call
 	top          *scope // CTE scope of the top-level statement
 	topSet       bool
 }
@@ -411,6 +420,8 @@ func (a *analyzer) visit(m protoreflect.Message, sc *scope) {
 			fn := name[len(name)-1]
 			if volatileFuncs[fn] && (len(name) == 1 || name[0] == "pg_catalog" || name[0] == "public") {
 				a.volatile = append(a.volatile, Volatile{What: fn + "()", Offset: int(x.Location)})
+			} else {
+				a.calls = append(a.calls, call{funcName(name), int(x.Location)})
 			}
 		}
 	case *pg.SQLValueFunction:

@@ -39,9 +39,13 @@
 // like PostgreSQL scopes them and never reported as tables. Names are
 // normalised: unquoted identifiers lower-cased, "public." dropped, other
 // schemas kept as "schema.table". Reading a view reads its base relations.
-// Not visible to the analysis, so the author must declare them: rows written
-// by triggers (@invalidates) and tables read or written inside user-defined
-// functions.
+// Calls to functions defined in the schema are resolved by name: a
+// LANGUAGE sql body's tables join the read set; a VOLATILE function (the
+// default) or a STABLE one whose body cannot be read (plpgsql, ...) makes
+// @cache an error without the override, like now(). Not visible to the
+// analysis, so the author must declare them: rows that triggers write in
+// other tables (@invalidates; Analysis.Triggers lists the triggers on
+// written tables so a generator can warn) and functions not in the schema.
 //
 // # Keys
 //

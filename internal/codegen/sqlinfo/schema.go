@@ -13,8 +13,9 @@ import (
 // Schema is the part of a database schema that invalidation needs: tables
 // with their keys, the foreign-key graph, inheritance and views.
 type Schema struct {
-	Tables map[string]*Table // by normalised name; includes materialized views
-	Views  map[string]*View  // plain views, by normalised name
+	Tables    map[string]*Table    // by normalised name; includes materialized views
+	Views     map[string]*View     // plain views, by normalised name
+	Functions map[string]*Function // user-defined functions, by normalised name
 }
 
 // Table is one table (or materialized view).
@@ -26,6 +27,7 @@ type Table struct {
 	ForeignKeys []ForeignKey
 	Parents     []string // INHERITS or PARTITION OF
 	MatView     bool
+	Triggers    []Trigger
 
 	file string // where it was defined, for error messages
 	line int
@@ -79,7 +81,7 @@ type View struct {
 // columns), CREATE VIEW, CREATE MATERIALIZED VIEW and CREATE TABLE AS, and
 // ignores other statements (types, functions, extensions, comments, grants).
 func LoadSchema(files map[string][]byte) (*Schema, error) {
-	s := &Schema{Tables: map[string]*Table{}, Views: map[string]*View{}}
+	s := &Schema{Tables: map[string]*Table{}, Views: map[string]*View{}, Functions: map[string]*Function{}}
 	var ec errs
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -205,6 +207,10 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 			name = defaultName(t.Name, cols, "idx")
 		}
 		t.UniqueKeys = append(t.UniqueKeys, UniqueKey{Name: name, Columns: cols})
+	case n.GetCreateFunctionStmt() != nil:
+		return s.createFunction(n.GetCreateFunctionStmt())
+	case n.GetCreateTrigStmt() != nil:
+		return s.createTrigger(n.GetCreateTrigStmt())
 	case n.GetViewStmt() != nil:
 		v := n.GetViewStmt()
 		info, err := analyzeSQLNode(v.Query)

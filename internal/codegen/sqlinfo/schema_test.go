@@ -447,3 +447,61 @@ func TestReturnedKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestFunctionsAndTriggers(t *testing.T) {
+	files := map[string][]byte{"s.sql": []byte(`
+CREATE TABLE a (id int PRIMARY KEY, n int);
+CREATE TABLE b (id int PRIMARY KEY, a_id int);
+CREATE TABLE log (id bigserial PRIMARY KEY, msg text);
+CREATE FUNCTION b_count(x int) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM b WHERE a_id = x $$;
+CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x * 2;
+CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS $$ UPDATE a SET n = n + 1 RETURNING n $$;
+CREATE FUNCTION secret(x int) RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN (SELECT n FROM a WHERE id = x); END $$;
+CREATE FUNCTION pure(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN x; END $$;
+CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log (msg) VALUES ('x'); RETURN NEW; END $$;
+CREATE TRIGGER a_log AFTER UPDATE ON a FOR EACH ROW EXECUTE FUNCTION log_change();
+`)}
+	s, err := sqlinfo.LoadSchema(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := s.Functions["b_count"]; f == nil || f.Volatility != "stable" || !f.BodyKnown || strings.Join(f.Reads, ",") != "b" {
+		t.Errorf("b_count = %+v", f)
+	}
+	if f := s.Functions["bump"]; f == nil || f.Volatility != "volatile" || strings.Join(f.Writes, ",") != "a" {
+		t.Errorf("bump = %+v", f)
+	}
+	// A STABLE SQL function's tables join the read set; no error.
+	a := analyze(t, s, ":one", "-- @cache ttl=1m\nSELECT a.*, b_count(a.id), twice(a.n), pure(a.n) FROM a WHERE id = $1")
+	if got := strings.Join(a.Reads, ","); got != "a,b" {
+		t.Errorf("reads = %q, want a,b", got)
+	}
+	if len(a.Volatile) != 0 {
+		t.Errorf("volatile = %v", a.Volatile)
+	}
+	// VOLATILE, or STABLE with an opaque body, needs the override.
+	for _, c := range []struct{ sql, want string }{
+		{"SELECT bump()", "q.sql:2: @cache on Q, which calls bump() (VOLATILE function) (line 3)"},
+		{"SELECT secret(1)", "q.sql:2: @cache on Q, which calls secret() (STABLE plpgsql function: tables it reads are unknown) (line 3)"},
+	} {
+		qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: Q :one\n-- @cache ttl=1m\n"+c.sql))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Analyze(qs[0])
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.sql, err, c.want)
+		}
+		qs, err = sqlinfo.ParseQueryFile("q.sql", []byte("-- name: Q :one\n-- @cache ttl=1m volatile-ok\n"+c.sql))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Analyze(qs[0]); err != nil {
+			t.Errorf("%s with volatile-ok: %v", c.sql, err)
+		}
+	}
+	w := analyze(t, s, ":exec", "UPDATE a SET n = 0 WHERE id = $1")
+	if got := strings.Join(w.Triggers, ","); got != "a.a_log" {
+		t.Errorf("triggers = %q", got)
+	}
+}
