@@ -142,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		HandleIf(func(_ any, err error) bool { return err != nil }).
 		WithFailureThreshold(cfg.BreakerThreshold).
 		WithDelay(cfg.BreakerDelay).
+		OnStateChanged(c.breakerChanged).
 		Build()
 	go c.retryLoop()
 	return c, nil
@@ -155,6 +156,45 @@ func (c *Cache) Codec() *Codec { return c.codec }
 
 // RedisAvailable reports whether the Redis breaker lets calls through.
 func (c *Cache) RedisAvailable() bool { return !c.breaker.IsOpen() }
+
+// RedisState returns the Redis breaker's state. Open means lookups go
+// straight to the loader; an open breaker whose delay elapsed reports
+// HalfOpen (the next lookup probes Redis).
+func (c *Cache) RedisState() resilience.State {
+	switch {
+	case c.breaker.IsOpen() && c.breaker.RemainingDelay() <= 0:
+		return resilience.HalfOpen
+	case c.breaker.IsOpen():
+		return resilience.Open
+	case c.breaker.IsHalfOpen():
+		return resilience.HalfOpen
+	}
+	return resilience.Closed
+}
+
+func (c *Cache) breakerChanged(e circuitbreaker.StateChangedEvent) {
+	conv := func(s circuitbreaker.State) resilience.State {
+		switch s {
+		case circuitbreaker.OpenState:
+			return resilience.Open
+		case circuitbreaker.HalfOpenState:
+			return resilience.HalfOpen
+		}
+		return resilience.Closed
+	}
+	m := e.Metrics()
+	ch := resilience.StateChange{From: conv(e.OldState), To: conv(e.NewState), Failures: m.Failures(), Executions: m.Executions()}
+	if l := c.cfg.Logger; l != nil {
+		level := slogInfo
+		if ch.To == resilience.Open {
+			level = slogWarn
+		}
+		l.LogAttrs(context.Background(), level, "cache: redis breaker "+ch.To.String(), slogString("from", ch.From.String()))
+	}
+	if f := c.cfg.OnRedisStateChange; f != nil {
+		f(ch)
+	}
+}
 
 // Pending returns how many version bumps are waiting for a retry.
 func (c *Cache) Pending() int { return int(c.npending.Load()) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/resilience"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/redis/rueidis"
@@ -369,7 +370,14 @@ func TestStaleWhileRevalidate(t *testing.T) {
 func TestRedisDownFailsOpen(t *testing.T) {
 	srv := testinfra.PrivateRedis(t)
 	target := testinfra.RedisTarget{Addr: srv.Addr(), Prefix: "fo"}
+	var transitions []resilience.State
+	var tmu sync.Mutex
 	c, obs := newCache(t, target, func(cfg *cache.Config) {
+		cfg.OnRedisStateChange = func(ch resilience.StateChange) {
+			tmu.Lock()
+			transitions = append(transitions, ch.To)
+			tmu.Unlock()
+		}
 		cfg.RedisTimeout = 100 * time.Millisecond
 		cfg.BreakerDelay = 200 * time.Millisecond
 		cfg.RetryInterval = 20 * time.Millisecond
@@ -412,8 +420,8 @@ func TestRedisDownFailsOpen(t *testing.T) {
 			t.Fatalf("get %d with redis down: v=%d err=%v", i, v, err)
 		}
 	}
-	if c.RedisAvailable() {
-		t.Fatal("redis breaker still closed")
+	if c.RedisAvailable() || c.RedisState() != resilience.Open {
+		t.Fatalf("redis breaker still closed (%v)", c.RedisState())
 	}
 	if n := obs.Errors.Load() - errsBefore; n > int64(cache.DefaultBreakerThreshold)+1 {
 		t.Fatalf("%d redis errors in 50 gets: the breaker did not stop the calls", n)
@@ -433,6 +441,12 @@ func TestRedisDownFailsOpen(t *testing.T) {
 		v, _ := cache.Get(ctx, c, itemKey(1), cache.Options{}, load)
 		return v == 1 && loads.Load() == before
 	})
+	tmu.Lock()
+	defer tmu.Unlock()
+	if c.RedisState() != resilience.Closed || len(transitions) < 3 || transitions[0] != resilience.Open ||
+		transitions[len(transitions)-1] != resilience.Closed {
+		t.Fatalf("breaker transitions %v, state %v", transitions, c.RedisState())
+	}
 }
 
 // Two Cache instances with their own clients see each other's

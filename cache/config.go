@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentical/datalayer/resilience"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/rueidis"
 )
@@ -117,6 +118,9 @@ type Config struct {
 
 	// Observer receives hits, misses, fills, invalidations and errors.
 	Observer Observer
+	// OnRedisStateChange, if set, is called when the Redis breaker changes
+	// state (open: the cache is bypassed).
+	OnRedisStateChange func(resilience.StateChange)
 	// Logger, if set, logs Redis failures and invalidation retries.
 	Logger *slog.Logger
 }
