@@ -2,6 +2,7 @@ package devserver
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -78,7 +79,7 @@ func clusterCacheDir(binDir, dataDir string, id *identity) string {
 // name and renames it into place, so readers never see a partial copy. Any
 // failure just leaves the cache empty.
 func storeCluster(ctx context.Context, dataDir, cacheDir string) {
-	tmp := fmt.Sprintf("%s.tmp-%d", cacheDir, os.Getpid())
+	tmp := fmt.Sprintf("%s.tmp-%d-%s", cacheDir, os.Getpid(), rand.Text())
 	if err := copyTree(ctx, dataDir, tmp); err != nil {
 		_ = os.RemoveAll(tmp)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -334,5 +335,43 @@ func TestClusterCache(t *testing.T) {
 			t.Errorf("NoClusterCache=%v: %d, %v", cfg.NoClusterCache, one, err)
 		}
 		c.Close(t.Context())
+	}
+}
+
+// Directories left by a killed test binary are removed by the next start;
+// those of live processes are not.
+func TestStartSweepsAbandonedDirs(t *testing.T) {
+	parent := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	mk := func(name string, pid int) string {
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "devserver.owner"), []byte(itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	abandoned := mk("devserver-redis-abandoned", dead.Process.Pid)
+	alive := mk("devserver-redis-alive", 1)
+
+	r, err := devserver.StartRedis(t.Context(), devserver.RedisConfig{Dir: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	if _, err := os.Stat(abandoned); !os.IsNotExist(err) {
+		t.Errorf("abandoned dir kept: %v", err)
+	}
+	if _, err := os.Stat(alive); err != nil {
+		t.Errorf("dir of a live owner removed: %v", err)
 	}
 }

@@ -2,8 +2,11 @@
 // binaries on free loopback ports in temporary directories, for tests, the demo
 // and the migrate CLI.
 //
-// StartPostgres runs initdb and postgres tuned for speed over durability
-// (fsync, synchronous_commit and full_page_writes off). When the process runs
+// StartPostgres runs postgres tuned for speed over durability (fsync,
+// synchronous_commit and full_page_writes off) on a cluster in /dev/shm when
+// that is a roomy tmpfs. The first start on a machine runs initdb and keeps a
+// copy of the fresh cluster; later starts copy it (about 0.2 s instead of
+// 1.4 s on a busy 2-core machine). When the process runs
 // as root, PostgreSQL's own refusal to run as root is met by running it as the
 // "postgres" OS user on a directory chowned to that user. StartRedis runs
 // redis-server without persistence; its Stop and Start simulate an outage on a

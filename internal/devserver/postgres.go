@@ -97,6 +97,7 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err er
 			cfg.Dir = defaultParent(id)
 		}
 	}
+	sweepAbandoned(cfg.Dir, "devserver-pg-*")
 	dir, err := makeTempDir(cfg.Dir, "devserver-pg-", id)
 	if err != nil {
 		return nil, err
@@ -106,6 +107,9 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err er
 			os.RemoveAll(dir)
 		}
 	}()
+	if err := claimDir(dir); err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -209,3 +209,38 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// ownerFile in a server's directory holds the pid of the process that
+// started the server, so later starts can tell abandoned directories apart.
+const ownerFile = "devserver.owner"
+
+// claimDir records this process as the owner of dir.
+func claimDir(dir string) error {
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644)
+}
+
+// sweepAbandoned removes directories matching pattern in parent whose owner
+// process is gone: a test binary killed by a timeout never runs its cleanup,
+// and its server dies with it (parent-death signal) but the directory stays,
+// which under /dev/shm would hold memory until reboot. Directories younger
+// than a minute, without an owner file, or whose owner lives are kept.
+func sweepAbandoned(parent, pattern string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, pattern))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		fi, err := os.Stat(dir)
+		if err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}

@@ -91,9 +91,17 @@ func (r *Redis) start(ctx context.Context, pickPort bool) (err error) {
 	if r.p != nil && !r.p.exited() {
 		return nil
 	}
-	r.dir, err = makeTempDir(r.parent, "devserver-redis-", nil)
+	parent := r.parent
+	if parent == "" {
+		parent = defaultParent(nil)
+	}
+	sweepAbandoned(parent, "devserver-redis-*")
+	r.dir, err = makeTempDir(parent, "devserver-redis-", nil)
 	if err != nil {
 		return err
+	}
+	if err := claimDir(r.dir); err != nil {
+		return fmt.Errorf("devserver: %w", err)
 	}
 	defer func() {
 		if err != nil {
