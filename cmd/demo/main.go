@@ -60,6 +60,7 @@ type options struct {
 	agents   int
 	docker   bool
 	schema   string
+	prefix   string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -70,6 +71,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.agents, "agents", 1000, "agents to seed (20 per user)")
 	fs.BoolVar(&o.docker, "docker", true, "try Docker before local binaries when no URL is set")
 	fs.StringVar(&o.schema, "schema", "", "schema directory (default: schema/ of the enclosing module)")
+	fs.StringVar(&o.prefix, "prefix", "", "Redis key prefix (default: demo-<random>); the demo deletes its keys at exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		return err
 	}
 	var cl cleanup
-	defer cl.run(out)
+	defer func() { cl.run(out) }() // not "defer cl.run(out)": that would bind the empty list
 	start := time.Now()
 
 	var containers devserver.ContainerRuntime
@@ -150,7 +152,10 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	}
 	cl.add(func(context.Context) error { pool.Close(); return nil })
 
-	prefix := "demo-" + randomHex(4)
+	prefix := o.prefix
+	if prefix == "" {
+		prefix = "demo-" + randomHex(4)
+	}
 	counters := &observer{}
 	c, err := newCache(ctx, redisSrv.URL, prefix, counters)
 	if err != nil {
@@ -163,6 +168,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		}
 		return err
 	})
+	fmt.Fprintf(out, "cache     key prefix %q, client-side tier on, schema version %s\n", prefix, db.SchemaVersion)
 	policies, err := resilience.New(resilience.Config{})
 	if err != nil {
 		return err
