@@ -20,5 +20,7 @@
 // files, built under a private name and renamed into place, so test binaries
 // sharing one server build each schema at most once and never see a
 // half-built template. Per-test databases and Redis prefixes carry a random
-// suffix and are removed when the test ends.
+// suffix and are removed when the test ends. On a shared server, templates
+// stay between runs (a schema change makes a new one), and databases of a
+// test binary that was killed are not collected.
 package testinfra
