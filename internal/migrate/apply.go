@@ -220,7 +220,21 @@ func txMode(f amigrate.File) string {
 func (m *Migrator) execFile(ctx context.Context, db *sql.DB, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
 	opts := []amigrate.ExecutorOption{amigrate.WithOperatorVersion(OperatorVersion), amigrate.WithLogger(slogLogger{m.log})}
 	if mode == "none" {
-		ex, err := amigrate.NewExecutor(drv, dir, rrw, opts...)
+		// One session for the whole file, so its SET statements (lock_timeout)
+		// apply to the statements after them; reset before it is pooled again.
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL")
+			conn.Close()
+		}()
+		connDrv, err := postgres.Open(conn)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		ex, err := amigrate.NewExecutor(connDrv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes}, opts...)
 		if err != nil {
 			return err
 		}

@@ -153,6 +153,8 @@ func (s *devServer) create(ctx context.Context) (*devDB, error) {
 	cfg := s.cfg.Copy()
 	cfg.Database = name
 	d.db = stdlib.OpenDB(*cfg)
+	// One session, so SET statements in a file apply to the statements after it.
+	d.db.SetMaxOpenConns(1)
 	drv, err := postgres.Open(d.db)
 	if err != nil {
 		d.Close(ctx)
