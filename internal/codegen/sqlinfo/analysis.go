@@ -266,7 +266,7 @@ func (s *Schema) writeKeys(sh *shape) []Key {
 		return nil
 	}
 	// A write that assigns key columns moves rows to other key values.
-	touches := func(k UniqueKey) bool { return touchesKey(sh, k) }
+	touches := func(k UniqueKey) bool { return touchesKey(t, sh, k) }
 	switch sh.kind {
 	case kindUpdate, kindDelete:
 		return coveredKeys(t, s.pinned(sh, 0), touches)
@@ -343,10 +343,10 @@ func (s *Schema) returnedKeys(sh *shape) []Key {
 	}
 	var keys []Key
 	for i, k := range t.Keys() {
-		if sh.kind != kindInsert && touchesKey(sh, k) {
+		if sh.kind != kindInsert && touchesKey(t, sh, k) {
 			continue // RETURNING shows the new values; the old ones are lost
 		}
-		if sh.kind == kindInsert && sh.conflict == pg.OnConflictAction_ONCONFLICT_UPDATE && touchesKey(sh, k) {
+		if sh.kind == kindInsert && sh.conflict == pg.OnConflictAction_ONCONFLICT_UPDATE && touchesKey(t, sh, k) {
 			continue
 		}
 		var res []string
@@ -364,9 +364,15 @@ func (s *Schema) returnedKeys(sh *shape) []Key {
 	return keys
 }
 
-func touchesKey(sh *shape, k UniqueKey) bool {
+// touchesKey reports whether the write's SET list may change key k: it
+// assigns a key column, or assigns anything while the key includes a
+// generated column (computed from columns we do not trace).
+func touchesKey(t *Table, sh *shape, k UniqueKey) bool {
 	for _, c := range k.Columns {
 		if slices.Contains(sh.setCols, c) {
+			return true
+		}
+		if len(sh.setCols) > 0 && slices.Contains(t.Generated, c) {
 			return true
 		}
 	}

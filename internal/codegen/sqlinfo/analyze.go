@@ -312,6 +312,9 @@ func (a *analyzer) with(wc *pg.WithClause, sc *scope) *scope {
 		return sc
 	}
 	ns := &scope{names: map[string]bool{}, parent: sc}
+	// The first WITH seen is the top-level statement's: record its scope
+	// before the CTE bodies (visited next) can claim the top slot.
+	a.setTop(ns)
 	if wc.Recursive {
 		for _, c := range wc.Ctes {
 			ns.names[c.GetCommonTableExpr().GetCtename()] = true

@@ -28,6 +28,7 @@ type Table struct {
 	Parents     []string // INHERITS or PARTITION OF
 	MatView     bool
 	Triggers    []Trigger
+	Generated   []string // GENERATED ALWAYS AS (...) STORED columns
 
 	file string // where it was defined, for error messages
 	line int
@@ -281,6 +282,9 @@ func (t *Table) addColumn(cd *pg.ColumnDef) {
 	t.Columns = append(t.Columns, cd.Colname)
 	for _, c := range cd.Constraints {
 		if con := c.GetConstraint(); con != nil {
+			if con.Contype == pg.ConstrType_CONSTR_GENERATED {
+				t.Generated = append(t.Generated, cd.Colname)
+			}
 			t.addConstraint(con, []string{cd.Colname})
 		}
 	}

@@ -425,6 +425,26 @@ CREATE TABLE ref (id int PRIMARY KEY, child_extra text REFERENCES child (extra) 
 	}
 }
 
+func TestGeneratedKeyColumns(t *testing.T) {
+	s, err := sqlinfo.LoadSchema(map[string][]byte{"s.sql": []byte(`
+CREATE TABLE g (id int PRIMARY KEY, slug text, slug_key text GENERATED ALWAYS AS (lower(slug)) STORED UNIQUE);
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ sql, keys string }{
+		{"UPDATE g SET slug = $2 WHERE slug_key = $1", ""},
+		{"UPDATE g SET slug = $2 WHERE id = $1", "g(id=$1)"},
+		{"DELETE FROM g WHERE slug_key = $1", "g(slug_key=$1)"},
+	}
+	for _, c := range cases {
+		a := analyze(t, s, ":exec", c.sql)
+		if got := keysString(a.WriteKeys); got != c.keys {
+			t.Errorf("%s\n  write keys = %q, want %q", c.sql, got, c.keys)
+		}
+	}
+}
+
 func TestReturnedKeys(t *testing.T) {
 	s := loadTestSchema(t)
 	cases := []struct{ sql, keys string }{
@@ -503,5 +523,18 @@ CREATE TRIGGER a_log AFTER UPDATE ON a FOR EACH ROW EXECUTE FUNCTION log_change(
 	w := analyze(t, s, ":exec", "UPDATE a SET n = 0 WHERE id = $1")
 	if got := strings.Join(w.Triggers, ","); got != "a.a_log" {
 		t.Errorf("triggers = %q", got)
+	}
+}
+
+// A CTE defined inside another CTE's body must not hide a real table of the
+// same name at the top level (it did once: the nested scope became the top).
+func TestNestedCTEScope(t *testing.T) {
+	s := loadTestSchema(t)
+	a := analyze(t, s, ":one", "WITH x AS (WITH users AS (SELECT 1 AS id) SELECT * FROM users) SELECT * FROM users, x WHERE users.id = $1")
+	if got := keysString(a.ReadKeys); got != "users(id=$1)" {
+		t.Errorf("read keys = %q, want users(id=$1)", got)
+	}
+	if got := strings.Join(a.Reads, ","); got != "users" {
+		t.Errorf("reads = %q", got)
 	}
 }
