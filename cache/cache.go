@@ -253,8 +253,8 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, prob
 		c.breaker.RecordSuccess()
 		return lk, probeBypass, nil, 0
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
-	defer cancel()
+	rctx := newLazyTimeout(ctx, c.cfg.RedisTimeout)
+	defer rctx.release()
 	vers, local, err := c.readVersions(rctx, lk.vkeys, lk.strict)
 	if err != nil {
 		c.redisError(ctx, "versions", key.Query, err, true)
