@@ -164,11 +164,23 @@ func TestUpsertInvalidates(t *testing.T) {
 	if got := must[[]db.Tool](t)(oneQuery(t, e, "ListTools", list)); len(got) != 1 || got[0].Description != "v2" {
 		t.Errorf("ListTools after upsert = %+v", got)
 	}
+	// A join over tools: disabling the tool drops it from an agent's list.
+	a := e.agent(t, e.user(t).ID)
+	noErr(t, e.Repo.AssignTool(ctx, db.AssignToolParams{AgentID: a.ID, ToolID: tool.ID, Config: []byte(`{}`)}))
+	agentTools := func() ([]db.ListAgentToolsRow, error) { return e.Repo.ListAgentTools(ctx, a.ID) }
+	if got := warm(t, e, "ListAgentTools", agentTools); len(got) != 1 {
+		t.Fatalf("agent tools = %d", len(got))
+	}
+	must[db.Tool](t)(e.Repo.UpsertTool(ctx, db.UpsertToolParams{Name: tool.Name, Category: cat, Description: "v2", InputSchema: []byte(`{}`), IsEnabled: false}))
+	if got := must[[]db.ListAgentToolsRow](t)(oneQuery(t, e, "ListAgentTools", agentTools)); len(got) != 0 {
+		t.Errorf("ListAgentTools after disabling the tool = %d rows, want 0", len(got))
+	}
+
 	// The insert path.
 	warm(t, e, "ListTools", list)
 	up(randName("tool"), "other")
-	if got := must[[]db.Tool](t)(oneQuery(t, e, "ListTools", list)); len(got) != 2 {
-		t.Errorf("ListTools after inserting upsert = %d tools, want 2", len(got))
+	if got := must[[]db.Tool](t)(oneQuery(t, e, "ListTools", list)); len(got) != 1 || got[0].Description != "other" {
+		t.Errorf("ListTools after inserting upsert = %+v, want only the new enabled tool", got)
 	}
 }
 
@@ -518,4 +530,40 @@ func TestConcurrentMissesAcrossCachesShareOneLoad(t *testing.T) {
 	if q != 1 {
 		t.Errorf("two caches ran %d queries for one key, want 1 (lease)", q)
 	}
+}
+
+// An INSERT whose primary key comes from a column default (not a parameter)
+// creates a row no cached keyed read can name, and cannot change existing
+// rows: it must invalidate lists and aggregates of the table, but not
+// every other row's keyed entry. With table-wide invalidation a workload
+// whose writes are mostly inserts empties the cache (issue 3, item 2).
+func TestInsertKeepsOtherRowsCached(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	owner := e.user(t)
+	a := e.agent(t, owner.ID)
+	task := e.task(t, &a.ID, nil)
+	getU := func() (db.User, error) { return e.Repo.GetUser(ctx, owner.ID) }
+	getA := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+	getT := func() (db.Task, error) { return e.Repo.GetTask(ctx, task.ID) }
+	counts := func() ([]db.CountTasksByStatusPerAgentRow, error) {
+		return e.Repo.CountTasksByStatusPerAgent(ctx, owner.ID)
+	}
+	warm(t, e, "GetUser", getU)
+	warm(t, e, "GetAgent", getA)
+	warm(t, e, "GetTask", getT)
+	warm(t, e, "CountTasksByStatusPerAgent", counts)
+
+	e.user(t)
+	e.agent(t, owner.ID)
+	e.task(t, &a.ID, nil)
+
+	// The aggregate over the table must change...
+	if got := must[[]db.CountTasksByStatusPerAgentRow](t)(oneQuery(t, e, "CountTasksByStatusPerAgent", counts)); len(got) != 1 || got[0].TaskCount != 2 {
+		t.Errorf("counts after CreateTask = %+v, want 2 tasks", got)
+	}
+	// ...the existing rows' entries need not.
+	noQuery(t, e, "GetUser", getU)
+	noQuery(t, e, "GetAgent", getA)
+	noQuery(t, e, "GetTask", getT)
 }
