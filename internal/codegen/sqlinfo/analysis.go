@@ -98,7 +98,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	an.Reads = keysOf(reads)
 	an.Volatile = append(slices.Clone(q.Info.Volatile), fnVol...)
 	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(fnVol) > 0 {
-		ec.add(q.File, c.Line, "@cache on %s, which calls %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
+		ec.add(q.File, c.Line, "@cache on %s, which uses %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
 			q.Name, fnVol[0].What, q.SQLLine+lineOf(q.SQL, fnVol[0].Offset))
 	}
 	for _, w := range q.Info.Writes {

@@ -125,7 +125,31 @@ func (s *Schema) createTrigger(ct *pg.CreateTrigStmt) error {
 func (s *Schema) functionEffects(q *Query, reads map[string]bool, ec *errs) []Volatile {
 	var vol []Volatile
 	seen := map[string]bool{}
-	for _, c := range q.Info.calls {
+	calls := slices.Clone(q.Info.calls)
+	// Views read by the query: their volatile expressions and function
+	// calls count as the query's (at the query's first line).
+	viewSeen := map[string]bool{}
+	var walkView func(name string)
+	walkView = func(name string) {
+		v, ok := s.Views[name]
+		if !ok || viewSeen[name] {
+			return
+		}
+		viewSeen[name] = true
+		for _, w := range v.Volatile {
+			vol = append(vol, Volatile{What: w + " in view " + name, Offset: -1})
+		}
+		for _, c := range v.calls {
+			calls = append(calls, call{c.name, -1})
+		}
+		for _, r := range v.Reads {
+			walkView(r)
+		}
+	}
+	for _, r := range q.Info.Reads {
+		walkView(r)
+	}
+	for _, c := range calls {
 		f, ok := s.Functions[c.name]
 		if !ok || seen[c.name] {
 			continue
@@ -144,5 +168,6 @@ func (s *Schema) functionEffects(q *Query, reads map[string]bool, ec *errs) []Vo
 		}
 	}
 	slices.SortStableFunc(vol, func(a, b Volatile) int { return a.Offset - b.Offset })
+
 	return vol
 }

@@ -71,8 +71,11 @@ type ForeignKey struct {
 
 // View is a plain view; reading it reads its base relations.
 type View struct {
-	Name  string
-	Reads []string // relations its query reads (may name other views)
+	Name     string
+	Reads    []string // relations its query reads (may name other views)
+	Volatile []string // volatile functions or literals in its query, e.g. "now()"
+
+	calls []call // function calls, resolved against Functions at analysis
 }
 
 // LoadSchema builds a Schema from the schema's *.sql files (file name to
@@ -214,12 +217,18 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 		return s.createTrigger(n.GetCreateTrigStmt())
 	case n.GetViewStmt() != nil:
 		v := n.GetViewStmt()
-		info, err := analyzeSQLNode(v.Query)
-		if err != nil {
-			return err
-		}
 		name := relName(v.View)
-		s.Views[name] = &View{Name: name, Reads: info}
+		view := &View{Name: name}
+		if v.Query != nil {
+			a := &analyzer{params: numberParams(v.Query), readCount: map[string]int{}, writeCount: map[string]int{}, writeOps: map[string]op{}}
+			a.visit(v.Query.ProtoReflect(), nil)
+			view.Reads = keys(a.readCount)
+			for _, x := range a.volatile {
+				view.Volatile = append(view.Volatile, x.What)
+			}
+			view.calls = a.calls
+		}
+		s.Views[name] = view
 	case n.GetCreateTableAsStmt() != nil:
 		c := n.GetCreateTableAsStmt()
 		if c.Into == nil || c.Into.Rel == nil {
@@ -232,16 +241,6 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 		s.Tables[name] = t
 	}
 	return nil
-}
-
-// analyzeSQLNode lists the relations a parsed query reads (for views).
-func analyzeSQLNode(n *pg.Node) ([]string, error) {
-	if n == nil {
-		return nil, nil
-	}
-	a := &analyzer{params: numberParams(n), readCount: map[string]int{}, writeCount: map[string]int{}, writeOps: map[string]op{}}
-	a.visit(n.ProtoReflect(), nil)
-	return keys(a.readCount), nil
 }
 
 func (s *Schema) createTable(cs *pg.CreateStmt, file string, line int) error {

@@ -501,8 +501,8 @@ CREATE TRIGGER a_log AFTER UPDATE ON a FOR EACH ROW EXECUTE FUNCTION log_change(
 	}
 	// VOLATILE, or STABLE with an opaque body, needs the override.
 	for _, c := range []struct{ sql, want string }{
-		{"SELECT bump()", "q.sql:2: @cache on Q, which calls bump() (VOLATILE function) (line 3)"},
-		{"SELECT secret(1)", "q.sql:2: @cache on Q, which calls secret() (STABLE plpgsql function: tables it reads are unknown) (line 3)"},
+		{"SELECT bump()", "q.sql:2: @cache on Q, which uses bump() (VOLATILE function) (line 3)"},
+		{"SELECT secret(1)", "q.sql:2: @cache on Q, which uses secret() (STABLE plpgsql function: tables it reads are unknown) (line 3)"},
 	} {
 		qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: Q :one\n-- @cache ttl=1m\n"+c.sql))
 		if err != nil {
@@ -536,5 +536,31 @@ func TestNestedCTEScope(t *testing.T) {
 	}
 	if got := strings.Join(a.Reads, ","); got != "users" {
 		t.Errorf("reads = %q", got)
+	}
+}
+
+func TestVolatileView(t *testing.T) {
+	s, err := sqlinfo.LoadSchema(map[string][]byte{"s.sql": []byte(`
+CREATE TABLE tasks (id int PRIMARY KEY, due timestamptz);
+CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;
+CREATE VIEW overdue AS SELECT * FROM tasks WHERE due < now();
+CREATE VIEW overdue_ids AS SELECT id FROM overdue;
+CREATE VIEW with_f AS SELECT id, f() FROM tasks;
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ view, want string }{
+		{"overdue_ids", "q.sql:2: @cache on Q, which uses now() in view overdue (line 3)"},
+		{"with_f", "q.sql:2: @cache on Q, which uses f() (VOLATILE function) (line 3)"},
+	} {
+		qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: Q :many\n-- @cache ttl=1m\nSELECT * FROM "+c.view+";"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Analyze(qs[0])
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want prefix %q", c.view, err, c.want)
+		}
 	}
 }
