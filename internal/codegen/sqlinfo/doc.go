@@ -42,7 +42,8 @@
 // Calls to functions defined in the schema are resolved by name: a
 // LANGUAGE sql body's tables join the read set; a VOLATILE function (the
 // default) or a STABLE one whose body cannot be read (plpgsql, ...) makes
-// @cache an error without the override, like now(). Not visible to the
+// @cache an error without the override, like now(); so do volatile
+// expressions and such calls inside views the query reads. Not visible to the
 // analysis, so the author must declare them: rows that triggers write in
 // other tables (@invalidates; Analysis.Triggers lists the triggers on
 // written tables so a generator can warn) and functions not in the schema.
@@ -95,6 +96,7 @@
 // and an UPDATE, DELETE or TRUNCATE through a parent reaches every
 // descendant (an INSERT does not). The closure is transitive.
 // Schema.CascadeClosure takes bare table names and assumes update and delete
-// for each, so it is a superset of what Analyze reports. Both over-invalidate
-// rather than miss a table.
+// for each, so it is a superset of what Analyze reports for every statement
+// but TRUNCATE ... CASCADE (which reaches even NO ACTION references). Both
+// over-invalidate rather than miss a table.
 package sqlinfo

@@ -28,7 +28,7 @@ var knownCmds = []string{CmdOne, CmdMany, CmdExec, CmdExecRows, CmdExecResult, C
 
 // IsWriteCmd reports whether cmd returns no rows, which sqlc uses for
 // statements run for their effect. A :one or :many can still write
-// (UPDATE ... RETURNING); Query.Writes tells from the SQL.
+// (UPDATE ... RETURNING); Query.IsWrite also looks at the SQL.
 func IsWriteCmd(cmd string) bool {
 	switch cmd {
 	case CmdExec, CmdExecRows, CmdExecResult, CmdExecLastID, CmdCopyFrom, CmdBatchExec:
