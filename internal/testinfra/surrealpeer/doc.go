@@ -13,7 +13,7 @@
 // TEST_SURREALDB_URL / SURREALDB_URL when set), and Private starts a peer of
 // the test's own.
 //
-// Requirements: node >= 20.6 and npm on PATH, and the npm registry reachable
+// Requirements: node >= 18 (tested on 20) and npm on PATH, and the npm registry reachable
 // the first time (the install is cached per version of the peer's files).
 //
 // # Limits of the peer

@@ -225,7 +225,8 @@ async function bootstrap() {
 
 function loadNative() {
   const require = createRequire(import.meta.url);
-  const dir = path.dirname(fileURLToPath(import.meta.resolve("@surrealdb/node")));
+  // server.js sits beside the node_modules that `npm ci` installed.
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules", "@surrealdb", "node", "dist");
   let suffix;
   if (process.platform === "linux") {
     const musl = !process.report?.getReport?.().header?.glibcVersionRuntime;
