@@ -230,6 +230,33 @@ func TestDiffKeepsHandWrittenFiles(t *testing.T) {
 	if res.File != "20250301120002_idx.sql" {
 		t.Errorf("file %s", res.File)
 	}
+	// Hand-written objects the library ignores (a trigger function whose body
+	// holds semicolons) hash, apply and lint like generated files.
+	p.addMigration(t, "20250301120003_touch.sql", `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.email := lower(NEW.email);
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER users_touch BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION touch();
+`)
+	if _, err := m.Diff(ctx, "none"); !errors.Is(err, migrate.ErrNoChanges) {
+		t.Fatalf("diff after hand-written trigger: %v", err)
+	}
+	db, _ := targetDB(t, p.server)
+	if res, err := m.Apply(ctx, db, migrate.ApplyOptions{}); err != nil || len(res.Files) != 4 {
+		t.Fatalf("apply: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO users (email) VALUES ('MiXeD@Example.com')"); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM users WHERE email = 'mixed@example.com'"); n != 1 {
+		t.Error("trigger from the hand-written file did not run")
+	}
+	rep, err := m.Lint(ctx, migrate.LintOptions{Latest: 1})
+	if !errors.Is(err, migrate.ErrLintFailed) || len(rep.Files) != 1 || len(rep.Files[0].Findings) != 1 || rep.Files[0].Findings[0].Code != "PG105" {
+		t.Fatalf("lint of the hand-written file: %v %+v", err, rep)
+	}
 }
 
 func TestDiffRefusesEditedDirectory(t *testing.T) {

@@ -229,6 +229,8 @@ func zeroDowntime(file *sqlcheck.File, parsed []parsedStmt) []pgFinding {
 					text: fmt.Sprintf("Adding constraint %q to table %q without NOT VALID scans the whole table under lock", con.Conname, rel),
 					fix:  "Add it with NOT VALID, then VALIDATE CONSTRAINT in a later statement"})
 			}
+		case n.GetCreateTrigStmt() != nil && existing(n.GetCreateTrigStmt().Relation.GetRelname()):
+			locks(pos, n.GetCreateTrigStmt().Relation.GetRelname())
 		case n.GetDropStmt() != nil && n.GetDropStmt().RemoveType == pg.ObjectType_OBJECT_TABLE,
 			n.GetRenameStmt() != nil && existing(n.GetRenameStmt().Relation.GetRelname()):
 			locks(pos, relOf(n))
