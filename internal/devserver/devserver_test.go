@@ -218,6 +218,7 @@ func TestAcquireNothingWorksSaysWhatToInstall(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, devserver.ErrUnavailable) || !errors.Is(err, devserver.ErrNotInstalled) {
 		t.Fatalf("error %v (%T) does not match ErrUnavailable/ErrNotInstalled", err, err)
 	}
+	t.Log(err)
 	for _, want := range []string{"no PostgreSQL server available", "no docker here", "apt-get install postgresql",
 		"start Docker", "set TEST_DATABASE_URL"} {
 		if !strings.Contains(err.Error(), want) {

@@ -365,7 +365,38 @@ func Install(ctx context.Context, cfg Config) (string, error) {
 	if err := os.WriteFile(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("surrealpeer: %w", err)
 	}
+	pruneOld(cfg.CacheDir, dir)
 	return dir, nil
+}
+
+// pruneOld removes installs of other versions of the peer (about 180 MB
+// each) that were installed more than a day ago and are not being
+// installed right now. A peer still running from one keeps working: its
+// files are already loaded.
+func pruneOld(root, keep string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		if !e.IsDir() || dir == keep {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(dir, ".installed"))
+		if err != nil || time.Since(st.ModTime()) < 24*time.Hour {
+			continue
+		}
+		f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.RemoveAll(dir)
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+		_ = f.Close()
+	}
 }
 
 func lockFile(ctx context.Context, path string) (func(), error) {
