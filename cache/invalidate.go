@@ -34,6 +34,7 @@ func (c *Cache) Invalidate(ctx context.Context, tables []string, rows []RowRef) 
 		return nil
 	}
 	if c.closed.Load() {
+		c.obs.CacheInvalidate(InvalidateEvent{Tables: tables, Rows: rows, Keys: len(keys), Attempt: 1, Err: ErrClosed, Pending: c.Pending()})
 		return ErrClosed
 	}
 	var failed []string
