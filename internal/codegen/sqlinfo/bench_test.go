@@ -1,7 +1,6 @@
 package sqlinfo_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -64,8 +63,8 @@ func BenchmarkParse(b *testing.B) {
 // queries/: what one generator run spends in this package.
 func BenchmarkProject(b *testing.B) {
 	root := moduleRoot(b)
-	schemaFiles := readSQLDir(b, filepath.Join(root, "schema"))
-	queryFiles := readSQLDir(b, filepath.Join(root, "queries"))
+	schemaFiles := readSQLDir(b, root, "schema")
+	queryFiles := readSQLDir(b, root, "queries")
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

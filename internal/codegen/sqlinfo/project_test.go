@@ -34,40 +34,30 @@ func moduleRoot(t testing.TB) string {
 	}
 }
 
-// readSQLDir reads every *.sql file of dir; it fails the test when there is none.
-func readSQLDir(t testing.TB, dir string) map[string][]byte {
+// readSQLDir reads dir's *.sql files (relative to the module root) with the
+// package's own reader.
+func readSQLDir(t testing.TB, root, dir string) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	files, err := sqlinfo.ReadSQLFiles(os.DirFS(root), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) == 0 {
-		t.Fatalf("no *.sql files in %s", dir)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(p)] = b
-	}
-	return out
+	return files
 }
 
 // TestProjectQueries runs the analyser over the module's own schema/ and
 // queries/: every query must parse and resolve without error.
 func TestProjectQueries(t *testing.T) {
 	root := moduleRoot(t)
-	schema, err := sqlinfo.LoadSchema(readSQLDir(t, filepath.Join(root, "schema")))
+	schema, err := sqlinfo.LoadSchema(readSQLDir(t, root, "schema"))
 	if err != nil {
 		t.Fatalf("LoadSchema:\n%v", err)
 	}
-	files := readSQLDir(t, filepath.Join(root, "queries"))
+	files := readSQLDir(t, root, "queries")
 	total := 0
 	byName := map[string]sqlinfo.Analysis{}
 	for name, src := range files {
-		qs, err := sqlinfo.ParseQueryFile("queries/"+name, src)
+		qs, err := sqlinfo.ParseQueryFile(name, src)
 		if err != nil {
 			t.Errorf("ParseQueryFile:\n%v", err)
 		}
@@ -171,7 +161,7 @@ func sqlcConsts(t testing.TB, dir string) map[string]string {
 // db/, where every parameter is already $n.
 func TestProjectParamNumbering(t *testing.T) {
 	root := moduleRoot(t)
-	schema, err := sqlinfo.LoadSchema(readSQLDir(t, filepath.Join(root, "schema")))
+	schema, err := sqlinfo.LoadSchema(readSQLDir(t, root, "schema"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +170,7 @@ func TestProjectParamNumbering(t *testing.T) {
 		t.Fatal("no sqlc output in db/: run go generate ./... first")
 	}
 	checked := 0
-	for name, src := range readSQLDir(t, filepath.Join(root, "queries")) {
+	for name, src := range readSQLDir(t, root, "queries") {
 		qs, err := sqlinfo.ParseQueryFile(name, src)
 		if err != nil {
 			t.Fatal(err)
