@@ -117,3 +117,53 @@ func BenchmarkNewKey(b *testing.B) {
 		_ = cache.NewKey("GetAgent", cache.Deps{Rows: []cache.RowRef{cache.Row("agents", "id", int64(42))}}, int64(42))
 	}
 }
+
+// BenchmarkInvalidationWindow measures, per op, one Invalidate in process A
+// followed by reads in process B until B returns the new value: the
+// reported window-ns is the time from Invalidate returning to B's first
+// fresh read, stale-reads/op how many reads B served old data meanwhile.
+func BenchmarkInvalidationWindow(b *testing.B) {
+	for _, strict := range []bool{false, true} {
+		name := "default"
+		if strict {
+			name = "strict"
+		}
+		b.Run(name, func(b *testing.B) {
+			target := testinfra.Redis(b)
+			a, _ := newCache(b, target, nil)
+			r, _ := newCache(b, target, func(cfg *cache.Config) { cfg.Strict = strict })
+			ctx := context.Background()
+			var version int64
+			load := func(context.Context) (int64, error) { return version, nil }
+			key := cache.NewKey("GetItem", cache.Deps{Rows: []cache.RowRef{cache.Row("items", "id", 1)}}, 1)
+			var window time.Duration
+			var stale int
+			for b.Loop() {
+				b.StopTimer()
+				for range 3 { // warm B's in-process tier with the current value
+					_, _ = cache.Get(ctx, r, key, cache.Options{}, load)
+					cache.WaitBackground(r)
+				}
+				b.StartTimer()
+				version++
+				if err := a.Invalidate(ctx, nil, []cache.RowRef{cache.Row("items", "id", 1)}); err != nil {
+					b.Fatal(err)
+				}
+				done := time.Now()
+				for {
+					v, err := cache.Get(ctx, r, key, cache.Options{}, load)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if v == version {
+						break
+					}
+					stale++
+				}
+				window += time.Since(done)
+			}
+			b.ReportMetric(float64(window.Nanoseconds())/float64(b.N), "window-ns")
+			b.ReportMetric(float64(stale)/float64(b.N), "stale-reads/op")
+		})
+	}
+}

@@ -101,10 +101,10 @@
 //     least as new as the write (bumped versions are remembered locally).
 //   - Across processes, default mode: a value may be served from another
 //     process's in-process tier until Redis' invalidation push for the
-//     version key reaches it. Measured here (loopback, 2 cores, under
-//     -race and load): usually under 1 ms, up to ~12 ms
-//     (TestCrossProcessWindow logs it). A lost connection flushes the
-//     tier; ClientTTL bounds it otherwise.
+//     version key reaches it. Measured on loopback, 2 busy cores: under
+//     1 ms typically, a few ms on average and up to ~12 ms under heavy
+//     load (TestCrossProcessWindow, BenchmarkInvalidationWindow). A lost
+//     connection flushes the tier; ClientTTL bounds it otherwise.
 //   - Across processes, Strict (Config.Strict or Options.Strict): versions
 //     are read from Redis on every lookup (one round trip), values still come
 //     from the in-process tier (a value key never changes meaning). After
