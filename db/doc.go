@@ -12,4 +12,8 @@
 //	q := db.New(db.Translate(pool))
 //	agent, err := q.GetAgent(ctx, id)
 //	if errors.Is(err, db.ErrNotFound) { ... }
+//
+// Inside InTx wrap the transaction the same way, db.New(db.Translate(tx)):
+// sqlc's own Queries.WithTx runs on the raw transaction, whose errors are
+// not translated (db.IsNotFound still recognises them).
 package db

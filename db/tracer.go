@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TracerConfig configures a Tracer.
@@ -231,12 +233,26 @@ func (t *Tracer) record(ctx context.Context, s traceStart, rows int64, err error
 		slog.Int64("rows", rows),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", t.errorText(err)))
 	}
 	if t.cfg.LogArgs {
 		attrs = append(attrs, slog.Any("args", s.args))
 	}
 	t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "db: slow query", attrs...)
+}
+
+// errorText describes err for a log record. PostgreSQL quotes rejected
+// input in its messages (invalid input value for enum ...: "secret"), so
+// unless argument logging is on only the SQLSTATE and constraint are logged.
+func (t *Tracer) errorText(err error) string {
+	var pe *pgconn.PgError
+	if t.cfg.LogArgs || !errors.As(err, &pe) {
+		return err.Error()
+	}
+	if pe.ConstraintName != "" {
+		return "SQLSTATE " + pe.Code + " (constraint " + pe.ConstraintName + ")"
+	}
+	return "SQLSTATE " + pe.Code
 }
 
 func (t *Tracer) statsFor(name string) *queryStats {
