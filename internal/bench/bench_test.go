@@ -128,15 +128,23 @@ func BenchmarkDataLayer(b *testing.B) {
 		})
 	})
 
-	b.Run("Mixed", func(b *testing.B) {
-		b.Run("raw", func(b *testing.B) {
-			benchMixed(b, f, rawOps{f.raw}, nil)
+	// Reads are zipf-distributed; writes either follow the same zipf
+	// distribution (hot rows are also written most: the hard case for a
+	// cache) or are spread uniformly over all agents.
+	for _, wd := range []struct {
+		name    string
+		uniform bool
+	}{{"zipf-writes", false}, {"uniform-writes", true}} {
+		b.Run("Mixed/"+wd.name, func(b *testing.B) {
+			b.Run("raw", func(b *testing.B) {
+				benchMixed(b, f, rawOps{f.raw}, nil, wd.uniform)
+			})
+			b.Run("repo", func(b *testing.B) {
+				c, obs := f.newCache(b, "mixed-"+wd.name, true)
+				benchMixed(b, f, f.newRepo(b, c), obs, wd.uniform)
+			})
 		})
-		b.Run("repo", func(b *testing.B) {
-			c, obs := f.newCache(b, "mixed", true)
-			benchMixed(b, f, f.newRepo(b, c), obs)
-		})
-	})
+	}
 }
 
 func mustLoad[T any](b *testing.B, load func(context.Context) (T, error)) T {
@@ -369,12 +377,13 @@ const (
 	zipfS           = 1.1
 )
 
-// benchMixed runs the mixed workload: mixedGoroutines goroutines, each op a
-// zipf-chosen agent, 90% GetAgent and 10% UpdateAgentStatus (guarded by the
-// version last seen committed). ns/op is wall time per operation across all
+// benchMixed runs the mixed workload: mixedGoroutines goroutines, 90%
+// GetAgent of a zipf-chosen agent and 10% UpdateAgentStatus (guarded by the
+// version last seen committed) of a zipf-chosen or, with uniformWrites, a
+// uniformly chosen agent. ns/op is wall time per operation across all
 // goroutines; ops/s is the throughput. Stale reads are counted by a
 // versionBook and fail the benchmark.
-func benchMixed(b *testing.B, f *fixture, ops agentOps, obs *cache.Counters) {
+func benchMixed(b *testing.B, f *fixture, ops agentOps, obs *cache.Counters, uniformWrites bool) {
 	ctx := context.Background()
 	book := newVersionBook(len(f.agents))
 	if err := book.load(ctx, f); err != nil {
@@ -397,8 +406,12 @@ func benchMixed(b *testing.B, f *fixture, ops agentOps, obs *cache.Counters) {
 		var nr, nw, nc int64
 		for pb.Next() {
 			k := w.agent()
+			write := w.write()
+			if write && uniformWrites {
+				k = w.uniform()
+			}
 			id := f.agents[k]
-			if w.write() {
+			if write {
 				cur := book.latest(k)
 				status := db.AgentStatusActive
 				if cur%2 == 1 {

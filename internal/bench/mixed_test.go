@@ -82,15 +82,17 @@ func (vb *versionBook) firstStale() string {
 type workload struct {
 	rng  *rand.Rand
 	zipf *rand.Zipf
+	n    int
 }
 
 func newWorkload(seed int64, n int) *workload {
 	rng := rand.New(rand.NewSource(seed))
-	return &workload{rng: rng, zipf: rand.NewZipf(rng, zipfS, 1, uint64(n-1))}
+	return &workload{rng: rng, zipf: rand.NewZipf(rng, zipfS, 1, uint64(n-1)), n: n}
 }
 
-func (w *workload) agent() int  { return int(w.zipf.Uint64()) }
-func (w *workload) write() bool { return w.rng.Intn(100) < mixedWritePct }
+func (w *workload) agent() int   { return int(w.zipf.Uint64()) }
+func (w *workload) uniform() int { return w.rng.Intn(w.n) }
+func (w *workload) write() bool  { return w.rng.Intn(100) < mixedWritePct }
 
 func TestVersionBookCountsStaleReads(t *testing.T) {
 	vb := newVersionBook(2)
@@ -133,6 +135,9 @@ func TestWorkloadMix(t *testing.T) {
 		}
 		if w.write() {
 			writes++
+		}
+		if u := w.uniform(); u < 0 || u >= n {
+			t.Fatalf("uniform agent index %d out of [0,%d)", u, n)
 		}
 	}
 	if pct := 100 * float64(writes) / ops; pct < mixedWritePct-1 || pct > mixedWritePct+1 {
