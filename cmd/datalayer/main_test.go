@@ -104,6 +104,9 @@ func TestMigrateCommands(t *testing.T) {
 	if !strings.Contains(out, "_sku.sql") {
 		t.Fatalf("apply after hash: %s", out)
 	}
-	cli(0, "migrate", "status")
+	out, _ = cli(0, "migrate", "status")
+	if !strings.Contains(out, "Current version: ") || strings.Count(out, "  applied ") != 3 {
+		t.Fatalf("status text:\n%s", out)
+	}
 	cli(2, "migrate", "bogus")
 }
