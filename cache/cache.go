@@ -229,7 +229,8 @@ type lookup struct {
 	vers   []int64
 	tag    string
 	vk     string
-	lease  string
+	lease  string // token of the lease this lookup holds
+	leaseK string // key of that lease
 	strict bool
 }
 
@@ -634,6 +635,10 @@ func (c *Cache) acquireLease(ctx context.Context, lk *lookup, background bool) (
 	_, _ = rand.Read(raw[:])
 	tok := hex.EncodeToString(raw[:])
 	lease := c.leaseKey(lk.tag)
+	if background {
+		lease = c.refreshKey(lk.tag)
+	}
+	lk.leaseK = lease
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
 	err := c.client.Do(rctx, c.client.B().Set().Key(lease).Value(tok).Nx().Px(c.cfg.LeaseTTL).Build()).Error()
 	cancel()
@@ -681,8 +686,7 @@ return 0`)
 func (c *Cache) releaseLease(lk *lookup) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RedisTimeout)
 	defer cancel()
-	lease := c.leaseKey(lk.tag)
-	_ = releaseScript.Exec(ctx, c.client, []string{lease}, []string{lk.lease}).Error()
+	_ = releaseScript.Exec(ctx, c.client, []string{lk.leaseK}, []string{lk.lease}).Error()
 }
 
 // fill stores data under lk.vk unless a dependency's version moved since the
@@ -727,12 +731,15 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 		if err := r.Error(); err != nil {
 			ev.Err = err
 			c.redisError(ctx, "fill", lk.key.Query, err, false)
+			if lk.lease != "" {
+				c.releaseLease(lk)
+			}
 			return
 		}
 	}
-	if lk.lease != "" {
-		c.releaseLease(lk)
-	}
+	// A successful fill keeps its lease until LeaseTTL: a late miss (one
+	// that looked before the SET) then finds the lease taken and polls the
+	// value instead of loading again.
 }
 
 // refresh starts one background reload of a stale value.

@@ -73,7 +73,10 @@
 // Concurrent misses of one value key in a process share one load
 // (singleflight; each waiter decodes its own copy). Across processes the
 // first miss takes a lease (SET <prefix>:l:{...} NX PX LeaseTTL); others
-// poll for the value up to LeaseWait, then load themselves. Fills run in the
+// poll for the value up to LeaseWait, then load themselves. A successful
+// fill keeps its lease until it expires, so a miss that looked just before
+// the SET polls instead of loading again; a skipped or failed fill releases
+// it (compare-and-delete). Refreshes use their own lease (<prefix>:r:{...}). Fills run in the
 // background: a miss costs the load plus the version/GET/lease round trips,
 // not the SET. Options.Negative caches not-found results (Config.IsNotFound,
 // default pgx.ErrNoRows; a negative hit returns Config.NotFoundError, default
@@ -118,7 +121,7 @@
 //
 //	<p>:v:{<table>}:t / :w / :r:<col>:<id>   version counters (one slot per table)
 //	<p>:q:{<schema>:<query>:<args>:<vers>}  values: [flags][soft expiry][codec bytes]
-//	<p>:l:{...same tag...}                   fill leases
+//	<p>:l:{...same tag...}, <p>:r:{...}      fill and refresh leases
 //	<p>:sess:<id>, <p>:usess:<user>          sessions (SessionStore)
 //
 // Cluster-safe: multi-key commands only touch one slot, Lua scripts one key.

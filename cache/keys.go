@@ -225,6 +225,7 @@ func marshalSorted(v any) ([]byte, error) {
 //
 //	<p>:q:{<schema>:<query>:<args>:<versions>}   value
 //	<p>:l:{<schema>:<query>:<args>:<versions>}   fill lease (same hash slot as the value)
+//	<p>:r:{<schema>:<query>:<args>:<versions>}   stale-while-revalidate refresh lease
 func (c *Cache) tableKey(table string) string { return c.prefix + ":v:{" + table + "}:t" }
 func (c *Cache) wideKey(table string) string  { return c.prefix + ":v:{" + table + "}:w" }
 func (c *Cache) rowKey(r RowRef) string {
@@ -283,5 +284,6 @@ func (c *Cache) tag(k Key, versions []int64) string {
 	return sb.String()
 }
 
-func (c *Cache) valueKey(tag string) string { return c.prefix + ":q:{" + tag + "}" }
-func (c *Cache) leaseKey(tag string) string { return c.prefix + ":l:{" + tag + "}" }
+func (c *Cache) valueKey(tag string) string   { return c.prefix + ":q:{" + tag + "}" }
+func (c *Cache) leaseKey(tag string) string   { return c.prefix + ":l:{" + tag + "}" }
+func (c *Cache) refreshKey(tag string) string { return c.prefix + ":r:{" + tag + "}" }

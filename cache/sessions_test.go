@@ -79,30 +79,30 @@ func TestSessions(t *testing.T) {
 }
 
 func TestSessionSlidingTTL(t *testing.T) {
-	s := newSessions(t, cache.SessionConfig{TTL: 300 * time.Millisecond, MaxLifetime: 700 * time.Millisecond})
+	s := newSessions(t, cache.SessionConfig{TTL: time.Second, MaxLifetime: 2 * time.Second})
 	ctx := context.Background()
 	sess, err := s.Create(ctx, "u", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Touching every 150ms keeps it alive past its idle TTL...
+	// Touching every 400ms keeps it alive past its idle TTL...
 	for range 3 {
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond)
 		if _, err := s.Touch(ctx, sess.ID); err != nil {
 			t.Fatalf("touch: %v", err)
 		}
 	}
 	if _, err := s.Get(ctx, sess.ID); err != nil {
-		t.Fatalf("touched session gone after 450ms: %v", err)
+		t.Fatalf("touched session gone after 1.2s: %v", err)
 	}
 	// ...but not past MaxLifetime.
-	eventually(t, 2*time.Second, "session to hit MaxLifetime", func() bool {
+	eventually(t, 3*time.Second, "session to hit MaxLifetime", func() bool {
 		_, err := s.Touch(ctx, sess.ID)
 		return errors.Is(err, cache.ErrSessionNotFound)
 	})
 	// And an untouched one expires after TTL.
 	idle, _ := s.Create(ctx, "u", nil)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1300 * time.Millisecond)
 	if _, err := s.Get(ctx, idle.ID); !errors.Is(err, cache.ErrSessionNotFound) {
 		t.Fatalf("idle session alive: %v", err)
 	}
