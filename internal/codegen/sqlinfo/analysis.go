@@ -101,6 +101,9 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		ec.add(q.File, c.Line, "@cache on %s, which uses %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
 			q.Name, fnVol[0].What, q.SQLLine+lineOf(q.SQL, fnVol[0].Offset))
 	}
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Reads) == 0 && len(q.Info.Reads) == 0 {
+		ec.add(q.File, c.Line, "@cache on %s, which reads no table: no write would ever invalidate it; add volatile-ok if only the TTL should expire it", q.Name)
+	}
 	for _, w := range q.Info.Writes {
 		if t, ok := s.Tables[w]; ok {
 			for _, tr := range t.Triggers {

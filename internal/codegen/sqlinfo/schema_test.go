@@ -564,3 +564,17 @@ CREATE VIEW with_f AS SELECT id, f() FROM tasks;
 		}
 	}
 }
+
+func TestCacheWithoutTables(t *testing.T) {
+	s := loadTestSchema(t)
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: A :one\n-- @cache ttl=1m\nSELECT 1 + $1::int;\n-- name: B :one\n-- @cache ttl=1m volatile-ok\nSELECT 1 + $1::int;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Analyze(qs[0]); err == nil || !strings.HasPrefix(err.Error(), "q.sql:2: @cache on A, which reads no table") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := s.Analyze(qs[1]); err != nil {
+		t.Errorf("override: %v", err)
+	}
+}
