@@ -94,7 +94,15 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 			ec.add(q.File, q.SQLLine, "query %s reads unknown table %s", q.Name, r)
 		}
 	}
-	fnVol := s.functionEffects(&q, reads, &ec)
+	// Tables read through views or functions are read a second, unpinned
+	// time: they can have no read key.
+	indirect := map[string]bool{}
+	for _, r := range q.Info.Reads {
+		if _, isView := s.Views[r]; isView {
+			s.expand(r, indirect, map[string]bool{})
+		}
+	}
+	fnVol := s.functionEffects(&q, reads, indirect, &ec)
 	an.Reads = keysOf(reads)
 	an.Volatile = append(slices.Clone(q.Info.Volatile), fnVol...)
 	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(fnVol) > 0 {
@@ -139,7 +147,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	}
 	switch sh.kind {
 	case kindSelect:
-		an.ReadKeys = s.readKeys(q, sh)
+		an.ReadKeys = s.readKeys(q, sh, indirect)
 	case kindUpdate, kindDelete, kindInsert:
 		t := sh.items[0].table
 		// Keys only when this statement is the only write to the table and
@@ -244,19 +252,12 @@ func coveredKeys(t *Table, pinned map[string]int, skip func(UniqueKey) bool) []K
 	return out
 }
 
-func (s *Schema) readKeys(q Query, sh *shape) []Key {
-	// Tables read through views are read a second, unpinned time.
-	viaViews := map[string]bool{}
-	for _, r := range q.Info.Reads {
-		if _, isView := s.Views[r]; isView {
-			s.expand(r, viaViews, map[string]bool{})
-		}
-	}
+func (s *Schema) readKeys(q Query, sh *shape, indirect map[string]bool) []Key {
 	var out []Key
 	for i, it := range sh.items {
 		t, ok := s.Tables[it.table]
-		if it.table == "" || !ok || q.Info.readCount[it.table] != 1 || viaViews[it.table] {
-			continue // CTE, subquery, view, or a table read more than once
+		if it.table == "" || !ok || q.Info.readCount[it.table] != 1 || indirect[it.table] {
+			continue // CTE, subquery, view, or a table read more than once or indirectly
 		}
 		out = append(out, coveredKeys(t, s.pinned(sh, i), nil)...)
 	}

@@ -122,7 +122,8 @@ func (s *Schema) createTrigger(ct *pg.CreateTrigStmt) error {
 // functionEffects resolves a query's calls to schema functions: tables their
 // SQL bodies read (added to the read set) and reasons the result is not
 // cacheable without an override.
-func (s *Schema) functionEffects(q *Query, reads map[string]bool, ec *errs) []Volatile {
+// Tables the functions read are also added to indirect.
+func (s *Schema) functionEffects(q *Query, reads, indirect map[string]bool, ec *errs) []Volatile {
 	var vol []Volatile
 	seen := map[string]bool{}
 	calls := slices.Clone(q.Info.calls)
@@ -162,6 +163,7 @@ func (s *Schema) functionEffects(q *Query, reads map[string]bool, ec *errs) []Vo
 			vol = append(vol, Volatile{What: f.Name + "() (STABLE " + f.Language + " function: tables it reads are unknown)", Offset: c.offset})
 		}
 		for _, r := range f.Reads {
+			s.expand(r, indirect, map[string]bool{})
 			if !s.expand(r, reads, map[string]bool{}) {
 				ec.add(q.File, q.SQLLine, "query %s calls %s(), which reads unknown table %s", q.Name, f.Name, r)
 			}

@@ -499,6 +499,13 @@ CREATE TRIGGER a_log AFTER UPDATE ON a FOR EACH ROW EXECUTE FUNCTION log_change(
 	if len(a.Volatile) != 0 {
 		t.Errorf("volatile = %v", a.Volatile)
 	}
+	if got := keysString(a.ReadKeys); got != "a(id=$1)" {
+		t.Errorf("read keys = %q, want a(id=$1)", got)
+	}
+	// b is pinned by the WHERE, but b_count() reads other rows of b.
+	if a := analyze(t, s, ":one", "SELECT b.*, b_count(b.a_id) FROM b WHERE id = $1"); len(a.ReadKeys) != 0 {
+		t.Errorf("read keys kept for a table also read by a function: %v", a.ReadKeys)
+	}
 	// VOLATILE, or STABLE with an opaque body, needs the override.
 	for _, c := range []struct{ sql, want string }{
 		{"SELECT bump()", "q.sql:2: @cache on Q, which uses bump() (VOLATILE function) (line 3)"},
