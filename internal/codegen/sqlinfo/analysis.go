@@ -16,7 +16,8 @@ type Analysis struct {
 	// Reads are the base tables (and materialized views) the result depends
 	// on: views expanded, sorted.
 	Reads []string
-	// Writes are the tables the SQL itself writes.
+	// Writes are the tables the SQL writes, including inside SQL functions
+	// from the schema that it calls.
 	Writes []string
 	// Volatile is Query.Info.Volatile plus calls to schema functions that are
 	// VOLATILE, or STABLE with a body whose table reads cannot be seen.
@@ -102,7 +103,8 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 			s.expand(r, indirect, map[string]bool{})
 		}
 	}
-	fnVol := s.functionEffects(&q, reads, indirect, &ec)
+	fnWrites := map[string]bool{}
+	fnVol := s.functionEffects(&q, reads, indirect, fnWrites, &ec)
 	an.Reads = keysOf(reads)
 	an.Volatile = append(slices.Clone(q.Info.Volatile), fnVol...)
 	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(fnVol) > 0 {
@@ -135,6 +137,14 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		}
 		seed[w] |= opAll
 	}
+	for _, w := range keysOf(fnWrites) {
+		// Tables written inside a called SQL function: any operation.
+		if _, ok := s.Tables[w]; ok {
+			seed[w] |= opAll
+			an.Writes = append(an.Writes, w)
+		}
+	}
+	an.Writes = sortedUnique(an.Writes)
 	if err := ec.err(); err != nil {
 		return an, err
 	}
@@ -152,7 +162,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		t := sh.items[0].table
 		// Keys only when this statement is the only write to the table and
 		// nothing else (cascade, trigger, inheritance) changes it too.
-		if q.Info.writeCount[t] == 1 && !reached[t] && !slices.Contains(q.Directives.Invalidates, t) {
+		if q.Info.writeCount[t] == 1 && !reached[t] && !fnWrites[t] && !slices.Contains(q.Directives.Invalidates, t) {
 			an.WriteKeys = s.writeKeys(sh)
 			an.ReturnedKeys = s.returnedKeys(sh)
 		}

@@ -122,8 +122,9 @@ func (s *Schema) createTrigger(ct *pg.CreateTrigStmt) error {
 // functionEffects resolves a query's calls to schema functions: tables their
 // SQL bodies read (added to the read set) and reasons the result is not
 // cacheable without an override.
-// Tables the functions read are also added to indirect.
-func (s *Schema) functionEffects(q *Query, reads, indirect map[string]bool, ec *errs) []Volatile {
+// Tables the functions read are also added to indirect, tables they write
+// to writes.
+func (s *Schema) functionEffects(q *Query, reads, indirect, writes map[string]bool, ec *errs) []Volatile {
 	var vol []Volatile
 	seen := map[string]bool{}
 	calls := slices.Clone(q.Info.calls)
@@ -161,6 +162,9 @@ func (s *Schema) functionEffects(q *Query, reads, indirect map[string]bool, ec *
 			vol = append(vol, Volatile{What: f.Name + "() (VOLATILE function)", Offset: c.offset})
 		case !f.BodyKnown && f.Volatility != "immutable":
 			vol = append(vol, Volatile{What: f.Name + "() (STABLE " + f.Language + " function: tables it reads are unknown)", Offset: c.offset})
+		}
+		for _, w := range f.Writes {
+			writes[w] = true
 		}
 		for _, r := range f.Reads {
 			s.expand(r, indirect, map[string]bool{})

@@ -527,6 +527,13 @@ CREATE TRIGGER a_log AFTER UPDATE ON a FOR EACH ROW EXECUTE FUNCTION log_change(
 			t.Errorf("%s with volatile-ok: %v", c.sql, err)
 		}
 	}
+	// A SQL function that writes: its table is invalidated, table-wide.
+	if a := analyze(t, s, ":exec", "UPDATE a SET n = bump() WHERE id = $1"); strings.Join(a.Writes, ",") != "a" || len(a.WriteKeys) != 0 {
+		t.Errorf("UPDATE calling bump(): writes %v, write keys %v", a.Writes, a.WriteKeys)
+	}
+	if a := analyze(t, s, ":exec", "DELETE FROM b WHERE id = $1 AND bump() > 0"); strings.Join(a.Invalidates, ",") != "a,b" || keysString(a.WriteKeys) != "b(id=$1)" {
+		t.Errorf("DELETE calling bump(): invalidates %v, write keys %v", a.Invalidates, a.WriteKeys)
+	}
 	w := analyze(t, s, ":exec", "UPDATE a SET n = 0 WHERE id = $1")
 	if got := strings.Join(w.Triggers, ","); got != "a.a_log" {
 		t.Errorf("triggers = %q", got)
