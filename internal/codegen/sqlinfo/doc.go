@@ -40,7 +40,9 @@
 // normalised: unquoted identifiers lower-cased, "public." dropped, other
 // schemas kept as "schema.table". Reading a view reads its base relations.
 // Calls to functions defined in the schema are resolved by name: a
-// LANGUAGE sql body's tables join the read set; a VOLATILE function (the
+// LANGUAGE sql body's tables join the read set (and lose read keys, being
+// read a second time) and its writes join the write set (table-wide); a
+// VOLATILE function (the
 // default) or a STABLE one whose body cannot be read (plpgsql, ...) makes
 // @cache an error without the override, like now(); so do volatile
 // expressions and such calls inside views the query reads. Not visible to the
