@@ -44,8 +44,10 @@ type Analysis struct {
 	// with the key columns or *), under the result column names in
 	// ResultColumns. They identify the changed rows at run time when no
 	// parameter does, typically an INSERT with a database-generated id.
-	// Only usable when sqlc hands back the rows (:one, :many, :batchone,
-	// :batchmany); the same conditions as for WriteKeys apply.
+	// Only given when sqlc hands every changed row back: :many and
+	// :batchmany, or :one and :batchone when at most one row changes (a
+	// single-row INSERT, or a write pinned by a key). The same conditions as
+	// for WriteKeys apply.
 	ReturnedKeys []Key
 }
 
@@ -165,6 +167,18 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		if q.Info.writeCount[t] == 1 && !reached[t] && !fnWrites[t] && !slices.Contains(q.Directives.Invalidates, t) {
 			an.WriteKeys = s.writeKeys(sh)
 			an.ReturnedKeys = s.returnedKeys(sh)
+			switch q.Cmd {
+			case CmdMany, CmdBatchMany: // every returned row reaches the caller
+			case CmdOne, CmdBatchOne:
+				// sqlc reads only the first row: usable only when the
+				// statement changes at most one row.
+				single := (sh.kind == kindInsert && len(sh.insVals) > 0) || len(an.WriteKeys) > 0
+				if !single {
+					an.ReturnedKeys = nil
+				}
+			default:
+				an.ReturnedKeys = nil // sqlc discards the rows
+			}
 		}
 	}
 	return an, nil

@@ -466,6 +466,21 @@ func TestReturnedKeys(t *testing.T) {
 			t.Errorf("%s\n  returned keys = %q, want %q", c.sql, got, c.keys)
 		}
 	}
+	// :one sees only the first returned row; :exec sees none.
+	for _, c := range []struct{ cmd, sql, keys string }{
+		{":one", "INSERT INTO tasks (title) VALUES ($1) RETURNING *", "tasks(id=row.id)"},
+		{":one", "UPDATE comments SET body = $1 WHERE task_id = $2 RETURNING *", ""},
+		{":one", "UPDATE comments SET body = $1 WHERE id = $2 RETURNING *", "comments(id=row.id)"},
+		{":one", "INSERT INTO tasks (title) SELECT title FROM tasks RETURNING *", ""},
+		{":batchone", "INSERT INTO tasks (title) VALUES ($1) RETURNING id", "tasks(id=row.id)"},
+		{":exec", "INSERT INTO tasks (title) VALUES ($1) RETURNING *", ""},
+		{":execrows", "DELETE FROM comments WHERE task_id = $1 RETURNING id", ""},
+	} {
+		a := analyze(t, s, c.cmd, c.sql)
+		if got := keysString(a.ReturnedKeys); got != c.keys {
+			t.Errorf("%s %s\n  returned keys = %q, want %q", c.cmd, c.sql, got, c.keys)
+		}
+	}
 }
 
 func TestFunctionsAndTriggers(t *testing.T) {
