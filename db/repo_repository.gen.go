@@ -69,7 +69,10 @@ func (r *Repository) InTx(ctx context.Context, opts TxOptions, fn func(ctx conte
 	if err != nil {
 		return err
 	}
-	return committed.Committed(ctx)
+	// The transaction committed: a failed invalidation is retried and
+	// reported by the cache, and must not make the caller retry the work.
+	_ = committed.Committed(ctx)
+	return nil
 }
 
 // Methods describes every query: what it caches, what it reads and what
@@ -84,7 +87,7 @@ var (
 		Source: "queries/playbooks.sql:14",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "playbook_steps", Keys: []repo.KeyRef{{Columns: []string{"playbook_id", "position"}, Params: []int{0, 1}}}},
+			{Table: "playbook_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"playbook_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"playbook_id", "position"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodAddStepDependency = repo.Method{
@@ -92,7 +95,7 @@ var (
 		Source: "queries/workflows.sql:32",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "workflow_step_dependencies", Keys: []repo.KeyRef{{Columns: []string{"step_id", "depends_on_step_id"}, Params: []int{0, 1}}}},
+			{Table: "workflow_step_dependencies", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"step_id", "depends_on_step_id"}, Params: []int{0, 1}}}},
 		},
 	}
 	methodAddWorkflowStep = repo.Method{
@@ -100,7 +103,7 @@ var (
 		Source: "queries/workflows.sql:14",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "workflow_steps", Keys: []repo.KeyRef{{Columns: []string{"workflow_id", "position"}, Params: []int{0, 1}}}},
+			{Table: "workflow_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"workflow_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"workflow_id", "position"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodAppendExecutionEvent = repo.Method{
@@ -108,7 +111,7 @@ var (
 		Source: "queries/executions.sql:35",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "execution_events"},
+			{Table: "execution_events", Insert: true},
 		},
 	}
 	methodAssignTask = repo.Method{
@@ -158,7 +161,7 @@ var (
 		Source: "queries/users.sql:32",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}},
+			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
 		},
 	}
 	methodCreateAgent = repo.Method{
@@ -166,7 +169,7 @@ var (
 		Source: "queries/agents.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "agents", Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, OtherKeys: [][]string{{"id"}}},
+			{Table: "agents", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodCreateExecution = repo.Method{
@@ -174,7 +177,7 @@ var (
 		Source: "queries/executions.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "executions"},
+			{Table: "executions", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodCreatePlaybook = repo.Method{
@@ -182,7 +185,7 @@ var (
 		Source: "queries/playbooks.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "playbooks", Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, OtherKeys: [][]string{{"id"}}},
+			{Table: "playbooks", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodCreateTask = repo.Method{
@@ -190,7 +193,7 @@ var (
 		Source: "queries/tasks.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "tasks"},
+			{Table: "tasks", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodCreateUser = repo.Method{
@@ -198,7 +201,7 @@ var (
 		Source: "queries/users.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "users"},
+			{Table: "users", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"email"}, Params: []int{1}}}},
 		},
 	}
 	methodCreateWorkflow = repo.Method{
@@ -206,7 +209,7 @@ var (
 		Source: "queries/workflows.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "workflows", Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, OtherKeys: [][]string{{"id"}}},
+			{Table: "workflows", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodDeactivateUser = repo.Method{
@@ -411,7 +414,7 @@ var (
 		Source: "queries/audit.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "audit_log"},
+			{Table: "audit_log", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodInsertExecutionEvents = repo.Method{
@@ -419,7 +422,7 @@ var (
 		Source: "queries/executions.sql:31",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "execution_events"},
+			{Table: "execution_events", Insert: true},
 		},
 	}
 	methodListAPIKeysByUser = repo.Method{
@@ -634,14 +637,14 @@ var (
 func (r *Repository) AddPlaybookStep(ctx context.Context, arg AddPlaybookStepParams) (PlaybookStep, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAddPlaybookStep, []any{arg.PlaybookID, arg.Position, arg.Action, arg.ToolID, arg.Parameters, arg.OnFailure, arg.MaxRetries}, func(ctx context.Context) (PlaybookStep, error) {
 		return r.q.AddPlaybookStep(ctx, arg)
-	})
+	}, func(v PlaybookStep) []any { return []any{v.ID, v.PlaybookID, v.Position} })
 }
 
 // Wraps Queries.AddStepDependency (queries/workflows.sql:32).
 func (r *Repository) AddStepDependency(ctx context.Context, arg AddStepDependencyParams) error {
 	_, err := repo.Write(ctx, r.rt, r.tx, &methodAddStepDependency, []any{arg.StepID, arg.DependsOnStepID}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.q.AddStepDependency(ctx, arg)
-	})
+	}, nil)
 	return err
 }
 
@@ -649,7 +652,7 @@ func (r *Repository) AddStepDependency(ctx context.Context, arg AddStepDependenc
 func (r *Repository) AddWorkflowStep(ctx context.Context, arg AddWorkflowStepParams) (WorkflowStep, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAddWorkflowStep, []any{arg.WorkflowID, arg.Position, arg.Name, arg.AgentID, arg.ToolID, arg.Config, arg.TimeoutMs}, func(ctx context.Context) (WorkflowStep, error) {
 		return r.q.AddWorkflowStep(ctx, arg)
-	})
+	}, func(v WorkflowStep) []any { return []any{v.ID, v.WorkflowID, v.Position} })
 }
 
 // Appends one event with the next sequence number of its execution.
@@ -658,21 +661,21 @@ func (r *Repository) AddWorkflowStep(ctx context.Context, arg AddWorkflowStepPar
 func (r *Repository) AppendExecutionEvent(ctx context.Context, arg AppendExecutionEventParams) (ExecutionEvent, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAppendExecutionEvent, []any{arg.ExecutionID, arg.Kind, arg.Payload}, func(ctx context.Context) (ExecutionEvent, error) {
 		return r.q.AppendExecutionEvent(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.AssignTask (queries/tasks.sql:35).
 func (r *Repository) AssignTask(ctx context.Context, arg AssignTaskParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAssignTask, []any{arg.ID, arg.AssigneeAgentID}, func(ctx context.Context) (int64, error) {
 		return r.q.AssignTask(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.AssignTool (queries/agents.sql:68).
 func (r *Repository) AssignTool(ctx context.Context, arg AssignToolParams) error {
 	_, err := repo.Write(ctx, r.rt, r.tx, &methodAssignTool, []any{arg.AgentID, arg.ToolID, arg.Config}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.q.AssignTool(ctx, arg)
-	})
+	}, nil)
 	return err
 }
 
@@ -708,63 +711,63 @@ func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uui
 func (r *Repository) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateAPIKey, []any{arg.UserID, arg.Name, arg.Prefix, arg.KeyHash, arg.Scopes, arg.ExpiresAt}, func(ctx context.Context) (ApiKey, error) {
 		return r.q.CreateAPIKey(ctx, arg)
-	})
+	}, func(v ApiKey) []any { return []any{v.ID, v.Prefix} })
 }
 
 // Wraps Queries.CreateAgent (queries/agents.sql:1).
 func (r *Repository) CreateAgent(ctx context.Context, arg CreateAgentParams) (Agent, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateAgent, []any{arg.OwnerID, arg.Name, arg.Kind, arg.Status, arg.Description, arg.Config}, func(ctx context.Context) (Agent, error) {
 		return r.q.CreateAgent(ctx, arg)
-	})
+	}, func(v Agent) []any { return []any{v.ID, v.OwnerID, v.Name} })
 }
 
 // Wraps Queries.CreateExecution (queries/executions.sql:1).
 func (r *Repository) CreateExecution(ctx context.Context, arg CreateExecutionParams) (Execution, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateExecution, []any{arg.SubjectKind, arg.AgentID, arg.WorkflowID, arg.PlaybookID, arg.TriggeredBy, arg.Input}, func(ctx context.Context) (Execution, error) {
 		return r.q.CreateExecution(ctx, arg)
-	})
+	}, func(v Execution) []any { return []any{v.ID} })
 }
 
 // Wraps Queries.CreatePlaybook (queries/playbooks.sql:1).
 func (r *Repository) CreatePlaybook(ctx context.Context, arg CreatePlaybookParams) (Playbook, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreatePlaybook, []any{arg.OwnerID, arg.Name, arg.Description, arg.Trigger, arg.Tags}, func(ctx context.Context) (Playbook, error) {
 		return r.q.CreatePlaybook(ctx, arg)
-	})
+	}, func(v Playbook) []any { return []any{v.ID, v.OwnerID, v.Name} })
 }
 
 // Wraps Queries.CreateTask (queries/tasks.sql:1).
 func (r *Repository) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateTask, []any{arg.Title, arg.Description, arg.Priority, arg.AssigneeAgentID, arg.ParentTaskID, arg.WorkflowID, arg.CreatedBy, arg.Metadata, arg.DueAt}, func(ctx context.Context) (Task, error) {
 		return r.q.CreateTask(ctx, arg)
-	})
+	}, func(v Task) []any { return []any{v.ID} })
 }
 
 // Wraps Queries.CreateUser (queries/users.sql:1).
 func (r *Repository) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateUser, []any{arg.Email, arg.DisplayName, arg.Role}, func(ctx context.Context) (User, error) {
 		return r.q.CreateUser(ctx, arg)
-	})
+	}, func(v User) []any { return []any{v.ID, v.Email} })
 }
 
 // Wraps Queries.CreateWorkflow (queries/workflows.sql:1).
 func (r *Repository) CreateWorkflow(ctx context.Context, arg CreateWorkflowParams) (Workflow, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateWorkflow, []any{arg.OwnerID, arg.Name, arg.Description, arg.Definition}, func(ctx context.Context) (Workflow, error) {
 		return r.q.CreateWorkflow(ctx, arg)
-	})
+	}, func(v Workflow) []any { return []any{v.ID, v.OwnerID, v.Name} })
 }
 
 // Wraps Queries.DeactivateUser (queries/users.sql:25).
 func (r *Repository) DeactivateUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeactivateUser, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeactivateUser(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeleteAgent (queries/agents.sql:43).
 func (r *Repository) DeleteAgent(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteAgent, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteAgent(ctx, id)
-	})
+	}, nil)
 }
 
 // Retention: removes finished runs (and, by cascade, their events).
@@ -773,42 +776,42 @@ func (r *Repository) DeleteAgent(ctx context.Context, id uuid.UUID) (int64, erro
 func (r *Repository) DeleteExecutionsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteExecutionsBefore, []any{cutoff}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteExecutionsBefore(ctx, cutoff)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeletePlaybook (queries/playbooks.sql:27).
 func (r *Repository) DeletePlaybook(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeletePlaybook, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeletePlaybook(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeleteTask (queries/tasks.sql:63).
 func (r *Repository) DeleteTask(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteTask, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteTask(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeleteTool (queries/agents.sql:65).
 func (r *Repository) DeleteTool(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteTool, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteTool(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeleteUser (queries/users.sql:29).
 func (r *Repository) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteUser, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteUser(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.DeleteWorkflow (queries/workflows.sql:49).
 func (r *Repository) DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteWorkflow, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteWorkflow(ctx, id)
-	})
+	}, nil)
 }
 
 // @cache ttl=1m
@@ -838,7 +841,7 @@ func (r *Repository) FindAgentsByConfig(ctx context.Context, filter json.RawMess
 func (r *Repository) FinishExecution(ctx context.Context, arg FinishExecutionParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodFinishExecution, []any{arg.Status, arg.Output, arg.Error, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.FinishExecution(ctx, arg)
-	})
+	}, nil)
 }
 
 // @cache ttl=5m swr=1m negative=30s
@@ -967,14 +970,14 @@ func (r *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]
 func (r *Repository) InsertAuditLog(ctx context.Context, arg InsertAuditLogParams) (InsertAuditLogRow, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodInsertAuditLog, []any{arg.ActorUserID, arg.Action, arg.EntityType, arg.EntityID, arg.Details}, func(ctx context.Context) (InsertAuditLogRow, error) {
 		return r.q.InsertAuditLog(ctx, arg)
-	})
+	}, func(v InsertAuditLogRow) []any { return []any{v.ID} })
 }
 
 // Wraps Queries.InsertExecutionEvents (queries/executions.sql:31).
 func (r *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExecutionEventsParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodInsertExecutionEvents, []any{}, func(ctx context.Context) (int64, error) {
 		return r.q.InsertExecutionEvents(ctx, arg)
-	})
+	}, nil)
 }
 
 // @cache ttl=1m
@@ -1164,14 +1167,14 @@ func (r *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID
 func (r *Repository) PublishPlaybook(ctx context.Context, arg PublishPlaybookParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodPublishPlaybook, []any{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.PublishPlaybook(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.RevokeAPIKey (queries/users.sql:53).
 func (r *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodRevokeAPIKey, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.RevokeAPIKey(ctx, id)
-	})
+	}, nil)
 }
 
 // Wraps Queries.SearchTasksByMetadata (queries/tasks.sql:60).
@@ -1187,14 +1190,14 @@ func (r *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksB
 func (r *Repository) StartExecution(ctx context.Context, arg StartExecutionParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodStartExecution, []any{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.StartExecution(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.TouchAPIKey (queries/users.sql:50).
 func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 	_, err := repo.Write(ctx, r.rt, r.tx, &methodTouchAPIKey, []any{id}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.q.TouchAPIKey(ctx, id)
-	})
+	}, nil)
 	return err
 }
 
@@ -1205,21 +1208,21 @@ func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 func (r *Repository) TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodTransitionTaskStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.TransitionTaskStatus(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.UnassignTool (queries/agents.sql:74).
 func (r *Repository) UnassignTool(ctx context.Context, arg UnassignToolParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUnassignTool, []any{arg.AgentID, arg.ToolID}, func(ctx context.Context) (int64, error) {
 		return r.q.UnassignTool(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.UpdateAgentConfig (queries/agents.sql:37).
 func (r *Repository) UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfigParams) (Agent, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpdateAgentConfig, []any{arg.Config, arg.Description, arg.ID, arg.Version}, func(ctx context.Context) (Agent, error) {
 		return r.q.UpdateAgentConfig(ctx, arg)
-	})
+	}, nil)
 }
 
 // Guarded by the version the caller read: 0 rows means someone else won.
@@ -1228,26 +1231,26 @@ func (r *Repository) UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfi
 func (r *Repository) UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatusParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpdateAgentStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.UpdateAgentStatus(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.UpdateUserRole (queries/users.sql:21).
 func (r *Repository) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpdateUserRole, []any{arg.Role, arg.ID}, func(ctx context.Context) (int64, error) {
 		return r.q.UpdateUserRole(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.UpdateWorkflowStatus (queries/workflows.sql:44).
 func (r *Repository) UpdateWorkflowStatus(ctx context.Context, arg UpdateWorkflowStatusParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpdateWorkflowStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
 		return r.q.UpdateWorkflowStatus(ctx, arg)
-	})
+	}, nil)
 }
 
 // Wraps Queries.UpsertTool (queries/agents.sql:46).
 func (r *Repository) UpsertTool(ctx context.Context, arg UpsertToolParams) (Tool, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpsertTool, []any{arg.Name, arg.Category, arg.Description, arg.InputSchema, arg.IsEnabled}, func(ctx context.Context) (Tool, error) {
 		return r.q.UpsertTool(ctx, arg)
-	})
+	}, nil)
 }

@@ -336,8 +336,16 @@ func TestNegativeCaching(t *testing.T) {
 	if _, err := noQuery(t, e, "GetUser", get); !db.IsNotFound(err) {
 		t.Errorf("negative entry not served: err = %v", err)
 	}
-	// ...and a write to users through the repository invalidates it.
+	// ...an insert of another user through the repository leaves it (it
+	// names other keys)...
 	e.user(t)
+	if _, err := noQuery(t, e, "GetUser", get); !db.IsNotFound(err) {
+		t.Errorf("negative entry dropped by an unrelated insert: err = %v", err)
+	}
+	// ...and a write to that row through the repository invalidates it.
+	if n, err := e.Repo.UpdateUserRole(ctx, db.UpdateUserRoleParams{ID: id, Role: db.UserRoleViewer}); err != nil || n != 1 {
+		t.Fatalf("UpdateUserRole = %d, %v", n, err)
+	}
 	if got := must[db.User](t)(oneQuery(t, e, "GetUser", get)); got.ID != id || got.DisplayName != "Late" {
 		t.Errorf("GetUser after CreateUser = %+v", got)
 	}

@@ -31,22 +31,36 @@ func deps(m *Method, args []any) cache.Deps {
 	return d
 }
 
-// invalidation computes what a successful write of m with args changed.
-// Without args (batches, COPY) every effect is table-wide.
-func (rt *Runtime) invalidation(m *Method, args []any) invalidation {
+// invalidation computes what a successful write of m changed, from its
+// arguments and the key values read from its result. Without args
+// (batches, COPY) every effect is table-wide, or list-wide for inserts.
+func (rt *Runtime) invalidation(m *Method, args, returned []any) invalidation {
 	var inv invalidation
 	for _, e := range m.Effects {
-		keyed := len(e.Keys) > 0
 		var rows []cache.RowRef
+		keyed := len(e.Keys) > 0
 		for _, k := range e.Keys {
 			vals, ok := pick(args, k.Params)
 			if !ok {
 				keyed = false
+				rows = nil
 				break
 			}
 			rows = append(rows, cache.Row(e.Table, keyName(k.Columns), vals...))
 		}
-		if !keyed {
+		switch {
+		case e.Insert:
+			for _, k := range e.Returned {
+				if vals, ok := pick(returned, k.Params); ok {
+					rows = append(rows, cache.Row(e.Table, keyName(k.Columns), vals...))
+				}
+			}
+			if len(rows) == 0 {
+				// Bumps the table's list version only (and a marker row
+				// nobody reads): existing rows' entries stay.
+				rows = append(rows, cache.Row(e.Table, "+"))
+			}
+		case !keyed:
 			inv.tables = append(inv.tables, e.Table)
 			continue
 		}

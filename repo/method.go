@@ -45,8 +45,16 @@ type Dep struct {
 // values change (and with them every non-keyed read of the table); without,
 // any row may.
 type Effect struct {
-	Table     string
-	Keys      []KeyRef
+	Table string
+	// Insert marks a statement that only adds rows: entries of existing
+	// rows stay valid, only lists, aggregates and cached not-found results
+	// of the new rows' keys are invalidated.
+	Insert bool
+	Keys   []KeyRef
+	// Returned are keys whose values come from the written row the
+	// statement returns (INSERT ... RETURNING id); Params index the values
+	// the method's result extractor gives.
+	Returned  []KeyRef
 	OtherKeys [][]string // key column sets cached reads of Table use besides Keys
 }
 

@@ -152,7 +152,10 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 // inside one. A write that failed in a way that leaves its outcome unknown
 // (a timeout or a broken connection after the statement was sent) is
 // invalidated too; one the server rejected is not.
-func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, fn func(ctx context.Context) (T, error)) (v T, err error) {
+//
+// returned, when not nil, gives the values of the method's returned keys
+// (Effect.Returned) from its result.
+func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, fn func(ctx context.Context) (T, error), returned func(T) []any) (v T, err error) {
 	start := time.Now()
 	st := rt.stats.get(m)
 	defer func() { st.observe(time.Since(start), realError(rt, err)) }()
@@ -172,7 +175,11 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 	if n, ok := any(v).(int64); ok && m.RowCount && err == nil && n == 0 {
 		return v, nil // :execrows matched nothing: nothing changed
 	}
-	inv := rt.invalidation(m, args)
+	var ret []any
+	if returned != nil && err == nil {
+		ret = returned(v)
+	}
+	inv := rt.invalidation(m, args, ret)
 	if tx != nil {
 		tx.add(inv)
 		return v, err

@@ -55,7 +55,7 @@ func TestCheckRejectsUnknownPolicyProfile(t *testing.T) {
 	if err == nil || ran {
 		t.Errorf("Read with an unknown profile: err %v, ran %v", err, ran)
 	}
-	_, err = repo.Write(ctx, rt, nil, badWrite, nil, func(context.Context) (int, error) { ran = true; return 1, nil })
+	_, err = repo.Write(ctx, rt, nil, badWrite, nil, func(context.Context) (int, error) { ran = true; return 1, nil }, nil)
 	if err == nil || ran {
 		t.Errorf("Write with an unknown profile: err %v, ran %v", err, ran)
 	}
@@ -76,7 +76,7 @@ func TestMethodPolicyOverrides(t *testing.T) {
 	// A write that may have been sent is never retried.
 	calls = 0
 	w := &repo.Method{Name: "W", Source: "q.sql:2", Write: true, RetryAttempts: 5}
-	_, err = repo.Write(ctx, rt, nil, w, nil, func(context.Context) (int, error) { calls++; return 0, refused })
+	_, err = repo.Write(ctx, rt, nil, w, nil, func(context.Context) (int, error) { calls++; return 0, refused }, nil)
 	if err == nil || calls != 1 {
 		t.Errorf("write after a reset connection: %d attempts, want 1 (err %v)", calls, err)
 	}

@@ -5,6 +5,9 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentical/datalayer/resilience"
 )
 
 // Tx collects the invalidations of writes made inside one database
@@ -55,8 +58,10 @@ func (t *Tx) Committed(ctx context.Context) error {
 
 // Batch returns a DBTX for a :batch* method: sqlc runs the batch lazily,
 // so invalidation happens when the results are closed (after the last
-// statement ran). Batches are not retried: their statements are consumed
-// one by one by the caller.
+// statement ran). Batches are not retried (the caller consumes their
+// results one by one) and their failures do not feed the breaker, but an
+// open breaker rejects them at once with an error matching
+// resilience.ErrOpen.
 func (rt *Runtime) Batch(tx *Tx, m *Method, conn DBTX) DBTX {
 	return batchConn{DBTX: conn, rt: rt, tx: tx, m: m}
 }
@@ -69,6 +74,9 @@ type batchConn struct {
 }
 
 func (b batchConn) SendBatch(ctx context.Context, batch *pgx.Batch) pgx.BatchResults {
+	if b.rt.policies.State() == resilience.Open {
+		return failedBatch{&resilience.OpenError{}}
+	}
 	return &batchResults{BatchResults: b.DBTX.SendBatch(ctx, batch), ctx: ctx, c: b}
 }
 
@@ -82,7 +90,7 @@ type batchResults struct {
 func (r *batchResults) Close() error {
 	err := r.BatchResults.Close()
 	r.once.Do(func() {
-		inv := r.c.rt.invalidation(r.c.m, nil)
+		inv := r.c.rt.invalidation(r.c.m, nil, nil)
 		if r.c.tx != nil {
 			r.c.tx.add(inv)
 			return
@@ -91,3 +99,16 @@ func (r *batchResults) Close() error {
 	})
 	return err
 }
+
+// failedBatch answers every result of a batch that was never sent.
+type failedBatch struct{ err error }
+
+func (f failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
+func (f failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
+func (f failedBatch) QueryRow() pgx.Row                { return failedRow(f) }
+func (f failedBatch) Close() error                     { return f.err }
+func (f failedBatch) Tx() pgx.Tx                       { return nil }
+
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }

@@ -32,6 +32,9 @@ type method struct {
 
 	Deps    []dep
 	Effects []effect
+	// RetExprs are Go expressions over the result v giving the values of
+	// returned keys.
+	RetExprs []string
 }
 
 // dep is one dependency of a cached read: a whole table, or the rows of a
@@ -46,8 +49,12 @@ type dep struct {
 // with those key values (plus every non-keyed read of the table); without,
 // the whole table.
 type effect struct {
-	Table     string
+	Table string
+	// Insert marks a statement that only adds rows (INSERT without ON
+	// CONFLICT DO UPDATE): entries of existing rows stay valid.
+	Insert    bool
 	Keys      []keyRef
+	Returned  []keyRef   // keys read from the returned row; Params index RetExprs
 	OtherKeys [][]string // keyed reads of Table by other columns, invalidated whole
 }
 
@@ -161,12 +168,33 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		}
 	}
 	if m.Write {
+		insert := pureInsert(q.SQL)
 		for _, t := range an.Invalidates {
-			e := effect{Table: t}
+			e := effect{Table: t, Insert: insert && slices.Contains(an.Writes, t) && len(an.Writes) == 1}
 			if perRow {
 				for _, k := range an.WriteKeys {
 					if k.Table == t {
 						e.Keys = append(e.Keys, keyRef{Columns: k.Columns, Params: zeroBased(k.ParamIndexes)})
+					}
+				}
+			}
+			if e.Insert && q.Cmd == sqlinfo.CmdOne {
+				for _, k := range an.ReturnedKeys {
+					if k.Table != t {
+						continue
+					}
+					ref := keyRef{Columns: k.Columns}
+					for _, rc := range k.ResultColumns {
+						expr, ok := resultExpr(gp, gm, gp.SQL[gm.Name], rc)
+						if !ok {
+							ref.Params = nil
+							break
+						}
+						ref.Params = append(ref.Params, len(m.RetExprs))
+						m.RetExprs = append(m.RetExprs, expr)
+					}
+					if len(ref.Params) == len(k.Columns) {
+						e.Returned = append(e.Returned, ref)
 					}
 				}
 			}
@@ -186,28 +214,127 @@ func zeroBased(ps []int) []int {
 
 // linkKeys tells every keyed write which other key column sets its table is
 // read by: those entries cannot be addressed by the write's key and are
-// invalidated as a whole.
+// invalidated as a whole. An insert only needs that for reads that cache
+// not-found results: existing rows' entries cannot change.
 func linkKeys(ms []*method) {
-	readKeys := map[string][][]string{}
+	type readKey struct {
+		cols     []string
+		negative bool
+	}
+	readKeys := map[string][]readKey{}
 	for _, m := range ms {
+		neg := m.Cache != nil && m.Cache.Negative > 0
 		for _, d := range m.Deps {
-			if len(d.Key) > 0 && !slices.ContainsFunc(readKeys[d.Table], func(k []string) bool { return slices.Equal(k, d.Key) }) {
-				readKeys[d.Table] = append(readKeys[d.Table], d.Key)
+			if len(d.Key) == 0 {
+				continue
+			}
+			i := slices.IndexFunc(readKeys[d.Table], func(k readKey) bool { return slices.Equal(k.cols, d.Key) })
+			if i < 0 {
+				readKeys[d.Table] = append(readKeys[d.Table], readKey{cols: d.Key, negative: neg})
+			} else if neg {
+				readKeys[d.Table][i].negative = true
 			}
 		}
 	}
 	for _, m := range ms {
 		for i := range m.Effects {
 			e := &m.Effects[i]
-			if len(e.Keys) == 0 {
-				continue
+			if len(e.Keys) == 0 && !e.Insert {
+				continue // table-wide: everything of the table goes anyway
 			}
+			known := append(slices.Clone(e.Keys), e.Returned...)
 			for _, k := range readKeys[e.Table] {
-				if !slices.ContainsFunc(e.Keys, func(w keyRef) bool { return slices.Equal(w.Columns, k) }) {
-					e.OtherKeys = append(e.OtherKeys, k)
+				if slices.ContainsFunc(known, func(w keyRef) bool { return slices.Equal(w.Columns, k.cols) }) {
+					continue
 				}
+				if e.Insert && !k.negative {
+					continue
+				}
+				e.OtherKeys = append(e.OtherKeys, k.cols)
 			}
 			slices.SortFunc(e.OtherKeys, func(a, b []string) int { return strings.Compare(strings.Join(a, ","), strings.Join(b, ",")) })
 		}
 	}
+}
+
+// pureInsert reports whether sql is a single INSERT that cannot update
+// existing rows. Anything else (CTEs, ON CONFLICT DO UPDATE) is treated as
+// a general write.
+func pureInsert(sql string) bool {
+	f := strings.Fields(strings.ToUpper(sql))
+	if len(f) == 0 || f[0] != "INSERT" {
+		return false
+	}
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "DO" && strings.HasPrefix(f[i+1], "UPDATE") {
+			return false
+		}
+	}
+	return true
+}
+
+// resultExpr returns the Go expression for result column col of a :one
+// method's result v, from the RETURNING list sqlc emitted (it expands *):
+// sqlc declares row struct fields in column order.
+func resultExpr(gp *goPackage, gm goMethod, emitted, col string) (string, bool) {
+	if len(gm.Results) != 2 {
+		return "", false
+	}
+	cols := returningColumns(emitted)
+	idx := slices.Index(cols, col)
+	if idx < 0 {
+		return "", false
+	}
+	fields, isStruct := gp.Structs[gm.Results[0]]
+	if !isStruct {
+		if len(cols) == 1 {
+			return "v", true
+		}
+		return "", false
+	}
+	if len(fields) != len(cols) {
+		return "", false
+	}
+	return "v." + fields[idx].Name, true
+}
+
+// returningColumns lists the output names of the last RETURNING clause.
+func returningColumns(sql string) []string {
+	u := strings.ToUpper(sql)
+	i := strings.LastIndex(u, "RETURNING")
+	if i < 0 {
+		return nil
+	}
+	list := strings.TrimRight(strings.TrimSpace(sql[i+len("RETURNING"):]), ";")
+	var out []string
+	depth, start := 0, 0
+	for j := 0; j <= len(list); j++ {
+		if j < len(list) {
+			switch list[j] {
+			case '(':
+				depth++
+				continue
+			case ')':
+				depth--
+				continue
+			case ',':
+				if depth > 0 {
+					continue
+				}
+			default:
+				continue
+			}
+		}
+		item := strings.Fields(list[start:j])
+		start = j + 1
+		if len(item) == 0 {
+			return nil
+		}
+		name := item[len(item)-1]
+		if k := strings.LastIndex(name, "."); k >= 0 {
+			name = name[k+1:]
+		}
+		out = append(out, strings.Trim(name, `"`))
+	}
+	return out
 }

@@ -68,7 +68,10 @@ func (r *Repository) InTx(ctx context.Context, opts dldb.TxOptions, fn func(ctx 
 	if err != nil {
 		return err
 	}
-	return committed.Committed(ctx)
+	// The transaction committed: a failed invalidation is retried and
+	// reported by the cache, and must not make the caller retry the work.
+	_ = committed.Committed(ctx)
+	return nil
 }
 
 // Methods describes every query: what it caches, what it reads and what
@@ -83,7 +86,7 @@ var (
 		Source: "queries/queries.sql:14",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "books", Keys: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}},
+			{Table: "books", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}, Returned: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}},
 		},
 	}
 	methodAddReview = repo.Method{
@@ -91,7 +94,7 @@ var (
 		Source: "queries/queries.sql:31",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "reviews"},
+			{Table: "reviews", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodAverageStars = repo.Method{
@@ -116,7 +119,7 @@ var (
 		Source: "queries/queries.sql:1",
 		Write:  true,
 		Effects: []repo.Effect{
-			{Table: "authors"},
+			{Table: "authors", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodDeleteAuthor = repo.Method{
@@ -181,14 +184,14 @@ var (
 func (r *Repository) AddBook(ctx context.Context, arg AddBookParams) (Book, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAddBook, []any{arg.Isbn, arg.AuthorID, arg.Title, arg.Price, arg.Published}, func(ctx context.Context) (Book, error) {
 		return r.q.AddBook(ctx, arg)
-	})
+	}, func(v Book) []any { return []any{v.Isbn, v.AuthorID, v.Title} })
 }
 
 // Wraps Queries.AddReview (queries/queries.sql:31).
 func (r *Repository) AddReview(ctx context.Context, arg AddReviewParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAddReview, []any{arg.Isbn, arg.Stars, arg.Body}, func(ctx context.Context) (int64, error) {
 		return r.q.AddReview(ctx, arg)
-	})
+	}, func(v int64) []any { return []any{v} })
 }
 
 // @cache ttl=1m
@@ -217,14 +220,14 @@ func (r *Repository) BooksByAuthor(ctx context.Context, id int64) ([]Book, error
 func (r *Repository) CreateAuthor(ctx context.Context, arg CreateAuthorParams) (Author, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateAuthor, []any{arg.Name, arg.Country}, func(ctx context.Context) (Author, error) {
 		return r.q.CreateAuthor(ctx, arg)
-	})
+	}, func(v Author) []any { return []any{v.ID} })
 }
 
 // Wraps Queries.DeleteAuthor (queries/queries.sql:11).
 func (r *Repository) DeleteAuthor(ctx context.Context, id int64) error {
 	_, err := repo.Write(ctx, r.rt, r.tx, &methodDeleteAuthor, []any{id}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.q.DeleteAuthor(ctx, id)
-	})
+	}, nil)
 	return err
 }
 
@@ -254,7 +257,7 @@ func (r *Repository) GetBook(ctx context.Context, isbn string) (Book, error) {
 func (r *Repository) RenameAuthor(ctx context.Context, arg RenameAuthorParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodRenameAuthor, []any{arg.ID, arg.Name}, func(ctx context.Context) (int64, error) {
 		return r.q.RenameAuthor(ctx, arg)
-	})
+	}, nil)
 }
 
 // @timeout 2s
@@ -263,7 +266,7 @@ func (r *Repository) RenameAuthor(ctx context.Context, arg RenameAuthorParams) (
 func (r *Repository) SetPrice(ctx context.Context, arg SetPriceParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodSetPrice, []any{arg.Isbn, arg.Price}, func(ctx context.Context) (int64, error) {
 		return r.q.SetPrice(ctx, arg)
-	})
+	}, nil)
 }
 
 // @cache ttl=1m
