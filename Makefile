@@ -23,6 +23,18 @@ check-generated: ## regenerate and fail if that changed any file (committed or n
 		exit 1; \
 	fi
 
+.PHONY: migrate-diff migrate-check migrate-lint migrate-apply migrate-status
+migrate-diff: ## write the next migration from schema/ (NAME=add_x)
+	$(GO) run ./cmd/datalayer migrate diff $(NAME)
+migrate-check: ## fail when schema/ and migrations/ disagree
+	$(GO) run ./cmd/datalayer migrate diff --check
+migrate-lint: ## lint migrations added since BASE (default origin/main)
+	$(GO) run ./cmd/datalayer migrate lint --git-base $(or $(BASE),origin/main)
+migrate-apply: ## apply pending migrations to DATABASE_URL
+	$(GO) run ./cmd/datalayer migrate apply
+migrate-status: ## migration status of DATABASE_URL
+	$(GO) run ./cmd/datalayer migrate status
+
 .PHONY: vet
 vet: ## go vet
 	$(GO) vet ./...

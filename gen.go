@@ -2,6 +2,11 @@
 // code-generation steps `go generate ./...` runs, in order.
 package datalayer
 
+// 0. migrations: schema/ and migrations/ must agree. On drift this fails
+//    and prints the missing SQL; write it with
+//    `go run ./cmd/datalayer migrate diff <name>` (or `make migrate-diff NAME=...`).
+//go:generate go run ./cmd/datalayer migrate diff --check
+
 // 1. sqlc: schema/ + queries/ -> db/*.gen.go. It runs from the separate
 //    tools module (tools/go.mod) so importers never inherit its dependencies.
 //go:generate go tool -modfile=tools/go.mod sqlc generate -f sqlc.yaml
