@@ -1,0 +1,60 @@
+package config_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentical/datalayer/internal/config"
+)
+
+func TestMappings(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{
+		"APP_ENV":                   "development",
+		"REDIS_URL":                 "rediss://cacheuser:r3d1s-pw@cache.internal:6380/2",
+		"REDIS_MAX_CONNECTIONS":     "42",
+		"REDIS_DEFAULT_TTL":         "90s",
+		"REDIS_CLIENT_CACHE":        "false",
+		"CIRCUIT_BREAKER_ENABLED":   "true",
+		"CIRCUIT_BREAKER_THRESHOLD": "7",
+		"MAX_RETRY_ATTEMPTS":        "2",
+		"SURREALDB_URL":             "ws://surreal:8000",
+		"SURREALDB_USERNAME":        "root",
+		"SURREALDB_PASSWORD":        "s0rr34l-pw",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cfg.Cache("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Addrs[0] != "cache.internal:6380" || cc.Username != "cacheuser" || cc.Password != "r3d1s-pw" || cc.DB != 2 ||
+		cc.TLS == nil || cc.TLS.ServerName != "cache.internal" || cc.PoolSize != 42 || cc.DefaultTTL != 90*time.Second ||
+		!cc.DisableClientCache || cc.SchemaVersion != "v1" {
+		t.Errorf("Cache() = %+v", cc)
+	}
+	rc := cfg.ResiliencePolicies()
+	if rc.BreakerThreshold != 7 || rc.RetryAttempts != 3 {
+		t.Errorf("ResiliencePolicies() = threshold %d, attempts %d; want 7 and 3", rc.BreakerThreshold, rc.RetryAttempts)
+	}
+	sc := cfg.SurrealStore()
+	if sc.URL != "ws://surreal:8000" || sc.Username != "root" || sc.Password != "s0rr34l-pw" || sc.Namespace == "" || sc.Database == "" {
+		t.Errorf("SurrealStore() = %v", sc)
+	}
+
+	cfg.Resilience.BreakerEnabled = false
+	cfg.Resilience.MaxRetryAttempts = 0
+	rc = cfg.ResiliencePolicies()
+	if rc.BreakerThreshold < 1<<31 || rc.RetryAttempts != 1 {
+		t.Errorf("disabled breaker/no retries = threshold %d, attempts %d", rc.BreakerThreshold, rc.RetryAttempts)
+	}
+
+	cfg.Redis.URL = "redis://host:6379/notanumber"
+	_, err = cfg.Cache("v1")
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Var != "REDIS_URL" || strings.Contains(err.Error(), "r3d1s-pw") {
+		t.Errorf("bad database path: %v", err)
+	}
+}
