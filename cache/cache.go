@@ -54,6 +54,7 @@ type Cache struct {
 	prefix      string
 	schema      string
 	codec       *Codec
+	memo        memo
 	obs         Observer
 	breaker     circuitbreaker.CircuitBreaker[any]
 	versionTTL  string
@@ -122,6 +123,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		prefix:      cfg.Prefix,
 		schema:      cfg.SchemaVersion,
 		codec:       NewCodec(cfg.CompressThreshold),
+		memo:        memo{max: cfg.DecodedEntries},
 		obs:         cfg.Observer,
 		versionTTL:  strconv.FormatInt(cfg.VersionTTL.Milliseconds(), 10),
 		calls:       make(map[string]*call),
@@ -470,8 +472,13 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 				}
 				return zero, c.cfg.NotFoundError
 			}
-			var v T
-			if err = c.codec.Unmarshal(env.payload, &v); err == nil {
+			v, ok := memoGet[T](&c.memo, lk.vk, env.payload)
+			if !ok {
+				if err = c.codec.Unmarshal(env.payload, &v); err == nil {
+					memoPut(&c.memo, lk.vk, env.payload, v)
+				}
+			}
+			if err == nil {
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))

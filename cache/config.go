@@ -108,6 +108,12 @@ type Config struct {
 	// CompressThreshold is the encoded size above which values are
 	// s2-compressed (default 1024; negative: never).
 	CompressThreshold int
+	// DecodedEntries is how many decoded values are kept so hits skip the
+	// msgpack decode: a hit compares the stored bytes and returns a deep copy
+	// (default 10000; negative disables). Types that cannot be deep-copied
+	// safely (interfaces, funcs, unexported reference fields) are always
+	// decoded.
+	DecodedEntries int
 
 	// IsNotFound reports whether a loader error means "no such row", for
 	// negative caching (default errors.Is(err, pgx.ErrNoRows)).
@@ -155,6 +161,9 @@ func (cfg *Config) setDefaults() error {
 	def(&cfg.MaxRetryInterval, DefaultMaxRetryInterval)
 	if cfg.BreakerThreshold == 0 {
 		cfg.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if cfg.DecodedEntries == 0 {
+		cfg.DecodedEntries = DefaultDecodedEntries
 	}
 	if cfg.CacheSizeEachConn == 0 {
 		cfg.CacheSizeEachConn = DefaultCacheSizeEachConn

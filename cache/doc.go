@@ -135,6 +135,13 @@
 // which. Decoding never aliases the input, so values read from the
 // in-process tier are never shared.
 //
+// Hits skip the decode when they can: the Cache keeps the decoded form of
+// recently hit values (Config.DecodedEntries), keyed by value key and
+// validated by comparing the stored bytes in full, and hands every caller
+// its own deep copy (slices, maps, pointers and *big.Int are copied; types
+// holding interfaces, funcs or unexported references are decoded every
+// time). Callers may mutate what Get returns.
+//
 // # Sessions
 //
 // SessionStore keeps login sessions (256-bit crypto/rand ids, sliding TTL,
