@@ -27,7 +27,10 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 // Variants: raw (plain sqlc), repo-miss (generated repository, value absent
 // from Redis), redis-hit (client-side tier off), local-hit (rueidis
 // client-side tier), goredis-redis-hit and goredis-local-hit (the peer
-// go-redis/cache, Redis only and with its TinyLFU tier).
+// go-redis/cache, Redis only and with its TinyLFU tier). For GetAgent two
+// more break the miss down: repo-nocache (the repository without a cache:
+// policies and statistics around the sqlc call) and repo-miss-nolease (a
+// miss without the cross-process lease, a non-default setting).
 func BenchmarkDataLayer(b *testing.B) {
 	f := newFixture(b)
 
@@ -45,8 +48,17 @@ func BenchmarkDataLayer(b *testing.B) {
 		b.Run("raw", func(b *testing.B) {
 			benchLoop(b, check, loadAgent)
 		})
+		b.Run("repo-nocache", func(b *testing.B) { // policies and statistics only
+			r := f.newRepo(b, nil)
+			benchLoop(b, check, func(ctx context.Context) (db.Agent, error) { return r.GetAgent(ctx, agentID) })
+		})
 		b.Run("repo-miss", func(b *testing.B) {
 			c, obs := f.newCache(b, "miss-agent", true)
+			r := f.newRepo(b, c)
+			benchMisses(b, f, c, obs, r)
+		})
+		b.Run("repo-miss-nolease", func(b *testing.B) { // not the default: LeaseWait < 0
+			c, obs := f.newCacheWith(b, "miss-agent-nolease", func(cfg *cache.Config) { cfg.LeaseWait = -1 })
 			r := f.newRepo(b, c)
 			benchMisses(b, f, c, obs, r)
 		})

@@ -110,17 +110,23 @@ func newFixture(tb testing.TB) *fixture {
 // prefix, so caches of different benchmarks never share values.
 func (f *fixture) newCache(tb testing.TB, name string, clientSide bool) (*cache.Cache, *cache.Counters) {
 	tb.Helper()
+	return f.newCacheWith(tb, name, func(cfg *cache.Config) { cfg.DisableClientCache = !clientSide })
+}
+
+// newCacheWith is newCache with the config adjusted by mod.
+func (f *fixture) newCacheWith(tb testing.TB, name string, mod func(*cache.Config)) (*cache.Cache, *cache.Counters) {
+	tb.Helper()
 	obs := &cache.Counters{}
 	cfg := cache.Config{
-		Observer:           obs,
-		Addrs:              []string{f.redis.Addr},
-		Username:           f.redis.Username,
-		Password:           f.redis.Password,
-		DB:                 f.redis.DB,
-		Prefix:             f.redis.Prefix + name,
-		SchemaVersion:      db.SchemaVersion,
-		DisableClientCache: !clientSide,
+		Observer:      obs,
+		Addrs:         []string{f.redis.Addr},
+		Username:      f.redis.Username,
+		Password:      f.redis.Password,
+		DB:            f.redis.DB,
+		Prefix:        f.redis.Prefix + name,
+		SchemaVersion: db.SchemaVersion,
 	}
+	mod(&cfg)
 	if f.redis.TLS {
 		cfg.TLS = &tls.Config{}
 	}
