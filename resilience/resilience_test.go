@@ -322,3 +322,23 @@ func BenchmarkExecutor(b *testing.B) {
 		_, _ = resilience.Get(ctx, e, func(context.Context) (int, error) { return 1, nil })
 	}
 }
+
+func BenchmarkExecutorParts(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		prof resilience.Profile
+	}{
+		{"breaker+retry+timeout", resilience.Profile{}},
+		{"breaker+retry", resilience.Profile{Timeout: -1}},
+		{"breaker", resilience.Profile{Timeout: -1, RetryAttempts: 1}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newPolicies(b, resilience.Config{}).MustExecutor(resilience.Read, "", c.prof)
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = resilience.Get(ctx, e, func(context.Context) (int, error) { return 1, nil })
+			}
+		})
+	}
+}
