@@ -573,7 +573,15 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 		}
 		lk.lease = token
 	}
-	v, err := load(ctx)
+	v, err := loadGuarded(ctx, load, func() {
+		// The loader panicked: release the waiters (they load themselves)
+		// before the panic continues up the leader's stack.
+		if lk.lease != "" {
+			c.releaseLease(lk)
+		}
+		cl.canceled = true
+		finish()
+	})
 	cl.val, cl.err = v, err
 	var data []byte
 	opts := lk.opts
@@ -623,6 +631,19 @@ func (c *Cache) background(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// loadGuarded calls load; if it panics, onPanic runs and the panic goes on.
+func loadGuarded(ctx context.Context, load func(context.Context) (any, error), onPanic func()) (v any, err error) {
+	ok := false
+	defer func() {
+		if !ok {
+			onPanic()
+		}
+	}()
+	v, err = load(ctx)
+	ok = true
+	return v, err
 }
 
 func (c *Cache) removeCall(vk string, cl *call) {

@@ -561,3 +561,39 @@ func TestRedisSlowFailsOpen(t *testing.T) {
 		t.Fatalf("lookups waited for the paused redis: %v", elapsed)
 	}
 }
+
+// A panicking loader does not strand the goroutines waiting on it.
+func TestLoaderPanicReleasesWaiters(t *testing.T) {
+	c, _ := newCache(t, testinfra.Redis(t), nil)
+	ctx := context.Background()
+	key := cache.NewKey("Panics", cache.Deps{})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	go func() {
+		defer func() { _ = recover() }()
+		_, _ = cache.Get(ctx, c, key, cache.Options{}, func(context.Context) (int, error) {
+			close(entered)
+			<-release
+			panic("loader bug")
+		})
+	}()
+	<-entered
+	done := make(chan error, 1)
+	go func() {
+		v, err := cache.Get(ctx, c, key, cache.Options{}, func(context.Context) (int, error) { return 7, nil })
+		if err == nil && v != 7 {
+			err = fmt.Errorf("v = %d", v)
+		}
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second Get join the flight
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter stranded by a panicking loader")
+	}
+}
