@@ -783,6 +783,12 @@ func (c *Cache) refresh(ctx context.Context, lk *lookup, load func(context.Conte
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
+		defer func() {
+			// No caller to hand a refresh panic to: report it, keep the process.
+			if r := recover(); r != nil {
+				c.obs.CacheError(ErrorEvent{Op: "refresh", Query: lk.key.Query, Err: fmt.Errorf("cache: loader panicked: %v", r)})
+			}
+		}()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RefreshTimeout)
 		defer cancel()
 		c.lead(rctx, lk, cl, load, true)
