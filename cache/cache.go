@@ -55,6 +55,7 @@ type Cache struct {
 	schema      string
 	codec       *Codec
 	memo        memo
+	vmemo       *versionMemo // nil: not available (client not ours, or no in-process tier)
 	obs         Observer
 	breaker     circuitbreaker.CircuitBreaker[any]
 	versionTTL  string
@@ -134,7 +135,14 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		loopDone:    make(chan struct{}),
 	}
 	if c.client == nil {
-		client, err := NewClient(ctx, cfg)
+		opt := cfg.ClientOption()
+		if c.clientCache {
+			// Versions are memoized only on clients whose invalidation
+			// pushes we see.
+			c.vmemo = newVersionMemo(cfg.ClientTTL)
+			opt.OnInvalidations = c.vmemo.onInvalidations
+		}
+		client, err := newClient(ctx, opt, cfg.Addrs)
 		if err != nil {
 			return nil, err
 		}
@@ -341,6 +349,17 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 	if len(keys) == 0 {
 		return vers, true, nil
 	}
+	useMemo := c.vmemo != nil && !strict
+	var s0 uint64
+	var now time.Time
+	if useMemo {
+		now = time.Now()
+		if c.vmemo.lookup(keys, vers, now) {
+			c.applyBumps(keys, vers)
+			return vers, true, nil
+		}
+		s0 = c.vmemo.seq.Load()
+	}
 	var resps []rueidis.RedisResult
 	if c.clientCache && !strict {
 		cmds := make([]rueidis.CacheableTTL, len(keys))
@@ -371,6 +390,9 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 		}
 		vers[i] = v
 	}
+	if useMemo && len(missing) == 0 {
+		c.vmemo.store(s0, keys, vers, now)
+	}
 	if len(missing) > 0 {
 		local = false
 		execs := make([]rueidis.LuaExec, len(missing))
@@ -385,17 +407,23 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 			vers[missing[j]] = v
 		}
 	}
-	if c.nbumps.Load() > 0 {
-		now := time.Now()
-		c.bumpMu.RLock()
-		for i, k := range keys {
-			if b, ok := c.bumps[k]; ok && b.ver > vers[i] && now.Before(b.until) {
-				vers[i] = b.ver
-			}
-		}
-		c.bumpMu.RUnlock()
-	}
+	c.applyBumps(keys, vers)
 	return vers, local, nil
+}
+
+// applyBumps raises versions to those this process set itself recently.
+func (c *Cache) applyBumps(keys []string, vers []int64) {
+	if c.nbumps.Load() == 0 {
+		return
+	}
+	now := time.Now()
+	c.bumpMu.RLock()
+	for i, k := range keys {
+		if b, ok := c.bumps[k]; ok && b.ver > vers[i] && now.Before(b.until) {
+			vers[i] = b.ver
+		}
+	}
+	c.bumpMu.RUnlock()
 }
 
 // Envelope: [flags][soft expiry, unix ns, 8 bytes big endian][codec bytes].

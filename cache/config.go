@@ -213,13 +213,17 @@ func (cfg Config) ClientOption() rueidis.ClientOption {
 
 // NewClient builds a rueidis client from cfg, verifying the connection.
 func NewClient(ctx context.Context, cfg Config) (rueidis.Client, error) {
-	client, err := rueidis.NewClient(cfg.ClientOption())
+	return newClient(ctx, cfg.ClientOption(), cfg.Addrs)
+}
+
+func newClient(ctx context.Context, opt rueidis.ClientOption, addrs []string) (rueidis.Client, error) {
+	client, err := rueidis.NewClient(opt)
 	if err != nil {
-		return nil, fmt.Errorf("cache: connect to redis %v: %w", cfg.Addrs, err)
+		return nil, fmt.Errorf("cache: connect to redis %v: %w", addrs, err)
 	}
 	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("cache: ping redis %v: %w", cfg.Addrs, err)
+		return nil, fmt.Errorf("cache: ping redis %v: %w", addrs, err)
 	}
 	return client, nil
 }

@@ -1,0 +1,81 @@
+package cache
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// versionMemo keeps version numbers this process read through the
+// in-process tier, so a lookup whose versions are all known makes no rueidis
+// call for them. It is kept exact by the same invalidation pushes that
+// maintain rueidis' tier (ClientOption.OnInvalidations, which rueidis calls
+// after dropping its own entry): a push deletes the key; a lost connection
+// (nil) clears everything. A read stores what it fetched only if no push
+// arrived while it was fetching (seq unchanged), so a value read just before
+// a push can never be stored after it. Entries also expire with ClientTTL,
+// like rueidis' own.
+type versionMemo struct {
+	mu  sync.RWMutex
+	seq atomic.Uint64
+	m   map[string]memoVersion
+	ttl time.Duration
+}
+
+type memoVersion struct {
+	v     int64
+	until time.Time
+}
+
+func newVersionMemo(ttl time.Duration) *versionMemo {
+	return &versionMemo{m: make(map[string]memoVersion), ttl: ttl}
+}
+
+// onInvalidations is the rueidis hook.
+func (vm *versionMemo) onInvalidations(msgs []rueidis.RedisMessage) {
+	vm.mu.Lock()
+	if msgs == nil {
+		clear(vm.m)
+	} else {
+		for _, m := range msgs {
+			if k, err := m.ToString(); err == nil {
+				delete(vm.m, k)
+			}
+		}
+	}
+	vm.seq.Add(1)
+	vm.mu.Unlock()
+}
+
+// lookup fills vers from the memo; it reports whether every key was there.
+func (vm *versionMemo) lookup(keys []string, vers []int64, now time.Time) bool {
+	vm.mu.RLock()
+	defer vm.mu.RUnlock()
+	for i, k := range keys {
+		e, ok := vm.m[k]
+		if !ok || now.After(e.until) {
+			return false
+		}
+		vers[i] = e.v
+	}
+	return true
+}
+
+// store records versions fetched since seq was s0, unless a push arrived
+// meanwhile.
+func (vm *versionMemo) store(s0 uint64, keys []string, vers []int64, now time.Time) {
+	until := now.Add(vm.ttl)
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.seq.Load() != s0 {
+		return
+	}
+	if len(vm.m) > 1<<16 { // bound memory; entries are cheap to refetch
+		clear(vm.m)
+	}
+	for i, k := range keys {
+		vm.m[k] = memoVersion{v: vers[i], until: until}
+	}
+}
