@@ -63,6 +63,12 @@
 // across processes see the window below). TestStaleFillNeverLands forces the
 // interleaving with a hook between the load and the fill.
 //
+// Version numbers read through the in-process tier are also memoized in a
+// small map kept exact by the same invalidation pushes (rueidis'
+// OnInvalidations hook, which runs after rueidis drops its own copy; a read
+// stores only if no push arrived while it fetched; a lost connection clears
+// it), so a hit whose versions are all known makes no rueidis call for them.
+//
 // Within a process, versions this process bumped are remembered for
 // ClientTTL and win over older ones from the in-process tier, so a read
 // after Invalidate returns never sees the old value even before the push
