@@ -85,6 +85,7 @@ var (
 	methodAddPlaybookStep = repo.Method{
 		Name:   "AddPlaybookStep",
 		Source: "queries/playbooks.sql:14",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "playbook_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"playbook_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"playbook_id", "position"}, Params: []int{1, 2}}}},
@@ -93,6 +94,7 @@ var (
 	methodAddStepDependency = repo.Method{
 		Name:   "AddStepDependency",
 		Source: "queries/workflows.sql:32",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflow_step_dependencies", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"step_id", "depends_on_step_id"}, Params: []int{0, 1}}}},
@@ -101,6 +103,7 @@ var (
 	methodAddWorkflowStep = repo.Method{
 		Name:   "AddWorkflowStep",
 		Source: "queries/workflows.sql:14",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflow_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"workflow_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"workflow_id", "position"}, Params: []int{1, 2}}}},
@@ -109,6 +112,7 @@ var (
 	methodAppendExecutionEvent = repo.Method{
 		Name:   "AppendExecutionEvent",
 		Source: "queries/executions.sql:35",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "execution_events", Insert: true},
@@ -117,6 +121,7 @@ var (
 	methodAssignTask = repo.Method{
 		Name:     "AssignTask",
 		Source:   "queries/tasks.sql:35",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -126,6 +131,7 @@ var (
 	methodAssignTool = repo.Method{
 		Name:   "AssignTool",
 		Source: "queries/agents.sql:68",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agent_tools", Keys: []repo.KeyRef{{Columns: []string{"agent_id", "tool_id"}, Params: []int{0, 1}}}},
@@ -134,6 +140,7 @@ var (
 	methodBumpTaskPriority = repo.Method{
 		Name:   "BumpTaskPriority",
 		Source: "queries/tasks.sql:39",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tasks"},
@@ -142,6 +149,7 @@ var (
 	methodCountExecutionEvents = repo.Method{
 		Name:   "CountExecutionEvents",
 		Source: "queries/executions.sql:48",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "execution_events"},
@@ -150,6 +158,7 @@ var (
 	methodCountTasksByStatusPerAgent = repo.Method{
 		Name:   "CountTasksByStatusPerAgent",
 		Source: "queries/tasks.sql:43",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -159,6 +168,7 @@ var (
 	methodCreateAPIKey = repo.Method{
 		Name:   "CreateAPIKey",
 		Source: "queries/users.sql:32",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
@@ -167,6 +177,7 @@ var (
 	methodCreateAgent = repo.Method{
 		Name:   "CreateAgent",
 		Source: "queries/agents.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agents", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -175,6 +186,7 @@ var (
 	methodCreateExecution = repo.Method{
 		Name:   "CreateExecution",
 		Source: "queries/executions.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "executions", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -183,6 +195,7 @@ var (
 	methodCreatePlaybook = repo.Method{
 		Name:   "CreatePlaybook",
 		Source: "queries/playbooks.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "playbooks", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -191,6 +204,7 @@ var (
 	methodCreateTask = repo.Method{
 		Name:   "CreateTask",
 		Source: "queries/tasks.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tasks", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -199,6 +213,7 @@ var (
 	methodCreateUser = repo.Method{
 		Name:   "CreateUser",
 		Source: "queries/users.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "users", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"email"}, Params: []int{1}}}},
@@ -207,6 +222,7 @@ var (
 	methodCreateWorkflow = repo.Method{
 		Name:   "CreateWorkflow",
 		Source: "queries/workflows.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflows", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -215,6 +231,7 @@ var (
 	methodDeactivateUser = repo.Method{
 		Name:     "DeactivateUser",
 		Source:   "queries/users.sql:25",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -224,6 +241,7 @@ var (
 	methodDeleteAgent = repo.Method{
 		Name:     "DeleteAgent",
 		Source:   "queries/agents.sql:43",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -237,6 +255,7 @@ var (
 	methodDeleteExecutionsBefore = repo.Method{
 		Name:     "DeleteExecutionsBefore",
 		Source:   "queries/executions.sql:68",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -247,6 +266,7 @@ var (
 	methodDeletePlaybook = repo.Method{
 		Name:     "DeletePlaybook",
 		Source:   "queries/playbooks.sql:27",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -258,6 +278,7 @@ var (
 	methodDeleteTask = repo.Method{
 		Name:     "DeleteTask",
 		Source:   "queries/tasks.sql:63",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -267,6 +288,7 @@ var (
 	methodDeleteTool = repo.Method{
 		Name:     "DeleteTool",
 		Source:   "queries/agents.sql:65",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -278,6 +300,7 @@ var (
 	methodDeleteUser = repo.Method{
 		Name:     "DeleteUser",
 		Source:   "queries/users.sql:29",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -291,6 +314,7 @@ var (
 	methodDeleteWorkflow = repo.Method{
 		Name:     "DeleteWorkflow",
 		Source:   "queries/workflows.sql:49",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -304,6 +328,7 @@ var (
 	methodExecutionStatsByAgent = repo.Method{
 		Name:   "ExecutionStatsByAgent",
 		Source: "queries/executions.sql:52",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "executions"},
@@ -312,10 +337,12 @@ var (
 	methodFindAgentsByConfig = repo.Method{
 		Name:   "FindAgentsByConfig",
 		Source: "queries/agents.sql:27",
+		Schema: SchemaVersion,
 	}
 	methodFinishExecution = repo.Method{
 		Name:     "FinishExecution",
 		Source:   "queries/executions.sql:14",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -325,6 +352,7 @@ var (
 	methodGetAgent = repo.Method{
 		Name:   "GetAgent",
 		Source: "queries/agents.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, SWR: 1 * time.Minute, Negative: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"id"}, Params: []int{0}},
@@ -333,6 +361,7 @@ var (
 	methodGetAgentByName = repo.Method{
 		Name:   "GetAgentByName",
 		Source: "queries/agents.sql:10",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}},
@@ -341,6 +370,7 @@ var (
 	methodGetExecution = repo.Method{
 		Name:   "GetExecution",
 		Source: "queries/executions.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "executions", Key: []string{"id"}, Params: []int{0}},
@@ -349,10 +379,12 @@ var (
 	methodGetLiveAPIKeyByPrefix = repo.Method{
 		Name:   "GetLiveAPIKeyByPrefix",
 		Source: "queries/users.sql:37",
+		Schema: SchemaVersion,
 	}
 	methodGetPlaybook = repo.Method{
 		Name:   "GetPlaybook",
 		Source: "queries/playbooks.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbooks", Key: []string{"id"}, Params: []int{0}},
@@ -361,6 +393,7 @@ var (
 	methodGetTask = repo.Method{
 		Name:   "GetTask",
 		Source: "queries/tasks.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 2 * time.Minute, Negative: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "tasks", Key: []string{"id"}, Params: []int{0}},
@@ -369,6 +402,7 @@ var (
 	methodGetTool = repo.Method{
 		Name:   "GetTool",
 		Source: "queries/agents.sql:57",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tools", Key: []string{"id"}, Params: []int{0}},
@@ -377,6 +411,7 @@ var (
 	methodGetUser = repo.Method{
 		Name:   "GetUser",
 		Source: "queries/users.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, Negative: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "users", Key: []string{"id"}, Params: []int{0}},
@@ -385,6 +420,7 @@ var (
 	methodGetUserByEmail = repo.Method{
 		Name:   "GetUserByEmail",
 		Source: "queries/users.sql:10",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "users"},
@@ -393,6 +429,7 @@ var (
 	methodGetWorkflow = repo.Method{
 		Name:   "GetWorkflow",
 		Source: "queries/workflows.sql:6",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "workflows", Key: []string{"id"}, Params: []int{0}},
@@ -401,6 +438,7 @@ var (
 	methodGetWorkflowWithSteps = repo.Method{
 		Name:   "GetWorkflowWithSteps",
 		Source: "queries/workflows.sql:19",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -412,6 +450,7 @@ var (
 	methodInsertAuditLog = repo.Method{
 		Name:   "InsertAuditLog",
 		Source: "queries/audit.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "audit_log", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -420,6 +459,7 @@ var (
 	methodInsertExecutionEvents = repo.Method{
 		Name:   "InsertExecutionEvents",
 		Source: "queries/executions.sql:31",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "execution_events", Insert: true},
@@ -428,6 +468,7 @@ var (
 	methodListAPIKeysByUser = repo.Method{
 		Name:   "ListAPIKeysByUser",
 		Source: "queries/users.sql:46",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "api_keys"},
@@ -436,10 +477,12 @@ var (
 	methodListActiveExecutions = repo.Method{
 		Name:   "ListActiveExecutions",
 		Source: "queries/executions.sql:28",
+		Schema: SchemaVersion,
 	}
 	methodListAgentTools = repo.Method{
 		Name:   "ListAgentTools",
 		Source: "queries/agents.sql:77",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agent_tools"},
@@ -450,6 +493,7 @@ var (
 	methodListAgentsByOwner = repo.Method{
 		Name:   "ListAgentsByOwner",
 		Source: "queries/agents.sql:14",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -458,6 +502,7 @@ var (
 	methodListAgentsByStatus = repo.Method{
 		Name:   "ListAgentsByStatus",
 		Source: "queries/agents.sql:23",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -466,22 +511,27 @@ var (
 	methodListAuditLogForEntity = repo.Method{
 		Name:   "ListAuditLogForEntity",
 		Source: "queries/audit.sql:6",
+		Schema: SchemaVersion,
 	}
 	methodListExecutionEvents = repo.Method{
 		Name:   "ListExecutionEvents",
 		Source: "queries/executions.sql:42",
+		Schema: SchemaVersion,
 	}
 	methodListExecutionsByAgent = repo.Method{
 		Name:   "ListExecutionsByAgent",
 		Source: "queries/executions.sql:20",
+		Schema: SchemaVersion,
 	}
 	methodListOverdueTasks = repo.Method{
 		Name:   "ListOverdueTasks",
 		Source: "queries/tasks.sql:53",
+		Schema: SchemaVersion,
 	}
 	methodListPlaybookSteps = repo.Method{
 		Name:   "ListPlaybookSteps",
 		Source: "queries/playbooks.sql:19",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbook_steps"},
@@ -490,6 +540,7 @@ var (
 	methodListPublishedPlaybooksByTag = repo.Method{
 		Name:   "ListPublishedPlaybooksByTag",
 		Source: "queries/playbooks.sql:10",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbooks"},
@@ -498,10 +549,12 @@ var (
 	methodListStepDependencies = repo.Method{
 		Name:   "ListStepDependencies",
 		Source: "queries/workflows.sql:37",
+		Schema: SchemaVersion,
 	}
 	methodListSubtasks = repo.Method{
 		Name:   "ListSubtasks",
 		Source: "queries/tasks.sql:20",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tasks"},
@@ -510,10 +563,12 @@ var (
 	methodListTasksByAssignee = repo.Method{
 		Name:   "ListTasksByAssignee",
 		Source: "queries/tasks.sql:10",
+		Schema: SchemaVersion,
 	}
 	methodListTools = repo.Method{
 		Name:   "ListTools",
 		Source: "queries/agents.sql:61",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tools"},
@@ -522,10 +577,12 @@ var (
 	methodListUsers = repo.Method{
 		Name:   "ListUsers",
 		Source: "queries/users.sql:14",
+		Schema: SchemaVersion,
 	}
 	methodListWorkflowsByOwner = repo.Method{
 		Name:   "ListWorkflowsByOwner",
 		Source: "queries/workflows.sql:10",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "workflows"},
@@ -534,6 +591,7 @@ var (
 	methodPublishPlaybook = repo.Method{
 		Name:     "PublishPlaybook",
 		Source:   "queries/playbooks.sql:23",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -543,6 +601,7 @@ var (
 	methodRevokeAPIKey = repo.Method{
 		Name:     "RevokeAPIKey",
 		Source:   "queries/users.sql:53",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -552,10 +611,12 @@ var (
 	methodSearchTasksByMetadata = repo.Method{
 		Name:   "SearchTasksByMetadata",
 		Source: "queries/tasks.sql:60",
+		Schema: SchemaVersion,
 	}
 	methodStartExecution = repo.Method{
 		Name:     "StartExecution",
 		Source:   "queries/executions.sql:10",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -565,6 +626,7 @@ var (
 	methodTouchAPIKey = repo.Method{
 		Name:   "TouchAPIKey",
 		Source: "queries/users.sql:50",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -573,6 +635,7 @@ var (
 	methodTransitionTaskStatus = repo.Method{
 		Name:     "TransitionTaskStatus",
 		Source:   "queries/tasks.sql:24",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -582,6 +645,7 @@ var (
 	methodUnassignTool = repo.Method{
 		Name:     "UnassignTool",
 		Source:   "queries/agents.sql:74",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -591,6 +655,7 @@ var (
 	methodUpdateAgentConfig = repo.Method{
 		Name:   "UpdateAgentConfig",
 		Source: "queries/agents.sql:37",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agents", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{2}}}, OtherKeys: [][]string{{"owner_id", "name"}}},
@@ -599,6 +664,7 @@ var (
 	methodUpdateAgentStatus = repo.Method{
 		Name:     "UpdateAgentStatus",
 		Source:   "queries/agents.sql:31",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -608,6 +674,7 @@ var (
 	methodUpdateUserRole = repo.Method{
 		Name:     "UpdateUserRole",
 		Source:   "queries/users.sql:21",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -617,6 +684,7 @@ var (
 	methodUpdateWorkflowStatus = repo.Method{
 		Name:     "UpdateWorkflowStatus",
 		Source:   "queries/workflows.sql:44",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -626,6 +694,7 @@ var (
 	methodUpsertTool = repo.Method{
 		Name:   "UpsertTool",
 		Source: "queries/agents.sql:46",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tools", Keys: []repo.KeyRef{{Columns: []string{"name"}, Params: []int{0}}}, OtherKeys: [][]string{{"id"}}},

@@ -11,7 +11,9 @@ import (
 // which started before a write's invalidation never fills after it, and
 // falls back to load when Redis is unavailable.
 func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error)) (T, error) {
-	key := cache.NewKey(m.Name, deps(m, args), args...)
+	keyArgs := make([]any, 0, len(args)+1)
+	keyArgs = append(append(keyArgs, m.Schema), args...)
+	key := cache.NewKey(m.Name, deps(m, args), keyArgs...)
 	opts := cache.Options{TTL: m.Cache.TTL, SWR: m.Cache.SWR, Negative: m.Cache.Negative}
 	var loaded atomic.Bool
 	v, err := cache.Get(ctx, rt.cache, key, opts, func(ctx context.Context) (T, error) {

@@ -11,6 +11,10 @@ import (
 type Method struct {
 	Name   string
 	Source string // query file and line, for messages
+	// Schema is the generated package's SchemaVersion. It is hashed into
+	// every cache key, so values cached under another schema are never
+	// decoded into these types, whatever the cache's own configuration.
+	Schema string
 	Write  bool   // the statement can change rows
 	// RowCount marks :execrows methods: a result of 0 rows means nothing
 	// changed, so nothing is invalidated.

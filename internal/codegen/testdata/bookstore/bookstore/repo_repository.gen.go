@@ -84,6 +84,7 @@ var (
 	methodAddBook = repo.Method{
 		Name:   "AddBook",
 		Source: "queries/queries.sql:14",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "books", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}, Returned: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}},
@@ -92,6 +93,7 @@ var (
 	methodAddReview = repo.Method{
 		Name:   "AddReview",
 		Source: "queries/queries.sql:31",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "reviews", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -100,6 +102,7 @@ var (
 	methodAverageStars = repo.Method{
 		Name:   "AverageStars",
 		Source: "queries/queries.sql:34",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "reviews"},
@@ -108,6 +111,7 @@ var (
 	methodBooksByAuthor = repo.Method{
 		Name:   "BooksByAuthor",
 		Source: "queries/queries.sql:23",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "authors", Key: []string{"id"}, Params: []int{0}},
@@ -117,6 +121,7 @@ var (
 	methodCreateAuthor = repo.Method{
 		Name:   "CreateAuthor",
 		Source: "queries/queries.sql:1",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "authors", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -125,6 +130,7 @@ var (
 	methodDeleteAuthor = repo.Method{
 		Name:   "DeleteAuthor",
 		Source: "queries/queries.sql:11",
+		Schema: SchemaVersion,
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "authors", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -135,6 +141,7 @@ var (
 	methodGetAuthor = repo.Method{
 		Name:   "GetAuthor",
 		Source: "queries/queries.sql:4",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute, Negative: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "authors", Key: []string{"id"}, Params: []int{0}},
@@ -143,6 +150,7 @@ var (
 	methodGetBook = repo.Method{
 		Name:   "GetBook",
 		Source: "queries/queries.sql:19",
+		Schema: SchemaVersion,
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "books", Key: []string{"isbn"}, Params: []int{0}},
@@ -151,6 +159,7 @@ var (
 	methodRenameAuthor = repo.Method{
 		Name:     "RenameAuthor",
 		Source:   "queries/queries.sql:8",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -160,6 +169,7 @@ var (
 	methodSetPrice = repo.Method{
 		Name:     "SetPrice",
 		Source:   "queries/queries.sql:27",
+		Schema:   SchemaVersion,
 		Write:    true,
 		RowCount: true,
 		Timeout:  2 * time.Second,
@@ -171,6 +181,7 @@ var (
 	methodTopRated = repo.Method{
 		Name:          "TopRated",
 		Source:        "queries/queries.sql:39",
+		Schema:        SchemaVersion,
 		Cache:         &repo.CacheSpec{TTL: 1 * time.Minute},
 		RetryAttempts: 2,
 		Deps: []repo.Dep{
