@@ -15,7 +15,7 @@ type Method struct {
 	// every cache key, so values cached under another schema are never
 	// decoded into these types, whatever the cache's own configuration.
 	Schema string
-	Write  bool   // the statement can change rows
+	Write  bool // the statement can change rows
 	// RowCount marks :execrows methods: a result of 0 rows means nothing
 	// changed, so nothing is invalidated.
 	RowCount bool
