@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,6 @@ import (
 	"github.com/agentical/datalayer/resilience"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/redis/rueidis"
 )
 
 type item struct {
@@ -44,7 +44,7 @@ func TestHitMiss(t *testing.T) {
 			var loads atomic.Int64
 			at := time.Date(2026, 1, 1, 0, 0, 0, 999, time.UTC)
 			load := counted(&loads, func(context.Context) (item, error) {
-				return item{ID: 1, Name: "one", Price: pgtype.Numeric{Int: bigInt(1999), Exp: -2, Valid: true}, At: at}, nil
+				return item{ID: 1, Name: "one", Price: pgtype.Numeric{Int: big.NewInt(1999), Exp: -2, Valid: true}, At: at}, nil
 			})
 			v, err := cache.Get(ctx, c, itemKey(1), cache.Options{}, load)
 			if err != nil || v.Name != "one" {
@@ -522,9 +522,6 @@ func TestCrossProcessWindow(t *testing.T) {
 	}
 }
 
-func bigInt(v int64) *bigIntT { return newBig(v) }
-
-var _ = rueidis.Nil
 
 // A Redis that stops answering (CLIENT PAUSE) costs a lookup at most
 // RedisTimeout, then the breaker takes Redis out of the path.
