@@ -522,7 +522,6 @@ func TestCrossProcessWindow(t *testing.T) {
 	}
 }
 
-
 // A Redis that stops answering (CLIENT PAUSE) costs a lookup at most
 // RedisTimeout, then the breaker takes Redis out of the path.
 func TestRedisSlowFailsOpen(t *testing.T) {
