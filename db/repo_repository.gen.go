@@ -86,6 +86,7 @@ var (
 		Name:   "AddPlaybookStep",
 		Source: "queries/playbooks.sql:14",
 		Schema: SchemaVersion,
+		Shape:  "bdd1a19b74e3",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "playbook_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"playbook_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"playbook_id", "position"}, Params: []int{1, 2}}}},
@@ -95,6 +96,7 @@ var (
 		Name:   "AddStepDependency",
 		Source: "queries/workflows.sql:32",
 		Schema: SchemaVersion,
+		Shape:  "95c187986a52",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflow_step_dependencies", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"step_id", "depends_on_step_id"}, Params: []int{0, 1}}}},
@@ -104,6 +106,7 @@ var (
 		Name:   "AddWorkflowStep",
 		Source: "queries/workflows.sql:14",
 		Schema: SchemaVersion,
+		Shape:  "f50c442c2ce4",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflow_steps", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"workflow_id", "position"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"workflow_id", "position"}, Params: []int{1, 2}}}},
@@ -113,6 +116,7 @@ var (
 		Name:   "AppendExecutionEvent",
 		Source: "queries/executions.sql:35",
 		Schema: SchemaVersion,
+		Shape:  "8c1d1eb8a993",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "execution_events", Insert: true},
@@ -122,6 +126,7 @@ var (
 		Name:     "AssignTask",
 		Source:   "queries/tasks.sql:35",
 		Schema:   SchemaVersion,
+		Shape:    "475f8e3ac9df",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -132,6 +137,7 @@ var (
 		Name:   "AssignTool",
 		Source: "queries/agents.sql:68",
 		Schema: SchemaVersion,
+		Shape:  "1d094c59f90f",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agent_tools", Keys: []repo.KeyRef{{Columns: []string{"agent_id", "tool_id"}, Params: []int{0, 1}}}},
@@ -141,6 +147,7 @@ var (
 		Name:   "BumpTaskPriority",
 		Source: "queries/tasks.sql:39",
 		Schema: SchemaVersion,
+		Shape:  "1a9db257eab3",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tasks"},
@@ -150,6 +157,7 @@ var (
 		Name:   "CountExecutionEvents",
 		Source: "queries/executions.sql:48",
 		Schema: SchemaVersion,
+		Shape:  "bd42acb719d3",
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "execution_events"},
@@ -159,6 +167,7 @@ var (
 		Name:   "CountTasksByStatusPerAgent",
 		Source: "queries/tasks.sql:43",
 		Schema: SchemaVersion,
+		Shape:  "ae5a56e587a9",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -169,6 +178,7 @@ var (
 		Name:   "CreateAPIKey",
 		Source: "queries/users.sql:32",
 		Schema: SchemaVersion,
+		Shape:  "c8af1a712177",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
@@ -178,6 +188,7 @@ var (
 		Name:   "CreateAgent",
 		Source: "queries/agents.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "a13f238c7378",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agents", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -187,6 +198,7 @@ var (
 		Name:   "CreateExecution",
 		Source: "queries/executions.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "cbc493e7046f",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "executions", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -196,6 +208,7 @@ var (
 		Name:   "CreatePlaybook",
 		Source: "queries/playbooks.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "af603f156961",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "playbooks", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -205,6 +218,7 @@ var (
 		Name:   "CreateTask",
 		Source: "queries/tasks.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "9262db18ae84",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tasks", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -214,6 +228,7 @@ var (
 		Name:   "CreateUser",
 		Source: "queries/users.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "dc6cd4a9041b",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "users", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"email"}, Params: []int{1}}}},
@@ -223,6 +238,7 @@ var (
 		Name:   "CreateWorkflow",
 		Source: "queries/workflows.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "53ef73fbcb0f",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "workflows", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"owner_id", "name"}, Params: []int{1, 2}}}},
@@ -232,6 +248,7 @@ var (
 		Name:     "DeactivateUser",
 		Source:   "queries/users.sql:25",
 		Schema:   SchemaVersion,
+		Shape:    "879567de26aa",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -242,6 +259,7 @@ var (
 		Name:     "DeleteAgent",
 		Source:   "queries/agents.sql:43",
 		Schema:   SchemaVersion,
+		Shape:    "0e962dc6ab10",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -256,6 +274,7 @@ var (
 		Name:     "DeleteExecutionsBefore",
 		Source:   "queries/executions.sql:68",
 		Schema:   SchemaVersion,
+		Shape:    "f96dca2b2316",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -267,6 +286,7 @@ var (
 		Name:     "DeletePlaybook",
 		Source:   "queries/playbooks.sql:27",
 		Schema:   SchemaVersion,
+		Shape:    "0978c4c95fc3",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -279,6 +299,7 @@ var (
 		Name:     "DeleteTask",
 		Source:   "queries/tasks.sql:63",
 		Schema:   SchemaVersion,
+		Shape:    "b29ef7de2508",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -289,6 +310,7 @@ var (
 		Name:     "DeleteTool",
 		Source:   "queries/agents.sql:65",
 		Schema:   SchemaVersion,
+		Shape:    "f5b64bc03930",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -301,6 +323,7 @@ var (
 		Name:     "DeleteUser",
 		Source:   "queries/users.sql:29",
 		Schema:   SchemaVersion,
+		Shape:    "f68567210e40",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -315,6 +338,7 @@ var (
 		Name:     "DeleteWorkflow",
 		Source:   "queries/workflows.sql:49",
 		Schema:   SchemaVersion,
+		Shape:    "6759ee9aa88f",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -329,6 +353,7 @@ var (
 		Name:   "ExecutionStatsByAgent",
 		Source: "queries/executions.sql:52",
 		Schema: SchemaVersion,
+		Shape:  "84ddc2b2a2e0",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "executions"},
@@ -338,11 +363,13 @@ var (
 		Name:   "FindAgentsByConfig",
 		Source: "queries/agents.sql:27",
 		Schema: SchemaVersion,
+		Shape:  "d566701cb8ac",
 	}
 	methodFinishExecution = repo.Method{
 		Name:     "FinishExecution",
 		Source:   "queries/executions.sql:14",
 		Schema:   SchemaVersion,
+		Shape:    "555624929421",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -353,6 +380,7 @@ var (
 		Name:   "GetAgent",
 		Source: "queries/agents.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "a12110dbd184",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, SWR: 1 * time.Minute, Negative: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"id"}, Params: []int{0}},
@@ -362,6 +390,7 @@ var (
 		Name:   "GetAgentByName",
 		Source: "queries/agents.sql:10",
 		Schema: SchemaVersion,
+		Shape:  "403c764e18e7",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}},
@@ -371,6 +400,7 @@ var (
 		Name:   "GetExecution",
 		Source: "queries/executions.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "3b58ec3650f8",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "executions", Key: []string{"id"}, Params: []int{0}},
@@ -380,11 +410,13 @@ var (
 		Name:   "GetLiveAPIKeyByPrefix",
 		Source: "queries/users.sql:37",
 		Schema: SchemaVersion,
+		Shape:  "935e1c108fea",
 	}
 	methodGetPlaybook = repo.Method{
 		Name:   "GetPlaybook",
 		Source: "queries/playbooks.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "18333c939259",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbooks", Key: []string{"id"}, Params: []int{0}},
@@ -394,6 +426,7 @@ var (
 		Name:   "GetTask",
 		Source: "queries/tasks.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "0a4ee2b14412",
 		Cache:  &repo.CacheSpec{TTL: 2 * time.Minute, Negative: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "tasks", Key: []string{"id"}, Params: []int{0}},
@@ -403,6 +436,7 @@ var (
 		Name:   "GetTool",
 		Source: "queries/agents.sql:57",
 		Schema: SchemaVersion,
+		Shape:  "57d0fa138bc4",
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tools", Key: []string{"id"}, Params: []int{0}},
@@ -412,6 +446,7 @@ var (
 		Name:   "GetUser",
 		Source: "queries/users.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "13529026c44b",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, Negative: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "users", Key: []string{"id"}, Params: []int{0}},
@@ -421,6 +456,7 @@ var (
 		Name:   "GetUserByEmail",
 		Source: "queries/users.sql:10",
 		Schema: SchemaVersion,
+		Shape:  "c2abe70a646f",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "users"},
@@ -430,6 +466,7 @@ var (
 		Name:   "GetWorkflow",
 		Source: "queries/workflows.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "c5c04ec2b991",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "workflows", Key: []string{"id"}, Params: []int{0}},
@@ -439,6 +476,7 @@ var (
 		Name:   "GetWorkflowWithSteps",
 		Source: "queries/workflows.sql:19",
 		Schema: SchemaVersion,
+		Shape:  "7e950bd9d4b0",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -451,6 +489,7 @@ var (
 		Name:   "InsertAuditLog",
 		Source: "queries/audit.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "3f6624345f36",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "audit_log", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -460,6 +499,7 @@ var (
 		Name:   "InsertExecutionEvents",
 		Source: "queries/executions.sql:31",
 		Schema: SchemaVersion,
+		Shape:  "147a81bcc9ca",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "execution_events", Insert: true},
@@ -469,6 +509,7 @@ var (
 		Name:   "ListAPIKeysByUser",
 		Source: "queries/users.sql:46",
 		Schema: SchemaVersion,
+		Shape:  "92bc9072b6e4",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "api_keys"},
@@ -478,11 +519,13 @@ var (
 		Name:   "ListActiveExecutions",
 		Source: "queries/executions.sql:28",
 		Schema: SchemaVersion,
+		Shape:  "635137e9f35e",
 	}
 	methodListAgentTools = repo.Method{
 		Name:   "ListAgentTools",
 		Source: "queries/agents.sql:77",
 		Schema: SchemaVersion,
+		Shape:  "026cd64e21aa",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agent_tools"},
@@ -494,6 +537,7 @@ var (
 		Name:   "ListAgentsByOwner",
 		Source: "queries/agents.sql:14",
 		Schema: SchemaVersion,
+		Shape:  "d6583518d507",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -503,6 +547,7 @@ var (
 		Name:   "ListAgentsByStatus",
 		Source: "queries/agents.sql:23",
 		Schema: SchemaVersion,
+		Shape:  "4efcdd20ffef",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "agents"},
@@ -512,26 +557,31 @@ var (
 		Name:   "ListAuditLogForEntity",
 		Source: "queries/audit.sql:6",
 		Schema: SchemaVersion,
+		Shape:  "262658c25258",
 	}
 	methodListExecutionEvents = repo.Method{
 		Name:   "ListExecutionEvents",
 		Source: "queries/executions.sql:42",
 		Schema: SchemaVersion,
+		Shape:  "b42123428e69",
 	}
 	methodListExecutionsByAgent = repo.Method{
 		Name:   "ListExecutionsByAgent",
 		Source: "queries/executions.sql:20",
 		Schema: SchemaVersion,
+		Shape:  "d93275ce3569",
 	}
 	methodListOverdueTasks = repo.Method{
 		Name:   "ListOverdueTasks",
 		Source: "queries/tasks.sql:53",
 		Schema: SchemaVersion,
+		Shape:  "a4938d231af4",
 	}
 	methodListPlaybookSteps = repo.Method{
 		Name:   "ListPlaybookSteps",
 		Source: "queries/playbooks.sql:19",
 		Schema: SchemaVersion,
+		Shape:  "ad23141a690e",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbook_steps"},
@@ -541,6 +591,7 @@ var (
 		Name:   "ListPublishedPlaybooksByTag",
 		Source: "queries/playbooks.sql:10",
 		Schema: SchemaVersion,
+		Shape:  "dcefe156f318",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "playbooks"},
@@ -550,11 +601,13 @@ var (
 		Name:   "ListStepDependencies",
 		Source: "queries/workflows.sql:37",
 		Schema: SchemaVersion,
+		Shape:  "8b91c063a88e",
 	}
 	methodListSubtasks = repo.Method{
 		Name:   "ListSubtasks",
 		Source: "queries/tasks.sql:20",
 		Schema: SchemaVersion,
+		Shape:  "bb25d521ed2d",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tasks"},
@@ -564,11 +617,13 @@ var (
 		Name:   "ListTasksByAssignee",
 		Source: "queries/tasks.sql:10",
 		Schema: SchemaVersion,
+		Shape:  "23e49169b760",
 	}
 	methodListTools = repo.Method{
 		Name:   "ListTools",
 		Source: "queries/agents.sql:61",
 		Schema: SchemaVersion,
+		Shape:  "37437d413dd2",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "tools"},
@@ -578,11 +633,13 @@ var (
 		Name:   "ListUsers",
 		Source: "queries/users.sql:14",
 		Schema: SchemaVersion,
+		Shape:  "530ccf07c593",
 	}
 	methodListWorkflowsByOwner = repo.Method{
 		Name:   "ListWorkflowsByOwner",
 		Source: "queries/workflows.sql:10",
 		Schema: SchemaVersion,
+		Shape:  "7d60a7c168f1",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "workflows"},
@@ -592,6 +649,7 @@ var (
 		Name:     "PublishPlaybook",
 		Source:   "queries/playbooks.sql:23",
 		Schema:   SchemaVersion,
+		Shape:    "d50f2fe8ae9e",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -602,6 +660,7 @@ var (
 		Name:     "RevokeAPIKey",
 		Source:   "queries/users.sql:53",
 		Schema:   SchemaVersion,
+		Shape:    "e5e62211ec22",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -612,11 +671,13 @@ var (
 		Name:   "SearchTasksByMetadata",
 		Source: "queries/tasks.sql:60",
 		Schema: SchemaVersion,
+		Shape:  "7b5ab5208aa4",
 	}
 	methodStartExecution = repo.Method{
 		Name:     "StartExecution",
 		Source:   "queries/executions.sql:10",
 		Schema:   SchemaVersion,
+		Shape:    "cb7a2a9ae5aa",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -627,6 +688,7 @@ var (
 		Name:   "TouchAPIKey",
 		Source: "queries/users.sql:50",
 		Schema: SchemaVersion,
+		Shape:  "0ef6824f0ed8",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -636,6 +698,7 @@ var (
 		Name:     "TransitionTaskStatus",
 		Source:   "queries/tasks.sql:24",
 		Schema:   SchemaVersion,
+		Shape:    "7681cd8b9230",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -646,6 +709,7 @@ var (
 		Name:     "UnassignTool",
 		Source:   "queries/agents.sql:74",
 		Schema:   SchemaVersion,
+		Shape:    "1bf52dd7dabb",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -656,6 +720,7 @@ var (
 		Name:   "UpdateAgentConfig",
 		Source: "queries/agents.sql:37",
 		Schema: SchemaVersion,
+		Shape:  "56210be86507",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "agents", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{2}}}, OtherKeys: [][]string{{"owner_id", "name"}}},
@@ -665,6 +730,7 @@ var (
 		Name:     "UpdateAgentStatus",
 		Source:   "queries/agents.sql:31",
 		Schema:   SchemaVersion,
+		Shape:    "4fbd2045dda2",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -675,6 +741,7 @@ var (
 		Name:     "UpdateUserRole",
 		Source:   "queries/users.sql:21",
 		Schema:   SchemaVersion,
+		Shape:    "20cc909b8871",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -685,6 +752,7 @@ var (
 		Name:     "UpdateWorkflowStatus",
 		Source:   "queries/workflows.sql:44",
 		Schema:   SchemaVersion,
+		Shape:    "e2a8f28e0ad6",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -695,6 +763,7 @@ var (
 		Name:   "UpsertTool",
 		Source: "queries/agents.sql:46",
 		Schema: SchemaVersion,
+		Shape:  "103356bd4451",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "tools", Keys: []repo.KeyRef{{Columns: []string{"name"}, Params: []int{0}}}, OtherKeys: [][]string{{"id"}}},

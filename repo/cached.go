@@ -11,8 +11,8 @@ import (
 // which started before a write's invalidation never fills after it, and
 // falls back to load when Redis is unavailable.
 func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error)) (T, error) {
-	keyArgs := make([]any, 0, len(args)+1)
-	keyArgs = append(append(keyArgs, m.Schema), args...)
+	keyArgs := make([]any, 0, len(args)+2)
+	keyArgs = append(append(keyArgs, m.Schema, m.Shape), args...)
 	key := cache.NewKey(m.Name, deps(m, args), keyArgs...)
 	opts := cache.Options{TTL: m.Cache.TTL, SWR: m.Cache.SWR, Negative: m.Cache.Negative}
 	var loaded atomic.Bool

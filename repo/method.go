@@ -15,7 +15,10 @@ type Method struct {
 	// every cache key, so values cached under another schema are never
 	// decoded into these types, whatever the cache's own configuration.
 	Schema string
-	Write  bool // the statement can change rows
+	// Shape hashes the query's SQL and result fields; also hashed into
+	// keys, so an edited query never reads values cached by its old form.
+	Shape string
+	Write bool // the statement can change rows
 	// RowCount marks :execrows methods: a result of 0 rows means nothing
 	// changed, so nothing is invalidated.
 	RowCount bool

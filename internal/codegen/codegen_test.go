@@ -267,3 +267,25 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// TestShapeChangesWithQuery: editing a query's SQL (as sqlc emitted it)
+// changes its Shape, so values cached by the old form are never read.
+func TestShapeChangesWithQuery(t *testing.T) {
+	shapeOf := func(dir string) string {
+		t.Helper()
+		files, err := codegen.Generate(codegen.Options{SqlcConfig: filepath.Join(dir, "sqlc.yaml")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(files[0].Content)
+		i := strings.Index(src, "methodGetBook = repo.Method{")
+		j := strings.Index(src[i:], "Shape:")
+		return strings.Fields(src[i+j:])[1]
+	}
+	dir := copyProject(t)
+	before := shapeOf(dir)
+	replaceIn(t, filepath.Join(dir, "bookstore/queries.sql.go"), "SELECT isbn, author_id, title, price, published FROM books WHERE isbn = $1", "SELECT isbn, author_id, title, price, published FROM books WHERE isbn = $1 AND price >= 0")
+	if after := shapeOf(dir); after == before {
+		t.Fatalf("Shape %s unchanged after editing GetBook's SQL", before)
+	}
+}

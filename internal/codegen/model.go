@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,6 +34,9 @@ type method struct {
 
 	Deps    []dep
 	Effects []effect
+	// Shape hashes the query's SQL and its result type's fields: a changed
+	// query caches under new keys even when the schema did not change.
+	Shape string
 	// RetExprs are Go expressions over the result v giving the values of
 	// returned keys.
 	RetExprs []string
@@ -118,6 +123,7 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		Retry:    q.Directives.RetryAttempts,
 		Policy:   q.Directives.Policy,
 	}
+	m.Shape = shapeOf(gp, gm, q)
 	an, err := schema.Analyze(q)
 	if err != nil {
 		var l sqlinfo.ErrorList
@@ -337,4 +343,20 @@ func returningColumns(sql string) []string {
 		out = append(out, strings.Trim(name, `"`))
 	}
 	return out
+}
+
+func shapeOf(gp *goPackage, gm goMethod, q sqlinfo.Query) string {
+	h := sha256.New()
+	sql := gp.SQL[gm.Name]
+	if sql == "" {
+		sql = q.SQL
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00", sql, strings.Join(gm.Results, ","))
+	if len(gm.Results) > 0 {
+		elem := strings.TrimPrefix(gm.Results[0], "[]")
+		for _, f := range gp.Structs[elem] {
+			fmt.Fprintf(h, "%s %s\x00", f.Name, f.Type)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -85,6 +85,7 @@ var (
 		Name:   "AddBook",
 		Source: "queries/queries.sql:14",
 		Schema: SchemaVersion,
+		Shape:  "25faeaad5462",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "books", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}, Returned: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}, {Columns: []string{"author_id", "title"}, Params: []int{1, 2}}}},
@@ -94,6 +95,7 @@ var (
 		Name:   "AddReview",
 		Source: "queries/queries.sql:31",
 		Schema: SchemaVersion,
+		Shape:  "e7614b38c970",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "reviews", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -103,6 +105,7 @@ var (
 		Name:   "AverageStars",
 		Source: "queries/queries.sql:34",
 		Schema: SchemaVersion,
+		Shape:  "bb715ce0283e",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "reviews"},
@@ -112,6 +115,7 @@ var (
 		Name:   "BooksByAuthor",
 		Source: "queries/queries.sql:23",
 		Schema: SchemaVersion,
+		Shape:  "a06d40add662",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "authors", Key: []string{"id"}, Params: []int{0}},
@@ -122,6 +126,7 @@ var (
 		Name:   "CreateAuthor",
 		Source: "queries/queries.sql:1",
 		Schema: SchemaVersion,
+		Shape:  "128c228d3cb5",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "authors", Insert: true, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -131,6 +136,7 @@ var (
 		Name:   "DeleteAuthor",
 		Source: "queries/queries.sql:11",
 		Schema: SchemaVersion,
+		Shape:  "04125d697e6e",
 		Write:  true,
 		Effects: []repo.Effect{
 			{Table: "authors", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
@@ -142,6 +148,7 @@ var (
 		Name:   "GetAuthor",
 		Source: "queries/queries.sql:4",
 		Schema: SchemaVersion,
+		Shape:  "8fc62cb8c7cd",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute, Negative: 10 * time.Second},
 		Deps: []repo.Dep{
 			{Table: "authors", Key: []string{"id"}, Params: []int{0}},
@@ -151,6 +158,7 @@ var (
 		Name:   "GetBook",
 		Source: "queries/queries.sql:19",
 		Schema: SchemaVersion,
+		Shape:  "29bc1c7f1af2",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Deps: []repo.Dep{
 			{Table: "books", Key: []string{"isbn"}, Params: []int{0}},
@@ -160,6 +168,7 @@ var (
 		Name:     "RenameAuthor",
 		Source:   "queries/queries.sql:8",
 		Schema:   SchemaVersion,
+		Shape:    "5ebf399e0b0e",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -170,6 +179,7 @@ var (
 		Name:     "SetPrice",
 		Source:   "queries/queries.sql:27",
 		Schema:   SchemaVersion,
+		Shape:    "f8a343983f10",
 		Write:    true,
 		RowCount: true,
 		Timeout:  2 * time.Second,
@@ -182,6 +192,7 @@ var (
 		Name:          "TopRated",
 		Source:        "queries/queries.sql:39",
 		Schema:        SchemaVersion,
+		Shape:         "cee144f8f083",
 		Cache:         &repo.CacheSpec{TTL: 1 * time.Minute},
 		RetryAttempts: 2,
 		Deps: []repo.Dep{
