@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/internal/redact"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -127,13 +128,4 @@ func (c Config) String() string {
 }
 
 // Redact removes a password from a URL for logs and errors.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+func Redact(raw string) string { return redact.DSN(raw) }

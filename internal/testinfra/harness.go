@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentical/datalayer/internal/devserver"
 	"github.com/agentical/datalayer/internal/devserver/dockerserver"
+	"github.com/agentical/datalayer/internal/redact"
 )
 
 // Config says where a Harness gets its servers. The zero value means: no
@@ -253,14 +254,8 @@ func sourceName(s devserver.Source, envName string) string {
 }
 
 // redactIn removes the password of dsn from msg, for driver errors that may
-// quote the DSN or parts of it.
-func redactIn(msg, dsn string) string {
-	msg = strings.ReplaceAll(msg, dsn, devserver.RedactURL(dsn))
-	if pw := passwordOf(dsn); pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
-	}
-	return msg
-}
+// quote it.
+func redactIn(msg, dsn string) string { return redact.Text(msg, dsn) }
 
 // randomSuffix returns n random lowercase hex characters.
 func randomSuffix(n int) string {

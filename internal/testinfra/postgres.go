@@ -308,20 +308,6 @@ func withDatabase(dsn, db string) (string, error) {
 	return dsn + " dbname='" + db + "'", nil
 }
 
-// passwordOf extracts the password of a DSN, for scrubbing driver errors.
-func passwordOf(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		if pw, ok := u.User.Password(); ok {
-			return pw
-		}
-		return u.Query().Get("password")
-	}
-	if m := kvPassword.FindStringSubmatch(dsn); m != nil {
-		return strings.Trim(m[1], "'")
-	}
-	return ""
-}
-
 var kvPassword = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // identPart turns s into at most n characters of [a-z0-9_].
