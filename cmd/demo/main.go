@@ -200,7 +200,10 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 
 	printReport(out, rt.Stats(), res, counters, policies, c, elapsed)
 	fmt.Fprintf(out, "\ndone in %s; stopping what was started\n", since(start))
-	return ctx.Err()
+	if ctx.Err() != nil {
+		return errors.New("interrupted: the workload stopped early")
+	}
+	return nil
 }
 
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
