@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 // from Redis), redis-hit (client-side tier off), local-hit (rueidis
 // client-side tier), goredis-redis-hit and goredis-local-hit (the peer
 // go-redis/cache, Redis only and with its TinyLFU tier). For GetAgent two
-// more break the miss down: repo-nocache (the repository without a cache:
+// more break the miss down (CountTasksByOwner has the first too): repo-nocache (the repository without a cache:
 // policies and statistics around the sqlc call) and repo-miss-nolease (a
 // miss without the cross-process lease, a non-default setting).
 func BenchmarkDataLayer(b *testing.B) {
@@ -104,6 +104,12 @@ func BenchmarkDataLayer(b *testing.B) {
 		b.ReportMetric(float64(len(want)), "rows")
 		b.Run("raw", func(b *testing.B) {
 			benchLoop(b, check, loadCounts)
+		})
+		b.Run("repo-nocache", func(b *testing.B) { // policies and statistics only
+			r := f.newRepo(b, nil)
+			benchLoop(b, check, func(ctx context.Context) ([]db.CountTasksByStatusPerAgentRow, error) {
+				return r.CountTasksByStatusPerAgent(ctx, f.owner)
+			})
 		})
 		b.Run("repo-miss", func(b *testing.B) {
 			c, obs := f.newCache(b, "miss-count", true)
