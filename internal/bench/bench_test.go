@@ -425,6 +425,23 @@ type mixedTarget struct {
 	tolerateStale bool // report stale reads without failing
 }
 
+// loads returns how many GetAgent calls of the repositories ran the query
+// (the runtime counts a miss only when its loader ran; callers that shared
+// another caller's load or waited for a lease are not counted).
+func (m mixedTarget) loads() int64 {
+	var n int64
+	for _, ops := range m.instances {
+		if r, ok := ops.(*db.Repository); ok {
+			for _, s := range r.Runtime().Stats() {
+				if s.Name == "GetAgent" {
+					n += s.Misses
+				}
+			}
+		}
+	}
+	return n
+}
+
 func (m mixedTarget) counts() counts {
 	var c counts
 	for _, o := range m.observers {
@@ -454,7 +471,7 @@ func benchMixed(b *testing.B, f *fixture, m mixedTarget, uniformWrites bool) {
 			warm(b, ops, f.agents)
 		}
 	}
-	before := m.counts()
+	before, loadsBefore := m.counts(), m.loads()
 	var seeds, reads, writes, conflicts atomic.Int64
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((mixedGoroutines + procs - 1) / procs)
@@ -515,6 +532,9 @@ func benchMixed(b *testing.B, f *fixture, m mixedTarget, uniformWrites bool) {
 		misses := after.misses + after.bypass - before.misses - before.bypass
 		if hits+misses > 0 {
 			b.ReportMetric(100*float64(hits)/float64(hits+misses), "hit-%")
+		}
+		if r := reads.Load(); r > 0 {
+			b.ReportMetric(100*float64(m.loads()-loadsBefore)/float64(r), "db-read-%")
 		}
 	}
 	if s := book.stale.Load(); s > 0 {
