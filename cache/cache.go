@@ -591,6 +591,9 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	if c.cfg.LeaseWait > 0 && !c.breaker.IsOpen() {
 		token, data := c.acquireLease(ctx, lk, background)
 		if data != nil { // another process filled it while we waited
+			// Served from Redis after all: report the hit (the caller has
+			// already reported the miss that led here).
+			c.obs.CacheHit(HitEvent{Query: lk.key.Query, Tier: TierRemote, Negative: len(data) > 0 && data[0]&envNegative != 0})
 			cl.data = data
 			finish()
 			return
