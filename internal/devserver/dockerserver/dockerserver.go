@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 
@@ -27,6 +28,8 @@ type Config struct {
 	PostgresImage string
 	// RedisImage defaults to "redis:7-alpine".
 	RedisImage string
+	// SurrealImage defaults to "surrealdb/surrealdb:v3".
+	SurrealImage string
 }
 
 // Runtime starts servers in Docker containers. It implements
@@ -47,6 +50,9 @@ func New(cfg Config) *Runtime {
 	}
 	if cfg.RedisImage == "" {
 		cfg.RedisImage = "redis:7-alpine"
+	}
+	if cfg.SurrealImage == "" {
+		cfg.SurrealImage = "surrealdb/surrealdb:v3"
 	}
 	return &Runtime{cfg: cfg}
 }
@@ -112,6 +118,28 @@ func (r *Runtime) StartRedis(ctx context.Context) (string, func(context.Context)
 		return "", nil, errors.Join(fmt.Errorf("dockerserver: redis url: %w", err), testcontainers.TerminateContainer(ctr))
 	}
 	return url, terminate(ctr), nil
+}
+
+// StartSurreal runs an in-memory SurrealDB server with a root user
+// (user/pass) and returns its ws:// URL (clients append /rpc).
+func (r *Runtime) StartSurreal(ctx context.Context, user, pass string) (string, func(context.Context) error, error) {
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:        r.cfg.SurrealImage,
+			Cmd:          []string{"start", "--user", user, "--pass", pass, "memory"},
+			ExposedPorts: []string{"8000/tcp"},
+			WaitingFor:   wait.ForHTTP("/health").WithPort("8000/tcp").WithStartupTimeout(time.Minute),
+		},
+		Started: true,
+	})
+	if err != nil {
+		return "", nil, errors.Join(fmt.Errorf("dockerserver: surrealdb: %w", err), testcontainers.TerminateContainer(ctr))
+	}
+	url, err := ctr.PortEndpoint(ctx, "8000/tcp", "ws")
+	if err == nil {
+		return url, terminate(ctr), nil
+	}
+	return "", nil, errors.Join(fmt.Errorf("dockerserver: surrealdb address: %w", err), testcontainers.TerminateContainer(ctr))
 }
 
 func terminate(ctr testcontainers.Container) func(context.Context) error {
