@@ -8,6 +8,14 @@ GO    ?= go
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
+.PHONY: demo
+demo: ## throwaway PostgreSQL + Redis (DATABASE_URL/REDIS_URL, else Docker, else local binaries), seed, 10 s mixed workload, per-method stats
+	$(GO) run ./cmd/demo $(DEMO_FLAGS)
+
+.PHONY: bench
+bench: ## side-by-side benchmarks: raw sqlc vs repository misses and hits vs go-redis/cache, mixed workload with stale-read count
+	$(GO) test ./internal/bench -run '^$$' -bench . -benchtime 1s -count 3 -timeout 30m
+
 .PHONY: generate
 generate: ## regenerate db/ (sqlc + datalayer-gen) and the generator's test project
 	$(GO) generate ./...

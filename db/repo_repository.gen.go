@@ -124,7 +124,7 @@ var (
 	}
 	methodAssignTask = repo.Method{
 		Name:     "AssignTask",
-		Source:   "queries/tasks.sql:35",
+		Source:   "queries/tasks.sql:36",
 		Schema:   SchemaVersion,
 		Shape:    "475f8e3ac9df",
 		Write:    true,
@@ -145,7 +145,7 @@ var (
 	}
 	methodBumpTaskPriority = repo.Method{
 		Name:   "BumpTaskPriority",
-		Source: "queries/tasks.sql:39",
+		Source: "queries/tasks.sql:40",
 		Schema: SchemaVersion,
 		Shape:  "1a9db257eab3",
 		Write:  true,
@@ -165,7 +165,7 @@ var (
 	}
 	methodCountTasksByStatusPerAgent = repo.Method{
 		Name:   "CountTasksByStatusPerAgent",
-		Source: "queries/tasks.sql:43",
+		Source: "queries/tasks.sql:44",
 		Schema: SchemaVersion,
 		Shape:  "ae5a56e587a9",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
@@ -297,7 +297,7 @@ var (
 	}
 	methodDeleteTask = repo.Method{
 		Name:     "DeleteTask",
-		Source:   "queries/tasks.sql:63",
+		Source:   "queries/tasks.sql:64",
 		Schema:   SchemaVersion,
 		Shape:    "b29ef7de2508",
 		Write:    true,
@@ -573,7 +573,7 @@ var (
 	}
 	methodListOverdueTasks = repo.Method{
 		Name:   "ListOverdueTasks",
-		Source: "queries/tasks.sql:53",
+		Source: "queries/tasks.sql:54",
 		Schema: SchemaVersion,
 		Shape:  "a4938d231af4",
 	}
@@ -669,7 +669,7 @@ var (
 	}
 	methodSearchTasksByMetadata = repo.Method{
 		Name:   "SearchTasksByMetadata",
-		Source: "queries/tasks.sql:60",
+		Source: "queries/tasks.sql:61",
 		Schema: SchemaVersion,
 		Shape:  "7b5ab5208aa4",
 	}
@@ -698,7 +698,7 @@ var (
 		Name:     "TransitionTaskStatus",
 		Source:   "queries/tasks.sql:24",
 		Schema:   SchemaVersion,
-		Shape:    "7681cd8b9230",
+		Shape:    "76bb932b14ed",
 		Write:    true,
 		RowCount: true,
 		Effects: []repo.Effect{
@@ -802,7 +802,7 @@ func (r *Repository) AppendExecutionEvent(ctx context.Context, arg AppendExecuti
 	}, nil)
 }
 
-// Wraps Queries.AssignTask (queries/tasks.sql:35).
+// Wraps Queries.AssignTask (queries/tasks.sql:36).
 func (r *Repository) AssignTask(ctx context.Context, arg AssignTaskParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodAssignTask, []any{arg.ID, arg.AssigneeAgentID}, func(ctx context.Context) (int64, error) {
 		return r.q.AssignTask(ctx, arg)
@@ -817,7 +817,7 @@ func (r *Repository) AssignTool(ctx context.Context, arg AssignToolParams) error
 	return err
 }
 
-// Wraps Queries.BumpTaskPriority (queries/tasks.sql:39).
+// Wraps Queries.BumpTaskPriority (queries/tasks.sql:40).
 func (r *Repository) BumpTaskPriority(ctx context.Context, id []uuid.UUID) *BumpTaskPriorityBatchResults {
 	return New(r.rt.Batch(r.tx, &methodBumpTaskPriority, r.conn)).BumpTaskPriority(ctx, id)
 }
@@ -836,7 +836,7 @@ func (r *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.
 // @cache ttl=30s
 // Task counts per agent and status for one owner's agents.
 //
-// Wraps Queries.CountTasksByStatusPerAgent (queries/tasks.sql:43).
+// Wraps Queries.CountTasksByStatusPerAgent (queries/tasks.sql:44).
 func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error) {
 	v, err := repo.Read(ctx, r.rt, r.tx, &methodCountTasksByStatusPerAgent, []any{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
 		return r.q.CountTasksByStatusPerAgent(ctx, ownerID)
@@ -924,7 +924,7 @@ func (r *Repository) DeletePlaybook(ctx context.Context, id uuid.UUID) (int64, e
 	}, nil)
 }
 
-// Wraps Queries.DeleteTask (queries/tasks.sql:63).
+// Wraps Queries.DeleteTask (queries/tasks.sql:64).
 func (r *Repository) DeleteTask(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteTask, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteTask(ctx, id)
@@ -1206,7 +1206,7 @@ func (r *Repository) ListExecutionsByAgent(ctx context.Context, arg ListExecutio
 
 // Uses now(): must never be cached.
 //
-// Wraps Queries.ListOverdueTasks (queries/tasks.sql:53).
+// Wraps Queries.ListOverdueTasks (queries/tasks.sql:54).
 func (r *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task, error) {
 	v, err := repo.Read(ctx, r.rt, r.tx, &methodListOverdueTasks, []any{limit}, func(ctx context.Context) ([]Task, error) {
 		return r.q.ListOverdueTasks(ctx, limit)
@@ -1315,7 +1315,7 @@ func (r *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, err
 	}, nil)
 }
 
-// Wraps Queries.SearchTasksByMetadata (queries/tasks.sql:60).
+// Wraps Queries.SearchTasksByMetadata (queries/tasks.sql:61).
 func (r *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMetadataParams) ([]Task, error) {
 	v, err := repo.Read(ctx, r.rt, r.tx, &methodSearchTasksByMetadata, []any{arg.Filter, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
 		return r.q.SearchTasksByMetadata(ctx, arg)
@@ -1340,7 +1340,8 @@ func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 }
 
 // Moves a task to a new status if nobody changed it since it was read,
-// stamping started_at / completed_at on the way.
+// stamping started_at / completed_at on the way (reopening a finished task
+// clears completed_at).
 //
 // Wraps Queries.TransitionTaskStatus (queries/tasks.sql:24).
 func (r *Repository) TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error) {

@@ -366,7 +366,7 @@ const transitionTaskStatus = `-- name: TransitionTaskStatus :execrows
 UPDATE tasks
 SET status = $1::task_status,
     started_at = CASE WHEN $1::task_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    completed_at = CASE WHEN $1::task_status IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
+    completed_at = CASE WHEN $1::task_status IN ('completed', 'failed', 'cancelled') THEN now() END,
     version = version + 1,
     updated_at = now()
 WHERE id = $2 AND version = $3
@@ -379,7 +379,8 @@ type TransitionTaskStatusParams struct {
 }
 
 // Moves a task to a new status if nobody changed it since it was read,
-// stamping started_at / completed_at on the way.
+// stamping started_at / completed_at on the way (reopening a finished task
+// clears completed_at).
 func (q *Queries) TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error) {
 	result, err := q.db.Exec(ctx, transitionTaskStatus, arg.Status, arg.ID, arg.Version)
 	if err != nil {

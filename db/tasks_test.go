@@ -89,6 +89,20 @@ func TestTasks(t *testing.T) {
 		if done.CompletedAt == nil || done.CompletedAt.Before(*done.StartedAt) || !done.StartedAt.Equal(*run.StartedAt) {
 			t.Errorf("completed task: started_at %v (was %v) completed_at %v", done.StartedAt, run.StartedAt, done.CompletedAt)
 		}
+		// Reopening clears completed_at, so starting again does not trip
+		// tasks_completed_after_start; finishing stamps a new completed_at.
+		n, err = q.TransitionTaskStatus(ctx, db.TransitionTaskStatusParams{ID: task.ID, Version: 3, Status: db.TaskStatusPending})
+		affected(t, "completed->pending", n, err, 1)
+		if re := must[db.Task](t)(q.GetTask(ctx, task.ID)); re.CompletedAt != nil {
+			t.Errorf("reopened task keeps completed_at %v", re.CompletedAt)
+		}
+		n, err = q.TransitionTaskStatus(ctx, db.TransitionTaskStatusParams{ID: task.ID, Version: 4, Status: db.TaskStatusRunning})
+		affected(t, "pending->running again", n, err, 1)
+		n, err = q.TransitionTaskStatus(ctx, db.TransitionTaskStatusParams{ID: task.ID, Version: 5, Status: db.TaskStatusCompleted})
+		affected(t, "running->completed again", n, err, 1)
+		if again := must[db.Task](t)(q.GetTask(ctx, task.ID)); again.CompletedAt == nil || !again.CompletedAt.After(*done.CompletedAt) {
+			t.Errorf("completed again: completed_at %v, first %v", again.CompletedAt, done.CompletedAt)
+		}
 	})
 
 	t.Run("AssignTask", func(t *testing.T) {

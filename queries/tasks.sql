@@ -23,11 +23,12 @@ SELECT * FROM tasks WHERE parent_task_id = $1 ORDER BY created_at, id;
 
 -- name: TransitionTaskStatus :execrows
 -- Moves a task to a new status if nobody changed it since it was read,
--- stamping started_at / completed_at on the way.
+-- stamping started_at / completed_at on the way (reopening a finished task
+-- clears completed_at).
 UPDATE tasks
 SET status = sqlc.arg(status)::task_status,
     started_at = CASE WHEN sqlc.arg(status)::task_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    completed_at = CASE WHEN sqlc.arg(status)::task_status IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
+    completed_at = CASE WHEN sqlc.arg(status)::task_status IN ('completed', 'failed', 'cancelled') THEN now() END,
     version = version + 1,
     updated_at = now()
 WHERE id = sqlc.arg(id) AND version = sqlc.arg(version);
