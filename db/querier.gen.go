@@ -112,7 +112,8 @@ type Querier interface {
 	StartExecution(ctx context.Context, arg StartExecutionParams) (int64, error)
 	TouchAPIKey(ctx context.Context, id uuid.UUID) error
 	// Moves a task to a new status if nobody changed it since it was read,
-	// stamping started_at / completed_at on the way.
+	// stamping started_at / completed_at on the way (reopening a finished task
+	// clears completed_at).
 	TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error)
 	UnassignTool(ctx context.Context, arg UnassignToolParams) (int64, error)
 	UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfigParams) (Agent, error)
