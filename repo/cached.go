@@ -31,7 +31,7 @@ func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Met
 // apply sends an invalidation to the cache. Failures are retried in the
 // background and reported by the cache's observer; the error is returned
 // for callers that want to log it.
-func (rt *Runtime) apply(ctx context.Context, _ *Method, inv invalidation) error {
+func (rt *Runtime) apply(ctx context.Context, inv invalidation) error {
 	if rt.cache == nil || (len(inv.tables) == 0 && len(inv.rows) == 0) {
 		return nil
 	}

@@ -184,11 +184,9 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 		tx.add(inv)
 		return v, err
 	}
-	if ierr := rt.apply(ctx, m, inv); ierr != nil && err == nil {
-		// The write happened; the cache layer has already retried and
-		// reported the failure, and TTLs bound the staleness.
-		_ = ierr
-	}
+	// A failed invalidation is retried and reported by the cache (the write
+	// itself happened); TTLs bound the staleness meanwhile.
+	_ = rt.apply(ctx, inv)
 	return v, err
 }
 

@@ -53,7 +53,7 @@ func (t *Tx) Committed(ctx context.Context) error {
 		return nil
 	}
 	merged := mergeInvalidations(invs)
-	return t.rt.apply(ctx, nil, merged)
+	return t.rt.apply(ctx, merged)
 }
 
 // Batch returns a DBTX for a :batch* method: sqlc runs the batch lazily,
@@ -95,7 +95,7 @@ func (r *batchResults) Close() error {
 			r.c.tx.add(inv)
 			return
 		}
-		_ = r.c.rt.apply(context.WithoutCancel(r.ctx), r.c.m, inv)
+		_ = r.c.rt.apply(context.WithoutCancel(r.ctx), inv)
 	})
 	return err
 }
