@@ -13,7 +13,7 @@ import (
 func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error)) (T, error) {
 	keyArgs := make([]any, 0, len(args)+2)
 	keyArgs = append(append(keyArgs, m.Schema, m.Shape), args...)
-	key := cache.NewKey(m.Name, deps(m, args), keyArgs...)
+	key := cache.NewKey(m.Name, rt.deps(m, args), keyArgs...)
 	opts := cache.Options{TTL: m.Cache.TTL, SWR: m.Cache.SWR, Negative: m.Cache.Negative}
 	var loaded atomic.Bool
 	v, err := cache.Get(ctx, rt.cache, key, opts, func(ctx context.Context) (T, error) {

@@ -16,8 +16,29 @@ type invalidation struct {
 // table depends on; writes keyed by other columns bump it.
 func keyToken(table string, cols []string) string { return table + "|key:" + keyName(cols) }
 
-// deps turns a cached read's dependencies into cache.Deps for args.
-func deps(m *Method, args []any) cache.Deps {
+// deps turns a cached read's dependencies into cache.Deps for args. The
+// parts that do not depend on args are computed once per method.
+func (rt *Runtime) deps(m *Method, args []any) cache.Deps {
+	p := rt.readPlan(m)
+	d := cache.Deps{Tables: p.tables} // shared: the cache only reads it
+	if len(p.rows) == 0 {
+		return d
+	}
+	d.Rows = make([]cache.RowRef, 0, len(p.rows))
+	for _, r := range p.rows {
+		vals, ok := pick(args, r.params)
+		if !ok {
+			return slowDeps(m, args)
+		}
+		d.Rows = append(d.Rows, cache.Row(r.table, r.cols, vals...))
+	}
+	return d
+}
+
+// slowDeps is deps for arguments that do not match the descriptor (never
+// for generated code): a dependency whose key values are missing falls back
+// to the whole table.
+func slowDeps(m *Method, args []any) cache.Deps {
 	var d cache.Deps
 	for _, dep := range m.Deps {
 		vals, ok := pick(args, dep.Params)
@@ -29,6 +50,34 @@ func deps(m *Method, args []any) cache.Deps {
 		d.Rows = append(d.Rows, cache.Row(dep.Table, keyName(dep.Key), vals...))
 	}
 	return d
+}
+
+// readPlan is the argument-independent part of a method's dependencies.
+type readPlan struct {
+	tables []string // whole tables and key tokens
+	rows   []rowPlan
+}
+
+type rowPlan struct {
+	table, cols string
+	params      []int
+}
+
+func (rt *Runtime) readPlan(m *Method) *readPlan {
+	if p, ok := rt.plans.Load(m); ok {
+		return p.(*readPlan)
+	}
+	p := &readPlan{}
+	for _, dep := range m.Deps {
+		if len(dep.Key) == 0 {
+			p.tables = append(p.tables, dep.Table)
+			continue
+		}
+		p.tables = append(p.tables, keyToken(dep.Table, dep.Key))
+		p.rows = append(p.rows, rowPlan{table: dep.Table, cols: keyName(dep.Key), params: dep.Params})
+	}
+	actual, _ := rt.plans.LoadOrStore(m, p)
+	return actual.(*readPlan)
 }
 
 // invalidation computes what a successful write of m changed, from its

@@ -53,6 +53,7 @@ type Runtime struct {
 
 	mu    sync.RWMutex
 	execs map[execKey]*resilience.Executor
+	plans sync.Map // *Method -> *readPlan
 }
 
 type execKey struct {
