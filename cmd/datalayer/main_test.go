@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentical/datalayer/internal/migrate"
 	"github.com/agentical/datalayer/internal/testinfra"
@@ -36,13 +38,21 @@ func TestMigrateCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE cli_target"); err != nil {
+	// A name of its own: the server may be shared with other test binaries
+	// and runs (-count). The drop runs before the admin connection closes.
+	name := fmt.Sprintf("cli_target_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.ExecContext(ctx, "DROP DATABASE IF EXISTS cli_target WITH (FORCE)") })
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+		admin.Close()
+	})
 	u, _ := url.Parse(server)
-	u.Path = "/cli_target"
+	u.Path = "/" + name
 	target := u.String()
 
 	env := map[string]string{"DATALAYER_DEV_URL": server, "DATABASE_URL": target}
