@@ -174,9 +174,8 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		}
 	}
 	if m.Write {
-		insert := pureInsert(q.SQL)
 		for _, t := range an.Invalidates {
-			e := effect{Table: t, Insert: insert && slices.Contains(an.Writes, t) && len(an.Writes) == 1}
+			e := effect{Table: t, Insert: an.InsertOnly && an.Writes[0] == t}
 			if perRow {
 				for _, k := range an.WriteKeys {
 					if k.Table == t {
@@ -261,22 +260,6 @@ func linkKeys(ms []*method) {
 			slices.SortFunc(e.OtherKeys, func(a, b []string) int { return strings.Compare(strings.Join(a, ","), strings.Join(b, ",")) })
 		}
 	}
-}
-
-// pureInsert reports whether sql is a single INSERT that cannot update
-// existing rows. Anything else (CTEs, ON CONFLICT DO UPDATE) is treated as
-// a general write.
-func pureInsert(sql string) bool {
-	f := strings.Fields(strings.ToUpper(sql))
-	if len(f) == 0 || f[0] != "INSERT" {
-		return false
-	}
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "DO" && strings.HasPrefix(f[i+1], "UPDATE") {
-			return false
-		}
-	}
-	return true
 }
 
 // resultExpr returns the Go expression for result column col of a :one

@@ -49,6 +49,10 @@ type Analysis struct {
 	// single-row INSERT, or a write pinned by a key). The same conditions as
 	// for WriteKeys apply.
 	ReturnedKeys []Key
+	// InsertOnly: the statement only adds rows to its one written table (an
+	// INSERT without ON CONFLICT DO UPDATE, nothing else writing it), so
+	// entries of existing rows stay valid.
+	InsertOnly bool
 }
 
 // Key is a primary or unique key of Table pinned to parameters:
@@ -165,6 +169,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		// Keys only when this statement is the only write to the table and
 		// nothing else (cascade, trigger, inheritance) changes it too.
 		if q.Info.writeCount[t] == 1 && !reached[t] && !fnWrites[t] && !slices.Contains(q.Directives.Invalidates, t) {
+			an.InsertOnly = sh.kind == kindInsert && sh.conflict != pg.OnConflictAction_ONCONFLICT_UPDATE && len(an.Writes) == 1
 			an.WriteKeys = s.writeKeys(sh)
 			an.ReturnedKeys = s.returnedKeys(sh)
 			switch q.Cmd {

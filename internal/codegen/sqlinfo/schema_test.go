@@ -607,3 +607,24 @@ func TestCacheWithoutTables(t *testing.T) {
 		t.Errorf("override: %v", err)
 	}
 }
+
+func TestInsertOnly(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct {
+		sql  string
+		want bool
+	}{
+		{"INSERT INTO restricted (id) VALUES ($1);", true},
+		{"INSERT INTO restricted (id) VALUES ($1) ON CONFLICT DO NOTHING;", true},
+		{"INSERT INTO restricted (id) SELECT id FROM restricted;", true},
+		{"INSERT INTO restricted (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET user_id = NULL;", false},
+		{"UPDATE restricted SET user_id = NULL WHERE id = $1;", false},
+		{"DELETE FROM restricted WHERE id = $1;", false},
+		{"WITH d AS (DELETE FROM restricted WHERE id = $1 RETURNING id) INSERT INTO restricted (id) SELECT id + 1 FROM d;", false},
+	}
+	for _, c := range cases {
+		if got := analyze(t, s, ":exec", c.sql).InsertOnly; got != c.want {
+			t.Errorf("%s: InsertOnly = %v, want %v", c.sql, got, c.want)
+		}
+	}
+}
