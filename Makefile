@@ -4,6 +4,9 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
+# Feature targets live in mk/*.mk, one file per area.
+-include mk/*.mk
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'

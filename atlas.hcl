@@ -1,4 +1,4 @@
-# Atlas project file, read by `datalayer migrate` (internal/migrate.LoadProject)
+# Atlas project file, read by `datalayer migrate` (migrate.LoadProject)
 # and compatible with the Atlas CLI for the attributes used here.
 #
 # dev: a PostgreSQL server where throwaway databases are created and dropped.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -46,18 +48,18 @@ func TestAgents(t *testing.T) {
 	t.Run("constraints", func(t *testing.T) {
 		p := db.CreateAgentParams{OwnerID: owner.ID, Name: "planner", Kind: db.AgentKindWorker, Status: db.AgentStatusDraft, Config: json.RawMessage(`{}`)}
 		_, err := q.CreateAgent(ctx, p)
-		wantConstraint(t, err, db.ErrConflict, "agents_owner_name_key")
+		wantConstraint(t, err, postgres.ErrConflict, "agents_owner_name_key")
 		p.OwnerID = other.ID // the same name under another owner is fine
 		must[db.Agent](t)(q.CreateAgent(ctx, p))
 		p.Name, p.Config = "arr", json.RawMessage(`[1,2]`)
 		_, err = q.CreateAgent(ctx, p)
-		wantConstraint(t, err, db.ErrCheck, "agents_config_is_object")
+		wantConstraint(t, err, postgres.ErrCheck, "agents_config_is_object")
 		p.Name, p.Config = "   ", json.RawMessage(`{}`)
 		_, err = q.CreateAgent(ctx, p)
-		wantConstraint(t, err, db.ErrCheck, "agents_name_not_blank")
+		wantConstraint(t, err, postgres.ErrCheck, "agents_name_not_blank")
 		p.Name, p.OwnerID = "orphan", uuid.New()
 		_, err = q.CreateAgent(ctx, p)
-		wantConstraint(t, err, db.ErrForeignKey, "agents_owner_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "agents_owner_fkey")
 	})
 	t.Run("UpdateAgentStatus version guard", func(t *testing.T) {
 		n, err := q.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{ID: a.ID, Version: 1, Status: db.AgentStatusPaused})
@@ -209,7 +211,7 @@ func TestToolsAndAssignments(t *testing.T) {
 	})
 	t.Run("tool check", func(t *testing.T) {
 		_, err := q.UpsertTool(ctx, db.UpsertToolParams{Name: "bad", Category: "x", InputSchema: json.RawMessage(`"string"`), IsEnabled: true})
-		wantConstraint(t, err, db.ErrCheck, "tools_input_schema_is_object")
+		wantConstraint(t, err, postgres.ErrCheck, "tools_input_schema_is_object")
 	})
 
 	fetch := mkTool(t, e, "fetch", "web", true)
@@ -251,14 +253,14 @@ func TestToolsAndAssignments(t *testing.T) {
 		_, err := q.ListAgentTools(ctx, uuid.New())
 		noErr(t, err)
 		err = q.AssignTool(ctx, db.AssignToolParams{AgentID: agent.ID, ToolID: uuid.New(), Config: json.RawMessage(`{}`)})
-		wantConstraint(t, err, db.ErrForeignKey, "agent_tools_tool_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "agent_tools_tool_fkey")
 		err = q.AssignTool(ctx, db.AssignToolParams{AgentID: agent.ID, ToolID: calc.ID, Config: json.RawMessage(`[]`)})
-		wantConstraint(t, err, db.ErrCheck, "agent_tools_config_is_object")
+		wantConstraint(t, err, postgres.ErrCheck, "agent_tools_config_is_object")
 	})
 
 	t.Run("DeleteTool restricted while assigned", func(t *testing.T) {
 		_, err := q.DeleteTool(ctx, fetch.ID)
-		wantConstraint(t, err, db.ErrForeignKey, "agent_tools_tool_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "agent_tools_tool_fkey")
 		n, err := q.UnassignTool(ctx, db.UnassignToolParams{AgentID: agent.ID, ToolID: fetch.ID})
 		affected(t, "UnassignTool", n, err, 1)
 		n, err = q.UnassignTool(ctx, db.UnassignToolParams{AgentID: agent.ID, ToolID: fetch.ID})

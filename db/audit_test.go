@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -37,7 +39,7 @@ func TestAuditLog(t *testing.T) {
 	must[db.InsertAuditLogRow](t)(q.InsertAuditLog(ctx, db.InsertAuditLogParams{Action: "task.update", EntityType: "task", EntityID: &entity, Details: json.RawMessage(`{}`)}))
 
 	_, err := q.InsertAuditLog(ctx, db.InsertAuditLogParams{Action: "Agent Update", EntityType: "agent", Details: json.RawMessage(`{}`)})
-	wantConstraint(t, err, db.ErrCheck, "audit_log_action_format")
+	wantConstraint(t, err, postgres.ErrCheck, "audit_log_action_format")
 
 	p := db.ListAuditLogForEntityParams{EntityType: "agent", EntityID: &entity, BeforeID: math.MaxInt64, PageSize: 2}
 	var got []int64

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/internal/testinfra"
 )
@@ -15,8 +17,8 @@ const pgxGetAgent = `SELECT id, owner_id, name, kind, status, description, confi
 // and Scan of the same columns, on one pool in one run.
 func BenchmarkGetAgent(b *testing.B) {
 	ctx := context.Background()
-	pool := newPool(b, db.Config{URL: testinfra.Postgres(b), MaxConns: 2})
-	q := db.New(db.Translate(pool))
+	pool := newPool(b, postgres.Config{URL: testinfra.Postgres(b), MaxConns: 2})
+	q := db.New(postgres.Translate(pool))
 	e := &env{Pool: pool, Q: q}
 	owner := mkUser(b, e, "bench@example.com")
 	want := mkAgent(b, e, owner.ID, "bench", db.AgentStatusActive, `{"model":"m1","temperature":0.2}`)

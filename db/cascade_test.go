@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -28,8 +30,8 @@ func TestDeleteBehaviour(t *testing.T) {
 
 	t.Run("user owning agents is restricted", func(t *testing.T) {
 		_, err := q.DeleteUser(ctx, owner.ID)
-		wantConstraint(t, err, db.ErrForeignKey, "agents_owner_fkey")
-		var ce *db.ConstraintError
+		wantConstraint(t, err, postgres.ErrForeignKey, "agents_owner_fkey")
+		var ce *postgres.ConstraintError
 		if !errors.As(err, &ce) || ce.Table != "agents" {
 			t.Errorf("constraint table = %q, want agents", ce.Table)
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -39,7 +41,7 @@ func TestExecutionLifecycle(t *testing.T) {
 	wantNotFound(t, err)
 
 	_, err = q.CreateExecution(ctx, db.CreateExecutionParams{SubjectKind: db.ExecutionSubjectAgent, AgentID: &agent.ID, WorkflowID: &wf.ID, Input: json.RawMessage(`{}`)})
-	wantConstraint(t, err, db.ErrCheck, "executions_one_subject")
+	wantConstraint(t, err, postgres.ErrCheck, "executions_one_subject")
 
 	// Start: guarded by version and by status.
 	n, err := q.StartExecution(ctx, db.StartExecutionParams{ID: ex.ID, Version: 1})
@@ -57,7 +59,7 @@ func TestExecutionLifecycle(t *testing.T) {
 
 	// An error message is only allowed on failure.
 	_, err = q.FinishExecution(ctx, db.FinishExecutionParams{ID: ex.ID, Version: 2, Status: db.ExecutionStatusSucceeded, Output: json.RawMessage(`{}`), Error: ptr("boom")})
-	wantConstraint(t, err, db.ErrCheck, "executions_error_only_on_failure")
+	wantConstraint(t, err, postgres.ErrCheck, "executions_error_only_on_failure")
 	n, err = q.FinishExecution(ctx, db.FinishExecutionParams{ID: ex.ID, Version: 1, Status: db.ExecutionStatusSucceeded, Output: json.RawMessage(`{}`)})
 	affected(t, "FinishExecution(stale)", n, err, 0)
 	n, err = q.FinishExecution(ctx, db.FinishExecutionParams{ID: ex.ID, Version: 2, Status: db.ExecutionStatusFailed, Output: json.RawMessage(`{"partial":true}`), Error: ptr("tool timed out")})
@@ -210,9 +212,9 @@ func TestExecutionEvents(t *testing.T) {
 
 	t.Run("copy conflict is translated", func(t *testing.T) {
 		_, err := q.InsertExecutionEvents(ctx, []db.InsertExecutionEventsParams{{ExecutionID: ex.ID, Seq: 5, Kind: db.ExecutionEventKindLog, Payload: json.RawMessage(`{}`), CreatedAt: base}})
-		wantConstraint(t, err, db.ErrConflict, "execution_events_seq_key")
+		wantConstraint(t, err, postgres.ErrConflict, "execution_events_seq_key")
 		_, err = q.InsertExecutionEvents(ctx, []db.InsertExecutionEventsParams{{ExecutionID: uuid.New(), Seq: 0, Kind: db.ExecutionEventKindLog, Payload: json.RawMessage(`{}`), CreatedAt: base}})
-		wantConstraint(t, err, db.ErrForeignKey, "execution_events_execution_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "execution_events_execution_fkey")
 		eq(t, "count unchanged", must[int64](t)(q.CountExecutionEvents(ctx, ex.ID)), int64(n+1))
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -25,24 +27,24 @@ type env struct {
 	DSN    string
 	Pool   *pgxpool.Pool
 	Q      *db.Queries
-	Tracer *db.Tracer
+	Tracer *postgres.Tracer
 }
 
 // newEnv gives the test a fresh database cloned from the schema template.
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	dsn := testinfra.Postgres(t)
-	tr := db.NewTracer(db.TracerConfig{})
-	pool := newPool(t, db.Config{URL: dsn, Tracer: tr, MaxConns: 4})
-	return &env{DSN: dsn, Pool: pool, Q: db.New(db.Translate(pool)), Tracer: tr}
+	tr := postgres.NewTracer(postgres.TracerConfig{})
+	pool := newPool(t, postgres.Config{URL: dsn, Tracer: tr, MaxConns: 4})
+	return &env{DSN: dsn, Pool: pool, Q: db.New(postgres.Translate(pool)), Tracer: tr}
 }
 
-// newPool opens a pool through db.NewPool and closes it at cleanup.
-func newPool(t testing.TB, cfg db.Config) *pgxpool.Pool {
+// newPool opens a pool through postgres.NewPool and closes it at cleanup.
+func newPool(t testing.TB, cfg postgres.Config) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := db.NewPool(ctx, cfg)
+	pool, err := postgres.NewPool(ctx, cfg)
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
 	}
@@ -106,11 +108,11 @@ func affected(t testing.TB, what string, n int64, err error, want int64) {
 
 func wantNotFound(t testing.TB, err error) {
 	t.Helper()
-	if !errors.Is(err, db.ErrNotFound) {
-		t.Fatalf("err = %v, want db.ErrNotFound", err)
+	if !errors.Is(err, postgres.ErrNotFound) {
+		t.Fatalf("err = %v, want postgres.ErrNotFound", err)
 	}
-	if !db.IsNotFound(err) {
-		t.Errorf("db.IsNotFound(%v) = false", err)
+	if !postgres.IsNotFound(err) {
+		t.Errorf("postgres.IsNotFound(%v) = false", err)
 	}
 }
 
@@ -124,15 +126,15 @@ func wantConstraint(t testing.TB, err error, kind error, constraint string) {
 	if !errors.Is(err, kind) {
 		t.Fatalf("err = %v, want errors.Is(%v)", err, kind)
 	}
-	var ce *db.ConstraintError
+	var ce *postgres.ConstraintError
 	if !errors.As(err, &ce) {
-		t.Fatalf("err = %T %v, want *db.ConstraintError", err, err)
+		t.Fatalf("err = %T %v, want *postgres.ConstraintError", err, err)
 	}
 	if ce.Constraint != constraint {
 		t.Errorf("constraint = %q, want %q (err: %v)", ce.Constraint, constraint, err)
 	}
-	if got := db.ConstraintName(err); got != constraint {
-		t.Errorf("db.ConstraintName = %q, want %q", got, constraint)
+	if got := postgres.ConstraintName(err); got != constraint {
+		t.Errorf("postgres.ConstraintName = %q, want %q", got, constraint)
 	}
 	if !strings.Contains(err.Error(), constraint) {
 		t.Errorf("message %q does not name %s", err.Error(), constraint)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -30,7 +32,7 @@ func TestPlaybooks(t *testing.T) {
 	_, err := q.GetPlaybook(ctx, uuid.New())
 	wantNotFound(t, err)
 	_, err = q.CreatePlaybook(ctx, db.CreatePlaybookParams{OwnerID: o.ID, Name: "incident", Trigger: json.RawMessage(`{}`), Tags: []string{}})
-	wantConstraint(t, err, db.ErrConflict, "playbooks_owner_name_key")
+	wantConstraint(t, err, postgres.ErrConflict, "playbooks_owner_name_key")
 
 	t.Run("steps", func(t *testing.T) {
 		s1 := must[db.PlaybookStep](t)(q.AddPlaybookStep(ctx, db.AddPlaybookStepParams{
@@ -45,9 +47,9 @@ func TestPlaybooks(t *testing.T) {
 		jsonEq(t, "parameters", s1.Parameters, `{"who":"sre"}`)
 
 		_, err := q.AddPlaybookStep(ctx, db.AddPlaybookStepParams{PlaybookID: pb.ID, Position: 5, Action: "x", Parameters: json.RawMessage(`{}`), OnFailure: db.StepFailureActionAbort, MaxRetries: 11})
-		wantConstraint(t, err, db.ErrCheck, "playbook_steps_retries_range")
+		wantConstraint(t, err, postgres.ErrCheck, "playbook_steps_retries_range")
 		_, err = q.AddPlaybookStep(ctx, db.AddPlaybookStepParams{PlaybookID: pb.ID, Position: 0, Action: "x", Parameters: json.RawMessage(`{}`), OnFailure: db.StepFailureActionAbort})
-		wantConstraint(t, err, db.ErrConflict, "playbook_steps_position_key")
+		wantConstraint(t, err, postgres.ErrConflict, "playbook_steps_position_key")
 
 		steps := must[[]db.PlaybookStep](t)(q.ListPlaybookSteps(ctx, pb.ID))
 		eq(t, "steps by position", steps, []db.PlaybookStep{s0, s1})

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/internal/testinfra"
 )
 
@@ -24,7 +25,7 @@ func TestPoolSessionSettings(t *testing.T) {
 	dsn := testinfra.Postgres(t)
 
 	t.Run("configured", func(t *testing.T) {
-		pool := newPool(t, db.Config{URL: dsn, StatementTimeout: 1500 * time.Millisecond, ApplicationName: "dbtest-app", MaxConns: 3})
+		pool := newPool(t, postgres.Config{URL: dsn, StatementTimeout: 1500 * time.Millisecond, ApplicationName: "dbtest-app", MaxConns: 3})
 		e := &env{Pool: pool}
 		eq(t, "statement_timeout", show(t, e, "statement_timeout"), "1500ms")
 		eq(t, "application_name", show(t, e, "application_name"), "dbtest-app")
@@ -32,20 +33,20 @@ func TestPoolSessionSettings(t *testing.T) {
 		eq(t, "now() rendered in UTC", strings.HasSuffix(scalar[string](t, e, "SELECT now()::text"), "+00"), true)
 		eq(t, "pg_stat_activity sees the name", scalar[bool](t, e,
 			`SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'dbtest-app' AND pid = pg_backend_pid()`), true)
-		eq(t, "MaxConns", db.Stats(pool).MaxConns, int32(3))
+		eq(t, "MaxConns", postgres.Stats(pool).MaxConns, int32(3))
 	})
 
 	t.Run("defaults", func(t *testing.T) {
-		pool := newPool(t, db.Config{URL: dsn})
+		pool := newPool(t, postgres.Config{URL: dsn})
 		e := &env{Pool: pool}
 		eq(t, "application_name", show(t, e, "application_name"), "datalayer")
 		eq(t, "TimeZone", show(t, e, "TimeZone"), "UTC")
 		eq(t, "statement_timeout (server default)", show(t, e, "statement_timeout"), "0")
-		eq(t, "MaxConns", db.Stats(pool).MaxConns, int32(10))
+		eq(t, "MaxConns", postgres.Stats(pool).MaxConns, int32(10))
 	})
 
 	t.Run("statement timeout cancels", func(t *testing.T) {
-		pool := newPool(t, db.Config{URL: dsn, StatementTimeout: 50 * time.Millisecond})
+		pool := newPool(t, postgres.Config{URL: dsn, StatementTimeout: 50 * time.Millisecond})
 		_, err := pool.Exec(ctx, "SELECT pg_sleep(5)")
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "57014" {
@@ -56,7 +57,7 @@ func TestPoolSessionSettings(t *testing.T) {
 
 func TestPoolConfig(t *testing.T) {
 	t.Parallel()
-	pc, err := db.Config{URL: "postgres://app@127.0.0.1:5432/x"}.PoolConfig()
+	pc, err := postgres.Config{URL: "postgres://app@127.0.0.1:5432/x"}.PoolConfig()
 	noErr(t, err)
 	eq(t, "MaxConns", pc.MaxConns, int32(10))
 	eq(t, "MinConns", pc.MinConns, int32(0))
@@ -73,8 +74,8 @@ func TestPoolConfig(t *testing.T) {
 		t.Error("tracer set although not configured")
 	}
 
-	tr := db.NewTracer(db.TracerConfig{})
-	pc, err = db.Config{
+	tr := postgres.NewTracer(postgres.TracerConfig{})
+	pc, err = postgres.Config{
 		URL: "host=127.0.0.1 user=app dbname=x", MaxConns: 7, MinConns: 2, MaxConnLifetime: 10 * time.Minute,
 		MaxConnLifetimeJitter: time.Second, MaxConnIdleTime: time.Minute, HealthCheckPeriod: 5 * time.Second,
 		ConnectTimeout: 2 * time.Second, StatementTimeout: 3 * time.Second, ApplicationName: "svc", Tracer: tr,
@@ -94,23 +95,23 @@ func TestPoolConfig(t *testing.T) {
 	}
 
 	// A positive timeout below a millisecond must not become "0" (no timeout).
-	pc, err = db.Config{URL: "postgres://h/x", StatementTimeout: 500 * time.Microsecond}.PoolConfig()
+	pc, err = postgres.Config{URL: "postgres://h/x", StatementTimeout: 500 * time.Microsecond}.PoolConfig()
 	if err == nil && pc.ConnConfig.RuntimeParams["statement_timeout"] == "0" {
 		t.Errorf("StatementTimeout 500µs is sent as statement_timeout=0, which disables the timeout")
 	}
 
 	for _, c := range []struct {
-		cfg  db.Config
+		cfg  postgres.Config
 		want string
 	}{
-		{db.Config{}, "URL is empty"},
-		{db.Config{URL: "postgres://h/x", MaxConns: -1}, "MaxConns"},
-		{db.Config{URL: "postgres://h/x", MaxConns: 2, MinConns: 3}, "MinConns"},
-		{db.Config{URL: "postgres://h/x", StatementTimeout: -time.Second}, "StatementTimeout"},
+		{postgres.Config{}, "URL is empty"},
+		{postgres.Config{URL: "postgres://h/x", MaxConns: -1}, "MaxConns"},
+		{postgres.Config{URL: "postgres://h/x", MaxConns: 2, MinConns: 3}, "MinConns"},
+		{postgres.Config{URL: "postgres://h/x", StatementTimeout: -time.Second}, "StatementTimeout"},
 	} {
 		_, err := c.cfg.PoolConfig()
-		if err == nil || !strings.HasPrefix(err.Error(), "db: config: ") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("PoolConfig(%v) error = %v, want a db: config: error about %s", c.cfg, err, c.want)
+		if err == nil || !strings.HasPrefix(err.Error(), "postgres: config: ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("PoolConfig(%v) error = %v, want a postgres: config: error about %s", c.cfg, err, c.want)
 		}
 	}
 }
@@ -126,15 +127,15 @@ func TestPoolErrorsRedactPassword(t *testing.T) {
 		"postgres://app:hunter2-pw@127.0.0.1:1/x?sslmode=bogus",
 		"postgres://app:hunter2-pw@[::1/x",
 	} {
-		_, err := db.NewPool(ctx, db.Config{URL: dsn, ConnectTimeout: 2 * time.Second})
+		_, err := postgres.NewPool(ctx, postgres.Config{URL: dsn, ConnectTimeout: 2 * time.Second})
 		if err == nil {
-			t.Errorf("NewPool(%s) succeeded", db.RedactDSN(dsn))
+			t.Errorf("NewPool(%s) succeeded", postgres.RedactDSN(dsn))
 			continue
 		}
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error reveals the password: %v", err)
 		}
-		if !strings.HasPrefix(err.Error(), "db: ") {
+		if !strings.HasPrefix(err.Error(), "postgres: ") {
 			t.Errorf("error not package-prefixed: %v", err)
 		}
 	}

@@ -6,6 +6,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	dlpg "github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
 	"github.com/google/uuid"
 	pgx "github.com/jackc/pgx/v5"
@@ -34,7 +35,7 @@ var _ Querier = (*Repository)(nil)
 // NewRepository wraps a pool (or any repo.DB) with the runtime rt, which
 // holds the cache, the policies and the observer.
 func NewRepository(db repo.DB, rt *repo.Runtime) *Repository {
-	conn := Translate(db)
+	conn := dlpg.Translate(db)
 	return &Repository{db: db, conn: conn, q: New(conn), rt: rt}
 }
 
@@ -48,20 +49,20 @@ func (r *Repository) Runtime() *repo.Runtime { return r.rt }
 // InTx does all of this for you.
 func (r *Repository) WithTx(tx pgx.Tx) (*Repository, *repo.Tx) {
 	t := r.rt.NewTx()
-	conn := Translate(tx)
+	conn := dlpg.Translate(tx)
 	return &Repository{db: r.db, conn: conn, q: New(conn), rt: r.rt, tx: t}, t
 }
 
-// InTx runs fn in a transaction (see InTx for the retry rules:
+// InTx runs fn in a transaction (see dlpg.InTx for the retry rules:
 // only serialization failures and deadlocks rerun fn). Reads inside fn
 // bypass the cache; invalidations are applied after a successful commit and
 // dropped on rollback or before a retry.
-func (r *Repository) InTx(ctx context.Context, opts TxOptions, fn func(ctx context.Context, r *Repository) error) error {
+func (r *Repository) InTx(ctx context.Context, opts dlpg.TxOptions, fn func(ctx context.Context, r *Repository) error) error {
 	if r.tx != nil {
 		return fn(ctx, r) // already in a transaction: join it
 	}
 	var committed *repo.Tx
-	err := InTx(ctx, r.db, opts, func(ctx context.Context, tx pgx.Tx) error {
+	err := dlpg.InTx(ctx, r.db, opts, func(ctx context.Context, tx pgx.Tx) error {
 		txr, t := r.WithTx(tx)
 		committed = t
 		return fn(ctx, txr)
@@ -830,7 +831,7 @@ func (r *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.
 		return r.q.CountExecutionEvents(ctx, executionID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
@@ -842,7 +843,7 @@ func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uui
 		return r.q.CountTasksByStatusPerAgent(ctx, ownerID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.CreateAPIKey (queries/users.sql:32).
@@ -961,7 +962,7 @@ func (r *Repository) ExecutionStatsByAgent(ctx context.Context, arg ExecutionSta
 		return r.q.ExecutionStatsByAgent(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // JSONB containment, served by the agents_config_gin index.
@@ -972,7 +973,7 @@ func (r *Repository) FindAgentsByConfig(ctx context.Context, filter json.RawMess
 		return r.q.FindAgentsByConfig(ctx, filter)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.FinishExecution (queries/executions.sql:14).
@@ -990,7 +991,7 @@ func (r *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) 
 		return r.q.GetAgent(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -1001,7 +1002,7 @@ func (r *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParam
 		return r.q.GetAgentByName(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
@@ -1012,7 +1013,7 @@ func (r *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution,
 		return r.q.GetExecution(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Authentication lookup: never cached, it depends on the clock.
@@ -1023,7 +1024,7 @@ func (r *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (
 		return r.q.GetLiveAPIKeyByPrefix(ctx, prefix)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -1034,7 +1035,7 @@ func (r *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, e
 		return r.q.GetPlaybook(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=2m negative=10s
@@ -1045,7 +1046,7 @@ func (r *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
 		return r.q.GetTask(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=10m
@@ -1056,7 +1057,7 @@ func (r *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
 		return r.q.GetTool(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m negative=30s
@@ -1067,7 +1068,7 @@ func (r *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
 		return r.q.GetUser(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -1078,7 +1079,7 @@ func (r *Repository) GetUserByEmail(ctx context.Context, email string) (User, er
 		return r.q.GetUserByEmail(ctx, email)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -1089,7 +1090,7 @@ func (r *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, e
 		return r.q.GetWorkflow(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1101,7 +1102,7 @@ func (r *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]
 		return r.q.GetWorkflowWithSteps(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.InsertAuditLog (queries/audit.sql:1).
@@ -1126,7 +1127,7 @@ func (r *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([
 		return r.q.ListAPIKeysByUser(ctx, userID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListActiveExecutions (queries/executions.sql:28).
@@ -1135,7 +1136,7 @@ func (r *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]E
 		return r.q.ListActiveExecutions(ctx, limit)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1147,7 +1148,7 @@ func (r *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAg
 		return r.q.ListAgentTools(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1159,7 +1160,7 @@ func (r *Repository) ListAgentsByOwner(ctx context.Context, arg ListAgentsByOwne
 		return r.q.ListAgentsByOwner(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
@@ -1170,7 +1171,7 @@ func (r *Repository) ListAgentsByStatus(ctx context.Context, arg ListAgentsBySta
 		return r.q.ListAgentsByStatus(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Newest first; pass the smallest id seen so far (or the max bigint) as before_id.
@@ -1181,7 +1182,7 @@ func (r *Repository) ListAuditLogForEntity(ctx context.Context, arg ListAuditLog
 		return r.q.ListAuditLogForEntity(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListExecutionEvents (queries/executions.sql:42).
@@ -1190,7 +1191,7 @@ func (r *Repository) ListExecutionEvents(ctx context.Context, arg ListExecutionE
 		return r.q.ListExecutionEvents(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Newest first; keyset on (created_at, id) descending.
@@ -1201,7 +1202,7 @@ func (r *Repository) ListExecutionsByAgent(ctx context.Context, arg ListExecutio
 		return r.q.ListExecutionsByAgent(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Uses now(): must never be cached.
@@ -1212,7 +1213,7 @@ func (r *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task,
 		return r.q.ListOverdueTasks(ctx, limit)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -1223,7 +1224,7 @@ func (r *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID
 		return r.q.ListPlaybookSteps(ctx, playbookID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1234,7 +1235,7 @@ func (r *Repository) ListPublishedPlaybooksByTag(ctx context.Context, tag string
 		return r.q.ListPublishedPlaybooksByTag(ctx, tag)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListStepDependencies (queries/workflows.sql:37).
@@ -1243,7 +1244,7 @@ func (r *Repository) ListStepDependencies(ctx context.Context, workflowID uuid.U
 		return r.q.ListStepDependencies(ctx, workflowID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1254,7 +1255,7 @@ func (r *Repository) ListSubtasks(ctx context.Context, parentTaskID *uuid.UUID) 
 		return r.q.ListSubtasks(ctx, parentTaskID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Optional status filter; keyset pagination by (priority DESC, id).
@@ -1265,7 +1266,7 @@ func (r *Repository) ListTasksByAssignee(ctx context.Context, arg ListTasksByAss
 		return r.q.ListTasksByAssignee(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1276,7 +1277,7 @@ func (r *Repository) ListTools(ctx context.Context, category string) ([]Tool, er
 		return r.q.ListTools(ctx, category)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Keyset pagination over (created_at, id); pass the last row of the previous page.
@@ -1287,7 +1288,7 @@ func (r *Repository) ListUsers(ctx context.Context, arg ListUsersParams) ([]User
 		return r.q.ListUsers(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
@@ -1298,7 +1299,7 @@ func (r *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID
 		return r.q.ListWorkflowsByOwner(ctx, ownerID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.PublishPlaybook (queries/playbooks.sql:23).
@@ -1321,7 +1322,7 @@ func (r *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksB
 		return r.q.SearchTasksByMetadata(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.StartExecution (queries/executions.sql:10).

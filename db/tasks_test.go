@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -56,17 +58,17 @@ func TestTasks(t *testing.T) {
 
 	t.Run("constraints", func(t *testing.T) {
 		_, err := q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 5, Metadata: json.RawMessage(`{}`)})
-		wantConstraint(t, err, db.ErrCheck, "tasks_priority_range")
+		wantConstraint(t, err, postgres.ErrCheck, "tasks_priority_range")
 		bad := uuid.New()
 		_, err = q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 1, AssigneeAgentID: &bad, Metadata: json.RawMessage(`{}`)})
-		wantConstraint(t, err, db.ErrForeignKey, "tasks_assignee_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "tasks_assignee_fkey")
 		_, err = q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 1, ParentTaskID: &bad, Metadata: json.RawMessage(`{}`)})
-		wantConstraint(t, err, db.ErrForeignKey, "tasks_parent_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "tasks_parent_fkey")
 		// A nil json.RawMessage is sent as NULL: the column default does not apply.
 		_, err = q.CreateTask(ctx, db.CreateTaskParams{Title: "x", Priority: 1})
-		var ce *db.ConstraintError
-		if !errors.Is(err, db.ErrNotNull) || !errors.As(err, &ce) || ce.Column != "metadata" || ce.Table != "tasks" {
-			t.Errorf("CreateTask without metadata: err = %v, want db.ErrNotNull on tasks.metadata", err)
+		var ce *postgres.ConstraintError
+		if !errors.Is(err, postgres.ErrNotNull) || !errors.As(err, &ce) || ce.Column != "metadata" || ce.Table != "tasks" {
+			t.Errorf("CreateTask without metadata: err = %v, want postgres.ErrNotNull on tasks.metadata", err)
 		}
 	})
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -60,21 +62,21 @@ func byQuery(recs []map[string]any, name string) []map[string]any {
 }
 
 // tracedEnv is a fresh database with a pool whose tracer logs through sink.
-func tracedEnv(t *testing.T, cfg db.TracerConfig) (*env, *logSink) {
+func tracedEnv(t *testing.T, cfg postgres.TracerConfig) (*env, *logSink) {
 	t.Helper()
 	sink := &logSink{}
 	cfg.Logger = slogJSON(sink)
-	tr := db.NewTracer(cfg)
+	tr := postgres.NewTracer(cfg)
 	dsn := testinfra.Postgres(t)
-	pool := newPool(t, db.Config{URL: dsn, Tracer: tr})
-	return &env{DSN: dsn, Pool: pool, Q: db.New(db.Translate(pool)), Tracer: tr}, sink
+	pool := newPool(t, postgres.Config{URL: dsn, Tracer: tr})
+	return &env{DSN: dsn, Pool: pool, Q: db.New(postgres.Translate(pool)), Tracer: tr}, sink
 }
 
 const secretEmail = "s3cr3t-person@example.com"
 
 func TestTracerSlowQueryLog(t *testing.T) {
 	t.Parallel()
-	e, sink := tracedEnv(t, db.TracerConfig{SlowThreshold: time.Nanosecond})
+	e, sink := tracedEnv(t, postgres.TracerConfig{SlowThreshold: time.Nanosecond})
 	ctx := context.Background()
 	q := e.Q
 	u := must[db.User](t)(q.CreateUser(ctx, db.CreateUserParams{Email: secretEmail, DisplayName: "Secret Person", Role: db.UserRoleMember}))
@@ -82,7 +84,7 @@ func TestTracerSlowQueryLog(t *testing.T) {
 	_, err := q.GetUser(ctx, uuid.New())
 	wantNotFound(t, err)
 	_, err = q.CreateUser(ctx, db.CreateUserParams{Email: secretEmail, DisplayName: "Again", Role: db.UserRoleMember})
-	wantConstraint(t, err, db.ErrConflict, "users_email_key")
+	wantConstraint(t, err, postgres.ErrConflict, "users_email_key")
 	agent := mkAgent(t, e, u.ID, "a", db.AgentStatusActive, `{}`)
 	t1 := mkTask(t, e, db.CreateTaskParams{Title: "t1", Priority: 1, AssigneeAgentID: &agent.ID})
 	t2 := mkTask(t, e, db.CreateTaskParams{Title: "t2", Priority: 1, AssigneeAgentID: &agent.ID})
@@ -101,7 +103,7 @@ func TestTracerSlowQueryLog(t *testing.T) {
 		t.Fatal("no slow-query records with a 1ns threshold")
 	}
 	for _, r := range recs {
-		eq(t, "msg", r["msg"], any("db: slow query"))
+		eq(t, "msg", r["msg"], any("postgres: slow query"))
 		eq(t, "level", r["level"], any("WARN"))
 		for _, k := range []string{"query", "duration", "rows"} {
 			if _, ok := r[k]; !ok {
@@ -141,7 +143,7 @@ func TestTracerSlowQueryLog(t *testing.T) {
 
 func TestTracerLogArgs(t *testing.T) {
 	t.Parallel()
-	e, sink := tracedEnv(t, db.TracerConfig{SlowThreshold: time.Nanosecond, LogArgs: true})
+	e, sink := tracedEnv(t, postgres.TracerConfig{SlowThreshold: time.Nanosecond, LogArgs: true})
 	must[db.User](t)(e.Q.CreateUser(context.Background(), db.CreateUserParams{Email: secretEmail, DisplayName: "Secret Person", Role: db.UserRoleMember}))
 	recs := byQuery(sink.records(t), "CreateUser")
 	if len(recs) != 1 {
@@ -158,7 +160,7 @@ func TestTracerThresholdAndStats(t *testing.T) {
 	ctx := context.Background()
 	t.Run("threshold", func(t *testing.T) {
 		for _, th := range []time.Duration{time.Hour, -1} {
-			e, sink := tracedEnv(t, db.TracerConfig{SlowThreshold: th})
+			e, sink := tracedEnv(t, postgres.TracerConfig{SlowThreshold: th})
 			mkUser(t, e, "x@example.com")
 			if s := sink.String(); s != "" {
 				t.Errorf("threshold %v logged:\n%s", th, s)
@@ -171,7 +173,7 @@ func TestTracerThresholdAndStats(t *testing.T) {
 	})
 
 	t.Run("counts and histograms", func(t *testing.T) {
-		e, _ := tracedEnv(t, db.TracerConfig{})
+		e, _ := tracedEnv(t, postgres.TracerConfig{})
 		u := mkUser(t, e, "u@example.com")
 		for range 9 {
 			must[db.User](t)(e.Q.GetUser(ctx, u.ID))
@@ -179,7 +181,7 @@ func TestTracerThresholdAndStats(t *testing.T) {
 		_, err := e.Q.GetUser(ctx, uuid.New())
 		wantNotFound(t, err)
 		_, err = e.Q.CreateUser(ctx, db.CreateUserParams{Email: "u@example.com", DisplayName: "dup", Role: db.UserRoleMember})
-		wantConstraint(t, err, db.ErrConflict, "users_email_key")
+		wantConstraint(t, err, postgres.ErrConflict, "users_email_key")
 
 		st, ok := e.Tracer.Query("GetUser")
 		if !ok {
@@ -218,7 +220,7 @@ func TestTracerThresholdAndStats(t *testing.T) {
 		e.Tracer.Reset()
 		eq(t, "stats after Reset", len(e.Tracer.Stats()), 0)
 
-		ps := db.Stats(e.Pool)
+		ps := postgres.Stats(e.Pool)
 		if ps.AcquireCount < 12 || ps.TotalConns < 1 || ps.MaxConns != 10 {
 			t.Errorf("pool stats = %+v", ps)
 		}
@@ -226,7 +228,7 @@ func TestTracerThresholdAndStats(t *testing.T) {
 
 	t.Run("custom buckets", func(t *testing.T) {
 		// Bounds are sorted; every call lands below an hour.
-		e, _ := tracedEnv(t, db.TracerConfig{Buckets: []time.Duration{time.Hour, time.Nanosecond}})
+		e, _ := tracedEnv(t, postgres.TracerConfig{Buckets: []time.Duration{time.Hour, time.Nanosecond}})
 		mkUser(t, e, "b@example.com")
 		st, _ := e.Tracer.Query("CreateUser")
 		eq(t, "bounds", st.Bounds, []time.Duration{time.Nanosecond, time.Hour})
@@ -243,7 +245,7 @@ func TestQueryName(t *testing.T) {
 		"with x as (select 1) select * from x":   "WITH",
 		"":                                       "EMPTY",
 	} {
-		eq(t, "QueryName("+sql+")", db.QueryName(sql), want)
+		eq(t, "QueryName("+sql+")", postgres.QueryName(sql), want)
 	}
 }
 
@@ -253,7 +255,7 @@ func TestQueryName(t *testing.T) {
 // LogArgs.
 func TestTracerErrorsDoNotLeakArgs(t *testing.T) {
 	t.Parallel()
-	e, sink := tracedEnv(t, db.TracerConfig{SlowThreshold: time.Nanosecond})
+	e, sink := tracedEnv(t, postgres.TracerConfig{SlowThreshold: time.Nanosecond})
 	_, err := e.Q.CreateUser(context.Background(), db.CreateUserParams{Email: "x@example.com", DisplayName: "X", Role: db.UserRole("s3cr3t-role")})
 	if err == nil {
 		t.Fatal("CreateUser with an invalid enum value succeeded")

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,7 +22,7 @@ import (
 // its first attempt it then lets a rival transaction read, insert and
 // commit, and only then inserts itself. PostgreSQL must abort the first
 // attempt (40001); a retry sees the rival's subtask and inserts nothing.
-func writeSkew(t *testing.T, e *env, opts db.TxOptions) (attempts int, retried []int, subtasks []db.Task, err error) {
+func writeSkew(t *testing.T, e *env, opts postgres.TxOptions) (attempts int, retried []int, subtasks []db.Task, err error) {
 	t.Helper()
 	ctx := context.Background()
 	parent := mkTask(t, e, db.CreateTaskParams{Title: "parent", Priority: 1})
@@ -44,12 +46,12 @@ func writeSkew(t *testing.T, e *env, opts db.TxOptions) (attempts int, retried [
 
 	opts.IsoLevel = pgx.Serializable
 	opts.OnRetry = func(attempt int, err error) {
-		if !db.IsSerializationFailure(err) {
+		if !postgres.IsSerializationFailure(err) {
 			t.Errorf("OnRetry(%d) with a non-serialization error: %v", attempt, err)
 		}
 		retried = append(retried, attempt)
 	}
-	err = db.InTx(ctx, e.Pool, opts, func(ctx context.Context, tx pgx.Tx) error {
+	err = postgres.InTx(ctx, e.Pool, opts, func(ctx context.Context, tx pgx.Tx) error {
 		attempts++
 		q := e.Q.WithTx(tx)
 		subs, err := q.ListSubtasks(ctx, &parent.ID)
@@ -78,7 +80,7 @@ func writeSkew(t *testing.T, e *env, opts db.TxOptions) (attempts int, retried [
 func TestInTxRetriesSerializationFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	attempts, retried, subs, err := writeSkew(t, e, db.TxOptions{})
+	attempts, retried, subs, err := writeSkew(t, e, postgres.TxOptions{})
 	noErr(t, err)
 	eq(t, "attempts", attempts, 2)
 	eq(t, "OnRetry calls", retried, []int{1})
@@ -90,11 +92,11 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	attempts, retried, subs, err := writeSkew(t, e, db.TxOptions{MaxAttempts: 1})
-	if !errors.Is(err, db.ErrTxAborted) {
-		t.Fatalf("err = %v, want db.ErrTxAborted", err)
+	attempts, retried, subs, err := writeSkew(t, e, postgres.TxOptions{MaxAttempts: 1})
+	if !errors.Is(err, postgres.ErrTxAborted) {
+		t.Fatalf("err = %v, want postgres.ErrTxAborted", err)
 	}
-	if !db.IsSerializationFailure(err) {
+	if !postgres.IsSerializationFailure(err) {
 		t.Errorf("the 40001 is not reachable through %v", err)
 	}
 	eq(t, "attempts", attempts, 1)
@@ -108,7 +110,7 @@ func TestInTxConflictIsNotRetried(t *testing.T) {
 	ctx := context.Background()
 	mkUser(t, e, "taken@example.com")
 	attempts := 0
-	err := db.InTx(ctx, e.Pool, db.TxOptions{
+	err := postgres.InTx(ctx, e.Pool, postgres.TxOptions{
 		TxOptions: pgx.TxOptions{IsoLevel: pgx.Serializable},
 		OnRetry:   func(a int, err error) { t.Errorf("OnRetry(%d, %v) on a unique violation", a, err) },
 	}, func(ctx context.Context, tx pgx.Tx) error {
@@ -119,13 +121,13 @@ func TestInTxConflictIsNotRetried(t *testing.T) {
 		}
 		_, err := q.CreateUser(ctx, db.CreateUserParams{Email: "TAKEN@example.com", DisplayName: "Dup", Role: db.UserRoleMember})
 		// WithTx runs on the raw pgx.Tx; the helpers still classify its errors.
-		if !db.IsConflict(err) || db.ConstraintName(err) != "users_email_key" {
-			t.Errorf("inside the transaction: IsConflict %v, ConstraintName %q", db.IsConflict(err), db.ConstraintName(err))
+		if !postgres.IsConflict(err) || postgres.ConstraintName(err) != "users_email_key" {
+			t.Errorf("inside the transaction: IsConflict %v, ConstraintName %q", postgres.IsConflict(err), postgres.ConstraintName(err))
 		}
 		return err
 	})
 	eq(t, "attempts", attempts, 1)
-	wantConstraint(t, err, db.ErrConflict, "users_email_key")
+	wantConstraint(t, err, postgres.ErrConflict, "users_email_key")
 	_, err = e.Q.GetUserByEmail(ctx, "new@example.com")
 	wantNotFound(t, err) // rolled back with the failing statement's transaction
 }
@@ -136,7 +138,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	var id uuid.UUID
-	err := db.InTx(ctx, e.Pool, db.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
+	err := postgres.InTx(ctx, e.Pool, postgres.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
 		q := e.Q.WithTx(tx)
 		u, err := q.CreateUser(ctx, db.CreateUserParams{Email: "ghost@example.com", DisplayName: "Ghost", Role: db.UserRoleMember})
 		if err != nil {
@@ -158,7 +160,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	eq(t, "users", scalar[int64](t, e, `SELECT count(*) FROM users`), int64(0))
 
 	// The same function without the error commits.
-	err = db.InTx(ctx, e.Pool, db.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
+	err = postgres.InTx(ctx, e.Pool, postgres.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := e.Q.WithTx(tx).CreateUser(ctx, db.CreateUserParams{Email: "real@example.com", DisplayName: "Real", Role: db.UserRoleMember})
 		return err
 	})
@@ -174,7 +176,7 @@ func TestInTxRetriesDeadlockErrors(t *testing.T) {
 	ctx := context.Background()
 	attempts := 0
 	var retried []int
-	err := db.InTx(ctx, e.Pool, db.TxOptions{BaseDelay: time.Millisecond, OnRetry: func(a int, err error) { retried = append(retried, a) }},
+	err := postgres.InTx(ctx, e.Pool, postgres.TxOptions{BaseDelay: time.Millisecond, OnRetry: func(a int, err error) { retried = append(retried, a) }},
 		func(ctx context.Context, tx pgx.Tx) error {
 			attempts++
 			if _, err := e.Q.WithTx(tx).CreateUser(ctx, db.CreateUserParams{Email: fmt.Sprintf("try%d@example.com", attempts), DisplayName: "T", Role: db.UserRoleMember}); err != nil {
@@ -198,7 +200,7 @@ func TestInTxBackoffHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	attempts := 0
-	err := db.InTx(ctx, e.Pool, db.TxOptions{BaseDelay: time.Hour, MaxDelay: time.Hour, OnRetry: func(int, error) { cancel() }},
+	err := postgres.InTx(ctx, e.Pool, postgres.TxOptions{BaseDelay: time.Hour, MaxDelay: time.Hour, OnRetry: func(int, error) { cancel() }},
 		func(ctx context.Context, tx pgx.Tx) error {
 			attempts++
 			return &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
@@ -206,7 +208,7 @@ func TestInTxBackoffHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if !db.IsSerializationFailure(err) {
+	if !postgres.IsSerializationFailure(err) {
 		t.Errorf("the last database error is not kept: %v", err)
 	}
 	eq(t, "attempts", attempts, 1)

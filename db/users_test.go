@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -50,9 +52,9 @@ func TestUsers(t *testing.T) {
 	})
 	t.Run("unique email", func(t *testing.T) {
 		_, err := q.CreateUser(ctx, db.CreateUserParams{Email: "ALICE@example.com", DisplayName: "Other", Role: db.UserRoleMember})
-		wantConstraint(t, err, db.ErrConflict, "users_email_key")
-		if !db.IsConflict(err) {
-			t.Error("db.IsConflict = false")
+		wantConstraint(t, err, postgres.ErrConflict, "users_email_key")
+		if !postgres.IsConflict(err) {
+			t.Error("postgres.IsConflict = false")
 		}
 		if bytes.Contains([]byte(err.Error()), []byte("alice@example.com")) {
 			t.Errorf("conflict message leaks the value: %v", err)
@@ -60,7 +62,7 @@ func TestUsers(t *testing.T) {
 	})
 	t.Run("check display name", func(t *testing.T) {
 		_, err := q.CreateUser(ctx, db.CreateUserParams{Email: "blank@example.com", DisplayName: "   ", Role: db.UserRoleMember})
-		wantConstraint(t, err, db.ErrCheck, "users_display_name_not_blank")
+		wantConstraint(t, err, postgres.ErrCheck, "users_display_name_not_blank")
 	})
 	t.Run("UpdateUserRole", func(t *testing.T) {
 		n, err := q.UpdateUserRole(ctx, db.UpdateUserRoleParams{ID: u.ID, Role: db.UserRoleViewer})
@@ -157,13 +159,13 @@ func TestAPIKeys(t *testing.T) {
 
 	t.Run("constraints", func(t *testing.T) {
 		_, err := q.CreateAPIKey(ctx, db.CreateAPIKeyParams{UserID: u.ID, Name: "dup", Prefix: "ab12CD34", KeyHash: hash[:], Scopes: []string{}})
-		wantConstraint(t, err, db.ErrConflict, "api_keys_prefix_key")
+		wantConstraint(t, err, postgres.ErrConflict, "api_keys_prefix_key")
 		_, err = q.CreateAPIKey(ctx, db.CreateAPIKeyParams{UserID: u.ID, Name: "short", Prefix: "shorthash", KeyHash: hash[:31], Scopes: []string{}})
-		wantConstraint(t, err, db.ErrCheck, "api_keys_hash_is_sha256")
+		wantConstraint(t, err, postgres.ErrCheck, "api_keys_hash_is_sha256")
 		_, err = q.CreateAPIKey(ctx, db.CreateAPIKeyParams{UserID: u.ID, Name: "bad", Prefix: "a-b", KeyHash: hash[:], Scopes: []string{}})
-		wantConstraint(t, err, db.ErrCheck, "api_keys_prefix_format")
+		wantConstraint(t, err, postgres.ErrCheck, "api_keys_prefix_format")
 		_, err = q.CreateAPIKey(ctx, db.CreateAPIKeyParams{UserID: uuid.New(), Name: "orphan", Prefix: "orphan01", KeyHash: hash[:], Scopes: []string{}})
-		wantConstraint(t, err, db.ErrForeignKey, "api_keys_user_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "api_keys_user_fkey")
 	})
 
 	t.Run("TouchAPIKey", func(t *testing.T) {

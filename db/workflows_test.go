@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -29,7 +31,7 @@ func TestWorkflows(t *testing.T) {
 	_, err := q.GetWorkflow(ctx, uuid.New())
 	wantNotFound(t, err)
 	_, err = q.CreateWorkflow(ctx, db.CreateWorkflowParams{OwnerID: o.ID, Name: "ingest", Definition: json.RawMessage(`{}`)})
-	wantConstraint(t, err, db.ErrConflict, "workflows_owner_name_key")
+	wantConstraint(t, err, postgres.ErrConflict, "workflows_owner_name_key")
 
 	t.Run("ListWorkflowsByOwner and UpdateWorkflowStatus", func(t *testing.T) {
 		b := mkWorkflow(t, e, o.ID, "backup")
@@ -67,13 +69,13 @@ func TestWorkflows(t *testing.T) {
 		jsonEq(t, "step config", s2.Config, `{"table":"t"}`)
 
 		_, err := q.AddWorkflowStep(ctx, db.AddWorkflowStepParams{WorkflowID: w.ID, Position: 1, Name: "dup", Config: json.RawMessage(`{}`), TimeoutMs: 1})
-		wantConstraint(t, err, db.ErrConflict, "workflow_steps_position_key")
+		wantConstraint(t, err, postgres.ErrConflict, "workflow_steps_position_key")
 		_, err = q.AddWorkflowStep(ctx, db.AddWorkflowStepParams{WorkflowID: w.ID, Position: 9, Name: "t0", Config: json.RawMessage(`{}`), TimeoutMs: 0})
-		wantConstraint(t, err, db.ErrCheck, "workflow_steps_timeout_range")
+		wantConstraint(t, err, postgres.ErrCheck, "workflow_steps_timeout_range")
 		_, err = q.AddWorkflowStep(ctx, db.AddWorkflowStepParams{WorkflowID: w.ID, Position: -1, Name: "neg", Config: json.RawMessage(`{}`), TimeoutMs: 1})
-		wantConstraint(t, err, db.ErrCheck, "workflow_steps_position_nonneg")
+		wantConstraint(t, err, postgres.ErrCheck, "workflow_steps_position_nonneg")
 		_, err = q.AddWorkflowStep(ctx, db.AddWorkflowStepParams{WorkflowID: uuid.New(), Position: 0, Name: "orphan", Config: json.RawMessage(`{}`), TimeoutMs: 1})
-		wantConstraint(t, err, db.ErrForeignKey, "workflow_steps_workflow_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "workflow_steps_workflow_fkey")
 
 		rows := must[[]db.GetWorkflowWithStepsRow](t)(q.GetWorkflowWithSteps(ctx, w.ID))
 		want := []db.GetWorkflowWithStepsRow{
@@ -90,9 +92,9 @@ func TestWorkflows(t *testing.T) {
 			noErr(t, q.AddStepDependency(ctx, db.AddStepDependencyParams{StepID: d[0], DependsOnStepID: d[1]}))
 		}
 		err = q.AddStepDependency(ctx, db.AddStepDependencyParams{StepID: s0.ID, DependsOnStepID: s0.ID})
-		wantConstraint(t, err, db.ErrCheck, "workflow_step_dependencies_no_self")
+		wantConstraint(t, err, postgres.ErrCheck, "workflow_step_dependencies_no_self")
 		err = q.AddStepDependency(ctx, db.AddStepDependencyParams{StepID: s0.ID, DependsOnStepID: uuid.New()})
-		wantConstraint(t, err, db.ErrForeignKey, "workflow_step_dependencies_dep_fkey")
+		wantConstraint(t, err, postgres.ErrForeignKey, "workflow_step_dependencies_dep_fkey")
 
 		deps := must[[]db.WorkflowStepDependency](t)(q.ListStepDependencies(ctx, w.ID))
 		wantDeps := []db.WorkflowStepDependency{{StepID: s2.ID, DependsOnStepID: s0.ID}, {StepID: s2.ID, DependsOnStepID: s1.ID}, {StepID: s1.ID, DependsOnStepID: s0.ID}}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -198,10 +200,10 @@ func TestDeleteInvalidates(t *testing.T) {
 	affected(t, "DeleteAgent", n, err, 1)
 	n, err = e.Repo.DeleteTask(ctx, task.ID)
 	affected(t, "DeleteTask", n, err, 1)
-	if _, err := oneQuery(t, e, "GetAgent", getA); !db.IsNotFound(err) {
+	if _, err := oneQuery(t, e, "GetAgent", getA); !postgres.IsNotFound(err) {
 		t.Errorf("GetAgent after DeleteAgent: err = %v, want not found", err)
 	}
-	if _, err := oneQuery(t, e, "GetTask", getT); !db.IsNotFound(err) {
+	if _, err := oneQuery(t, e, "GetTask", getT); !postgres.IsNotFound(err) {
 		t.Errorf("GetTask after DeleteTask: err = %v, want not found", err)
 	}
 }
@@ -251,7 +253,7 @@ func TestBatchExecInvalidates(t *testing.T) {
 
 	// Inside a transaction the batch's invalidation waits for the commit.
 	warm(t, e, "GetTask", get1)
-	err := e.Repo.InTx(ctx, db.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
+	err := e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
 		r.BumpTaskPriority(ctx, []uuid.UUID{t1.ID}).Exec(nil)
 		if got := must[db.Task](t)(noQuery(t, e, "GetTask", get1)); got.Priority != 3 {
 			t.Errorf("outside reader during tx: priority %d, want the committed 3", got.Priority)
@@ -316,12 +318,12 @@ func TestNegativeCaching(t *testing.T) {
 	get := func() (db.User, error) { return e.Repo.GetUser(ctx, id) }
 
 	_, missErr := oneQuery(t, e, "GetUser", get)
-	if !errors.Is(missErr, db.ErrNotFound) || !errors.Is(missErr, pgx.ErrNoRows) {
-		t.Fatalf("GetUser(missing) on a miss: err = %v, want db.ErrNotFound and pgx.ErrNoRows", missErr)
+	if !errors.Is(missErr, postgres.ErrNotFound) || !errors.Is(missErr, pgx.ErrNoRows) {
+		t.Fatalf("GetUser(missing) on a miss: err = %v, want postgres.ErrNotFound and pgx.ErrNoRows", missErr)
 	}
 	e.waitFills(t, 1)
 	_, hitErr := noQuery(t, e, "GetUser", get)
-	if !db.IsNotFound(hitErr) {
+	if !postgres.IsNotFound(hitErr) {
 		t.Fatalf("GetUser(missing) on a negative hit: err = %v, want not found", hitErr)
 	}
 	if e.Obs.NegativeHits.Load() != 1 {
@@ -333,13 +335,13 @@ func TestNegativeCaching(t *testing.T) {
 	if _, err := e.Pool.Exec(ctx, `INSERT INTO users (id, email, display_name) VALUES ($1, $2, 'Late')`, id, randName("late")+"@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := noQuery(t, e, "GetUser", get); !db.IsNotFound(err) {
+	if _, err := noQuery(t, e, "GetUser", get); !postgres.IsNotFound(err) {
 		t.Errorf("negative entry not served: err = %v", err)
 	}
 	// ...an insert of another user through the repository leaves it (it
 	// names other keys)...
 	e.user(t)
-	if _, err := noQuery(t, e, "GetUser", get); !db.IsNotFound(err) {
+	if _, err := noQuery(t, e, "GetUser", get); !postgres.IsNotFound(err) {
 		t.Errorf("negative entry dropped by an unrelated insert: err = %v", err)
 	}
 	// ...and a write to that row through the repository invalidates it.
@@ -353,14 +355,14 @@ func TestNegativeCaching(t *testing.T) {
 	// Methods without negative= do not cache not-found.
 	gid := uuid.New()
 	for range 2 {
-		if _, err := oneQuery(t, e, "GetTool", func() (db.Tool, error) { return e.Repo.GetTool(ctx, gid) }); !db.IsNotFound(err) {
+		if _, err := oneQuery(t, e, "GetTool", func() (db.Tool, error) { return e.Repo.GetTool(ctx, gid) }); !postgres.IsNotFound(err) {
 			t.Fatalf("GetTool(missing): %v", err)
 		}
 	}
 }
 
 // A negative-cache hit must return the same error a miss returns, so that
-// callers' errors.Is(err, db.ErrNotFound) does not depend on cache state.
+// callers' errors.Is(err, postgres.ErrNotFound) does not depend on cache state.
 func TestNegativeHitErrorMatchesMiss(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
@@ -368,7 +370,7 @@ func TestNegativeHitErrorMatchesMiss(t *testing.T) {
 	_, missErr := e.Repo.GetUser(ctx, id)
 	e.waitFills(t, 1)
 	_, hitErr := noQuery(t, e, "GetUser", func() (db.User, error) { return e.Repo.GetUser(ctx, id) })
-	for _, target := range []error{db.ErrNotFound, pgx.ErrNoRows} {
+	for _, target := range []error{postgres.ErrNotFound, pgx.ErrNoRows} {
 		if errors.Is(missErr, target) != errors.Is(hitErr, target) {
 			t.Errorf("errors.Is(err, %v): miss %v (%v), negative hit %v (%v)",
 				target, errors.Is(missErr, target), missErr, errors.Is(hitErr, target), hitErr)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -324,7 +326,7 @@ func TestPostgresHungOpensBreaker(t *testing.T) {
 	// Open a connection outside the policies: connecting may take longer
 	// than the short attempt timeout on a loaded machine.
 	noErr(t, e.Pool.Ping(ctx))
-	if err := get(); !db.IsNotFound(err) {
+	if err := get(); !postgres.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	p.Pause()
@@ -341,7 +343,7 @@ func TestPostgresHungOpensBreaker(t *testing.T) {
 	p.Resume()
 	waitFor(t, "recovery", 10*time.Second, func() bool {
 		time.Sleep(20 * time.Millisecond)
-		return db.IsNotFound(get())
+		return postgres.IsNotFound(get())
 	})
 }
 
@@ -361,7 +363,7 @@ func TestInTxCommittedWhileRedisDown(t *testing.T) {
 	// Autocommit write: success.
 	e.setAgentStatus(t, a.ID, db.AgentStatusActive)
 	// The same write in InTx.
-	err := e.Repo.InTx(ctx, db.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
+	err := e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
 		n, err := tx.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version + 1})
 		if err == nil && n != 1 {
 			err = errors.New("not updated")

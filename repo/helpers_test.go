@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,11 +24,11 @@ import (
 	"github.com/agentical/datalayer/resilience"
 )
 
-// gateTracer counts queries through db.Tracer and can hold one execution of
+// gateTracer counts queries through postgres.Tracer and can hold one execution of
 // a named query after the database answered and before the caller gets the
 // rows: the point between a cached read's load and its fill.
 type gateTracer struct {
-	*db.Tracer
+	*postgres.Tracer
 	gate atomic.Pointer[gate]
 }
 
@@ -43,11 +45,13 @@ func (gt *gate) open() { gt.once.Do(func() { close(gt.release) }) }
 
 type traceNameKey struct{}
 
-func newGateTracer() *gateTracer { return &gateTracer{Tracer: db.NewTracer(db.TracerConfig{})} }
+func newGateTracer() *gateTracer {
+	return &gateTracer{Tracer: postgres.NewTracer(postgres.TracerConfig{})}
+}
 
 func (g *gateTracer) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	ctx = g.Tracer.TraceQueryStart(ctx, c, d)
-	return context.WithValue(ctx, traceNameKey{}, db.QueryName(d.SQL))
+	return context.WithValue(ctx, traceNameKey{}, postgres.QueryName(d.SQL))
 }
 
 func (g *gateTracer) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
@@ -118,7 +122,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.DSN == "" {
 		e.DSN = testinfra.Postgres(t)
 	}
-	pc, err := db.Config{URL: e.DSN, Tracer: e.Tracer, MaxConns: 8}.PoolConfig()
+	pc, err := postgres.Config{URL: e.DSN, Tracer: e.Tracer, MaxConns: 8}.PoolConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +160,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.Repo = db.NewRepository(e.Pool, e.RT)
-	e.Raw = db.New(db.Translate(e.Pool))
+	e.Raw = db.New(postgres.Translate(e.Pool))
 	return e
 }
 
@@ -198,7 +202,7 @@ func warm[T any](t testing.TB, e *env, query string, fn func() (T, error)) T {
 		hits, q := e.Obs.Hits(), e.Tracer.count(query)
 		var err error
 		v, err = fn()
-		if err != nil && !db.IsNotFound(err) {
+		if err != nil && !postgres.IsNotFound(err) {
 			t.Fatalf("warm %s: %v", query, err)
 		}
 		if e.Obs.Hits() > hits && e.Tracer.count(query) == q {

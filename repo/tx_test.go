@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentical/datalayer/db"
@@ -74,7 +76,7 @@ func TestInvalidationAfterCommit(t *testing.T) {
 		warm(t, e, "GetAgent", get)
 		warm(t, e, "CountTasksByStatusPerAgent", counts)
 
-		err := e.Repo.InTx(ctx, db.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
+		err := e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
 			n, err := r.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusActive, ID: a.ID, Version: a.Version})
 			if err != nil || n != 1 {
 				return errors.Join(err, errors.New("agent not updated"))
@@ -84,7 +86,7 @@ func TestInvalidationAfterCommit(t *testing.T) {
 				return errors.Join(err, errors.New("task not updated"))
 			}
 			// Nested InTx joins the transaction.
-			if err := r.InTx(ctx, db.TxOptions{}, func(ctx context.Context, r2 *db.Repository) error {
+			if err := r.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r2 *db.Repository) error {
 				if r2 != r {
 					t.Error("nested InTx did not join the transaction")
 				}
@@ -137,7 +139,7 @@ func TestRollbackDropsInvalidations(t *testing.T) {
 	})
 	t.Run("InTx", func(t *testing.T) {
 		boom := errors.New("boom")
-		err := e.Repo.InTx(ctx, db.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
+		err := e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r *db.Repository) error {
 			n, err := r.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version})
 			affected(t, "UpdateAgentStatus in tx", n, err, 1)
 			return boom
@@ -170,7 +172,7 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 
 	attempts := 0
 	var retried []error
-	opts := db.TxOptions{
+	opts := postgres.TxOptions{
 		TxOptions: pgx.TxOptions{IsoLevel: pgx.RepeatableRead},
 		OnRetry:   func(_ int, err error) { retried = append(retried, err) },
 	}

@@ -29,5 +29,5 @@
 // Store.Invalidate.
 //
 // Subpackage schema holds the Agentical schema and its typed accessors.
-// cmd/ maps the SURREALDB_* settings of internal/config onto Config.
+// cmd/ maps the SURREALDB_* settings of the config package onto Config.
 package surreal

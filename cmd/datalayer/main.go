@@ -1,6 +1,6 @@
 // Command datalayer is the project's CLI. Its migrate command group manages
 // versioned PostgreSQL migrations on the Atlas library (package
-// internal/migrate):
+// migrate):
 //
 //	datalayer migrate diff [name] [--check]
 //	datalayer migrate apply [--baseline V] [--dry-run] [--to V]
@@ -30,7 +30,7 @@ import (
 
 	"github.com/agentical/datalayer/internal/devserver"
 	"github.com/agentical/datalayer/internal/devserver/dockerserver"
-	"github.com/agentical/datalayer/internal/migrate"
+	"github.com/agentical/datalayer/migrate"
 )
 
 const usage = `usage: datalayer migrate <command> [flags]

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentical/datalayer/internal/migrate"
 	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/migrate"
 )
 
 func TestMain(m *testing.M) { testinfra.Main(m) }

@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/rueidis"
 
@@ -146,7 +148,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	}
 	fmt.Fprintf(out, "database  %s, %d schema files from %s (%s)\n", dbNameOf(dsn), files, relPath(schemaDir), since(step))
 
-	pool, err := db.NewPool(ctx, db.Config{URL: dsn, MaxConns: int32(o.workers) + 2, ApplicationName: "datalayer-demo"})
+	pool, err := postgres.NewPool(ctx, postgres.Config{URL: dsn, MaxConns: int32(o.workers) + 2, ApplicationName: "datalayer-demo"})
 	if err != nil {
 		return err
 	}

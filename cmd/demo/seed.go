@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/db"
@@ -61,7 +63,7 @@ var (
 // once, after commit). Events go in with the :copyfrom query.
 func seed(ctx context.Context, r *db.Repository, numAgents int) (*dataset, error) {
 	var d *dataset
-	err := r.InTx(ctx, db.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
+	err := r.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
 		d = &dataset{categories: categories}
 		return d.fill(ctx, tx, numAgents)
 	})

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	"github.com/google/uuid"
 
 	"github.com/agentical/datalayer/cache"
@@ -102,7 +104,7 @@ var ops = []op{
 		_, err := w.r.AppendExecutionEvent(ctx, db.AppendExecutionEventParams{
 			ExecutionID: w.execution(), Kind: db.ExecutionEventKindLog, Payload: json.RawMessage(`{"msg":"workload"}`),
 		})
-		if errors.Is(err, db.ErrConflict) { // two appenders took the same seq
+		if errors.Is(err, postgres.ErrConflict) { // two appenders took the same seq
 			w.conflicts.Add(1)
 			return nil
 		}

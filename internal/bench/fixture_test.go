@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentical/datalayer/postgres"
+
 	gocache "github.com/go-redis/cache/v9"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,7 +47,7 @@ func newFixture(tb testing.TB) *fixture {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dsn := testinfra.Postgres(tb)
-	pool, err := db.NewPool(ctx, db.Config{URL: dsn, MaxConns: 16})
+	pool, err := postgres.NewPool(ctx, postgres.Config{URL: dsn, MaxConns: 16})
 	if err != nil {
 		tb.Fatal(err)
 	}

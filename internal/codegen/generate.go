@@ -24,7 +24,7 @@ const generatedPrefix = "repo_"
 
 // dbImportPath is the package holding the error translation the
 // repositories use; our own db package refers to it unqualified.
-const dbImportPath = "github.com/agentical/datalayer/db"
+const pgImportPath = "github.com/agentical/datalayer/postgres"
 
 //go:embed templates/*.tmpl
 var templateFS embed.FS
@@ -140,7 +140,7 @@ type pkgModel struct {
 	Version       string
 	Sources       []string
 	SchemaVersion string
-	DBQual        string // "" inside our db package, else "dldb."
+	DBQual        string // qualifier of the postgres runtime package
 	Imports       []string
 	Methods       []*method
 }
@@ -212,13 +212,9 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 		Sources:       append(sources, rel(p.Schema[0])),
 		SchemaVersion: hex.EncodeToString(h.Sum(nil))[:16],
 	}
-	if modPath, ok := modulePathOf(p.Out); !ok || modPath != dbImportPath {
-		m.DBQual = "dldb."
-	}
+	m.DBQual = "dlpg."
 	imports := map[string]bool{`"context"`: true, `"time"`: true, `"github.com/agentical/datalayer/repo"`: true}
-	if m.DBQual != "" {
-		imports["dldb "+fmt.Sprintf("%q", dbImportPath)] = true
-	}
+	imports["dlpg "+fmt.Sprintf("%q", pgImportPath)] = true
 	for _, gm := range gp.Methods {
 		q, ok := queries[gm.Name]
 		if !ok {
@@ -296,29 +292,4 @@ func numbered(src []byte) string {
 		fmt.Fprintf(&b, "%4d  %s\n", i+1, l)
 	}
 	return b.String()
-}
-
-// modulePathOf returns the import path of dir, found from the nearest go.mod.
-func modulePathOf(dir string) (string, bool) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", false
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
-			for _, l := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(l); len(f) == 2 && f[0] == "module" {
-					r, _ := filepath.Rel(d, abs)
-					if r == "." {
-						return f[1], true
-					}
-					return f[1] + "/" + filepath.ToSlash(r), true
-				}
-			}
-			return "", false
-		}
-		if filepath.Dir(d) == d {
-			return "", false
-		}
-	}
 }

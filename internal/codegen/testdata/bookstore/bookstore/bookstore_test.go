@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/cache"
-	dldb "github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/internal/codegen/testdata/bookstore/bookstore"
 	"github.com/agentical/datalayer/internal/testinfra"
 	"github.com/agentical/datalayer/repo"
@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 
 type fixture struct {
 	repo   *bookstore.Repository
-	tracer *dldb.Tracer
+	tracer *postgres.Tracer
 	pool   *pgxpool.Pool
 }
 
@@ -33,8 +33,8 @@ func setup(t *testing.T) fixture {
 	t.Helper()
 	ctx := context.Background()
 	dsn := testinfra.Postgres(t, testinfra.WithSchemaDir("../schema"))
-	tracer := dldb.NewTracer(dldb.TracerConfig{})
-	pool, err := dldb.NewPool(ctx, dldb.Config{URL: dsn, Tracer: tracer})
+	tracer := postgres.NewTracer(postgres.TracerConfig{})
+	pool, err := postgres.NewPool(ctx, postgres.Config{URL: dsn, Tracer: tracer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestNegativeCachingAndInsert(t *testing.T) {
 	f := setup(t)
 	// Identity keys are guessable: the next id is 1 in a fresh database.
 	for range 2 {
-		if _, err := f.repo.GetAuthor(ctx, 1); !errors.Is(err, dldb.ErrNotFound) || !errors.Is(err, pgx.ErrNoRows) {
+		if _, err := f.repo.GetAuthor(ctx, 1); !errors.Is(err, postgres.ErrNotFound) || !errors.Is(err, pgx.ErrNoRows) {
 			t.Fatalf("GetAuthor(1) before insert: %v, want not found", err)
 		}
 	}
@@ -223,7 +223,7 @@ func TestTransactionAppliesAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	errBoom := errors.New("boom")
-	err = f.repo.InTx(ctx, dldb.TxOptions{}, func(ctx context.Context, r *bookstore.Repository) error {
+	err = f.repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r *bookstore.Repository) error {
 		if _, err := r.RenameAuthor(ctx, bookstore.RenameAuthorParams{ID: a.ID, Name: "rolled back"}); err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func TestTransactionAppliesAfterCommit(t *testing.T) {
 	if err != nil || got.Name != "Calvino" {
 		t.Fatalf("after rollback GetAuthor = %+v, %v", got, err)
 	}
-	err = f.repo.InTx(ctx, dldb.TxOptions{}, func(ctx context.Context, r *bookstore.Repository) error {
+	err = f.repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, r *bookstore.Repository) error {
 		_, err := r.RenameAuthor(ctx, bookstore.RenameAuthorParams{ID: a.ID, Name: "Italo Calvino"})
 		return err
 	})

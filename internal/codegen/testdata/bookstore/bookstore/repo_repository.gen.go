@@ -5,7 +5,7 @@ package bookstore
 
 import (
 	"context"
-	dldb "github.com/agentical/datalayer/db"
+	dlpg "github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
 	pgx "github.com/jackc/pgx/v5"
 	"time"
@@ -33,7 +33,7 @@ var _ Querier = (*Repository)(nil)
 // NewRepository wraps a pool (or any repo.DB) with the runtime rt, which
 // holds the cache, the policies and the observer.
 func NewRepository(db repo.DB, rt *repo.Runtime) *Repository {
-	conn := dldb.Translate(db)
+	conn := dlpg.Translate(db)
 	return &Repository{db: db, conn: conn, q: New(conn), rt: rt}
 }
 
@@ -47,20 +47,20 @@ func (r *Repository) Runtime() *repo.Runtime { return r.rt }
 // InTx does all of this for you.
 func (r *Repository) WithTx(tx pgx.Tx) (*Repository, *repo.Tx) {
 	t := r.rt.NewTx()
-	conn := dldb.Translate(tx)
+	conn := dlpg.Translate(tx)
 	return &Repository{db: r.db, conn: conn, q: New(conn), rt: r.rt, tx: t}, t
 }
 
-// InTx runs fn in a transaction (see dldb.InTx for the retry rules:
+// InTx runs fn in a transaction (see dlpg.InTx for the retry rules:
 // only serialization failures and deadlocks rerun fn). Reads inside fn
 // bypass the cache; invalidations are applied after a successful commit and
 // dropped on rollback or before a retry.
-func (r *Repository) InTx(ctx context.Context, opts dldb.TxOptions, fn func(ctx context.Context, r *Repository) error) error {
+func (r *Repository) InTx(ctx context.Context, opts dlpg.TxOptions, fn func(ctx context.Context, r *Repository) error) error {
 	if r.tx != nil {
 		return fn(ctx, r) // already in a transaction: join it
 	}
 	var committed *repo.Tx
-	err := dldb.InTx(ctx, r.db, opts, func(ctx context.Context, tx pgx.Tx) error {
+	err := dlpg.InTx(ctx, r.db, opts, func(ctx context.Context, tx pgx.Tx) error {
 		txr, t := r.WithTx(tx)
 		committed = t
 		return fn(ctx, txr)
@@ -224,7 +224,7 @@ func (r *Repository) AverageStars(ctx context.Context, isbn string) (AverageStar
 		return r.q.AverageStars(ctx, isbn)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dldb.TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
@@ -235,7 +235,7 @@ func (r *Repository) BooksByAuthor(ctx context.Context, id int64) ([]Book, error
 		return r.q.BooksByAuthor(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dldb.TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.CreateAuthor (queries/queries.sql:1).
@@ -261,7 +261,7 @@ func (r *Repository) GetAuthor(ctx context.Context, id int64) (Author, error) {
 		return r.q.GetAuthor(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dldb.TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
@@ -272,7 +272,7 @@ func (r *Repository) GetBook(ctx context.Context, isbn string) (Book, error) {
 		return r.q.GetBook(ctx, isbn)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dldb.TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.RenameAuthor (queries/queries.sql:8).
@@ -300,5 +300,5 @@ func (r *Repository) TopRated(ctx context.Context, arg TopRatedParams) ([]TopRat
 		return r.q.TopRated(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dldb.TranslateError(err)
+	return v, dlpg.TranslateError(err)
 }

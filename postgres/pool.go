@@ -1,4 +1,4 @@
-package db
+package postgres
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func (c Config) withDefaults() Config {
 // String describes the configuration with the password redacted.
 func (c Config) String() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("db.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, ConnectTimeout: %s, StatementTimeout: %s, ApplicationName: %q}",
+	return fmt.Sprintf("postgres.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, ConnectTimeout: %s, StatementTimeout: %s, ApplicationName: %q}",
 		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.ConnectTimeout, d.StatementTimeout, d.ApplicationName)
 }
 
@@ -81,21 +81,21 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // further before passing it to pgxpool.NewWithConfig.
 func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	if c.URL == "" {
-		return nil, fmt.Errorf("db: config: URL is empty")
+		return nil, fmt.Errorf("postgres: config: URL is empty")
 	}
 	c = c.withDefaults()
 	switch {
 	case c.MaxConns < 0:
-		return nil, fmt.Errorf("db: config: MaxConns must be positive, got %d", c.MaxConns)
+		return nil, fmt.Errorf("postgres: config: MaxConns must be positive, got %d", c.MaxConns)
 	case c.MinConns < 0 || c.MinConns > c.MaxConns:
-		return nil, fmt.Errorf("db: config: MinConns must be between 0 and MaxConns (%d), got %d", c.MaxConns, c.MinConns)
+		return nil, fmt.Errorf("postgres: config: MinConns must be between 0 and MaxConns (%d), got %d", c.MaxConns, c.MinConns)
 	case c.StatementTimeout < 0:
-		return nil, fmt.Errorf("db: config: StatementTimeout must not be negative, got %s", c.StatementTimeout)
+		return nil, fmt.Errorf("postgres: config: StatementTimeout must not be negative, got %s", c.StatementTimeout)
 	}
 	pc, err := pgxpool.ParseConfig(c.URL)
 	if err != nil {
 		// pgx's parse errors can quote the whole connection string.
-		return nil, fmt.Errorf("db: config: cannot parse URL %s", RedactDSN(c.URL))
+		return nil, fmt.Errorf("postgres: config: cannot parse URL %s", RedactDSN(c.URL))
 	}
 	pc.MaxConns = c.MaxConns
 	pc.MinConns = c.MinConns
@@ -131,13 +131,13 @@ func NewPool(ctx context.Context, c Config) (*pgxpool.Pool, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("db: open pool for %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
+		return nil, fmt.Errorf("postgres: open pool for %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, pc.ConnConfig.ConnectTimeout)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("db: connect to %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
+		return nil, fmt.Errorf("postgres: connect to %s: %w", RedactDSN(c.URL), redactErr(err, c.URL))
 	}
 	return pool, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"

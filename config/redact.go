@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/postgres"
 )
 
 const redacted = "xxxxx"
 
 // redactURL hides the password of a connection URL or key=value DSN.
-// db.RedactDSN finds it in hierarchical URLs (scheme://user:pass@host) and
+// postgres.RedactDSN finds it in hierarchical URLs (scheme://user:pass@host) and
 // key=value strings; anything else that might carry credentials, such as
 // "user:pass@host" without a scheme, is hidden whole.
 func redactURL(s string) string {
@@ -24,10 +24,10 @@ func redactURL(s string) string {
 		return ""
 	}
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Opaque == "" && strings.Contains(s, "://") {
-		return db.RedactDSN(s)
+		return postgres.RedactDSN(s)
 	}
 	if !strings.Contains(s, "://") && !strings.Contains(s, "@") {
-		return db.RedactDSN(s)
+		return postgres.RedactDSN(s)
 	}
 	return "[redacted]"
 }

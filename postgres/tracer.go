@@ -1,4 +1,4 @@
-package db
+package postgres
 
 import (
 	"context"
@@ -238,7 +238,7 @@ func (t *Tracer) record(ctx context.Context, s traceStart, rows int64, err error
 	if t.cfg.LogArgs {
 		attrs = append(attrs, slog.Any("args", s.args))
 	}
-	t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "db: slow query", attrs...)
+	t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "postgres: slow query", attrs...)
 }
 
 // errorText describes err for a log record. PostgreSQL quotes rejected

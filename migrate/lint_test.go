@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentical/datalayer/internal/migrate"
+	"github.com/agentical/datalayer/migrate"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

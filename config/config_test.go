@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentical/datalayer/internal/config"
+	"github.com/agentical/datalayer/config"
 )
 
 func load(t testing.TB, vars map[string]string) config.Config {

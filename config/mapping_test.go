@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentical/datalayer/internal/config"
+	"github.com/agentical/datalayer/config"
 )
 
 func TestMappings(t *testing.T) {

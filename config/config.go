@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/postgres"
 )
 
 // Profile selects a set of defaults (APP_ENV).
@@ -178,13 +178,13 @@ func Defaults(p Profile) Config {
 	}
 }
 
-// DB maps the database section to a db.Config for db.NewPool. PoolTimeout
+// DB maps the database section to a postgres.Config for postgres.NewPool. PoolTimeout
 // has no counterpart there (pgxpool has no acquire timeout): callers bound
 // Acquire with a context deadline. The tracer settings map through
 // DBTracer.
-func (c Config) DB() db.Config {
+func (c Config) DB() postgres.Config {
 	d := c.Database
-	return db.Config{
+	return postgres.Config{
 		URL:              d.URL,
 		MaxConns:         d.PoolSize,
 		MinConns:         d.MinConns,
@@ -196,9 +196,9 @@ func (c Config) DB() db.Config {
 }
 
 // DBTracer maps SLOW_QUERY_THRESHOLD and LOG_QUERY_ARGS to a
-// db.TracerConfig for db.NewTracer, logging through logger.
-func (c Config) DBTracer(logger *slog.Logger) db.TracerConfig {
-	return db.TracerConfig{
+// postgres.TracerConfig for postgres.NewTracer, logging through logger.
+func (c Config) DBTracer(logger *slog.Logger) postgres.TracerConfig {
+	return postgres.TracerConfig{
 		Logger:        logger,
 		SlowThreshold: c.Database.SlowQueryThreshold,
 		LogArgs:       c.Database.LogQueryArgs,

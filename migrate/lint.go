@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+
 	"ariga.io/atlas/schemahcl"
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"sync"
 
+
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
-	"github.com/agentical/datalayer/internal/devserver"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/agentical/datalayer/internal/devserver"
 )
 
 // devServer is a PostgreSQL server on which throwaway databases are created.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentical/datalayer/internal/migrate"
+	"github.com/agentical/datalayer/migrate"
 )
 
 const baseSchema = `CREATE TYPE user_role AS ENUM ('admin', 'member');

@@ -1,4 +1,4 @@
-package db
+package postgres
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 // corresponding condition; the original driver error stays reachable through
 // errors.As (for *pgconn.PgError) and errors.Is (for pgx.ErrNoRows).
 var (
-	ErrNotFound   = errors.New("db: not found")
-	ErrConflict   = errors.New("db: conflict")
-	ErrForeignKey = errors.New("db: foreign key violation")
-	ErrCheck      = errors.New("db: check violation")
-	ErrNotNull    = errors.New("db: not-null violation")
+	ErrNotFound   = errors.New("postgres: not found")
+	ErrConflict   = errors.New("postgres: conflict")
+	ErrForeignKey = errors.New("postgres: foreign key violation")
+	ErrCheck      = errors.New("postgres: check violation")
+	ErrNotNull    = errors.New("postgres: not-null violation")
 )
 
 // ConstraintError reports a violated constraint. Its message names the

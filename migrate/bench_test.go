@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentical/datalayer/internal/migrate"
 	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/migrate"
 )
 
 // Figures for the issue: run with
 //
-//	go test ./internal/migrate -run '^$' -bench . -benchtime 5x
+//	go test ./migrate -run '^$' -bench . -benchtime 5x
 //
 // Each Diff iteration loads schema/ and replays migrations/ on reused dev
 // databases (as go generate does after the first call of a Migrator).

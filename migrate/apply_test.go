@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/agentical/datalayer/internal/migrate"
+	"github.com/agentical/datalayer/migrate"
 	"github.com/agentical/datalayer/migrations"
 )
 

@@ -1,4 +1,4 @@
-package db_test
+package postgres_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/postgres"
 )
 
 func TestRedactDSN(t *testing.T) {
@@ -30,7 +30,7 @@ func TestRedactDSN(t *testing.T) {
 		{"host=h PASSWORD=hunter2", []string{"host=h"}},
 		{"user=app password=hunter2", []string{"user=app password=xxxxx"}},
 	} {
-		got := db.RedactDSN(c.dsn)
+		got := postgres.RedactDSN(c.dsn)
 		if strings.Contains(got, "hunter2") || strings.Contains(got, "p@ss") || strings.Contains(got, "p%40ss") {
 			t.Errorf("RedactDSN(%q) = %q reveals the password", c.dsn, got)
 		}
@@ -41,7 +41,7 @@ func TestRedactDSN(t *testing.T) {
 		}
 	}
 	for _, dsn := range []string{"", "postgres://app@h/db", "host=h user=app dbname=x"} {
-		eq(t, "RedactDSN without password", db.RedactDSN(dsn), dsn)
+		eq(t, "RedactDSN without password", postgres.RedactDSN(dsn), dsn)
 	}
 }
 
@@ -52,7 +52,7 @@ func TestConfigNeverRevealsPassword(t *testing.T) {
 		"postgres://app:hunter2@db.example.com/agentical",
 		"host=db.example.com user=app password=hunter2 dbname=agentical",
 	} {
-		cfg := db.Config{URL: url, ApplicationName: "svc"}
+		cfg := postgres.Config{URL: url, ApplicationName: "svc"}
 		s := cfg.String()
 		if strings.Contains(s, "hunter2") || !strings.Contains(s, "xxxxx") || !strings.Contains(s, "db.example.com") {
 			t.Errorf("String() = %s", s)
@@ -68,5 +68,12 @@ func TestConfigNeverRevealsPassword(t *testing.T) {
 		if strings.Contains(buf.String(), "hunter2") {
 			t.Errorf("slog output reveals the password:\n%s", buf.String())
 		}
+	}
+}
+
+func eq[T comparable](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }

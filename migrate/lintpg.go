@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"

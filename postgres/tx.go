@@ -1,4 +1,4 @@
-package db
+package postgres
 
 import (
 	"context"
@@ -35,7 +35,7 @@ type TxOptions struct {
 
 // ErrTxAborted wraps the last error when every attempt failed with a
 // retryable serialization failure or deadlock.
-var ErrTxAborted = errors.New("db: transaction aborted after retries")
+var ErrTxAborted = errors.New("postgres: transaction aborted after retries")
 
 // InTx runs fn inside a transaction and commits it. When the database
 // aborts the transaction with a serialization failure or a deadlock (at any
@@ -73,7 +73,7 @@ func InTx(ctx context.Context, b TxBeginner, opts TxOptions, fn func(ctx context
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("db: transaction retry: %w (last error: %w)", ctx.Err(), err)
+			return fmt.Errorf("postgres: transaction retry: %w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
 	}
