@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"sync"
 
-
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"github.com/jackc/pgx/v5"

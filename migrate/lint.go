@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-
 	"ariga.io/atlas/schemahcl"
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"

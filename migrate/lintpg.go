@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
