@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/cache"
-	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/internal/codegen/testdata/bookstore/bookstore"
 	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
 )
 
