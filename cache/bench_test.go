@@ -61,6 +61,7 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 	b.Run("local-hit", func(b *testing.B) { hit(b, nil) })
+	b.Run("local-hit-nomemo", func(b *testing.B) { hit(b, func(cfg *cache.Config) { cfg.DecodedEntries = -1 }) })
 	b.Run("strict-hit", func(b *testing.B) { hit(b, func(cfg *cache.Config) { cfg.Strict = true }) })
 	b.Run("redis-hit", func(b *testing.B) { hit(b, func(cfg *cache.Config) { cfg.DisableClientCache = true }) })
 	b.Run("miss", func(b *testing.B) {

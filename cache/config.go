@@ -105,6 +105,13 @@ type Config struct {
 	// RetryInterval and MaxRetryInterval bound the backoff of failed
 	// invalidations (defaults 50ms and 5s).
 	RetryInterval, MaxRetryInterval time.Duration
+	// UncertainRecheck are the delays after which InvalidateUncertain bumps
+	// its versions again (default 250ms, 1s, 5s, 30s): a write whose commit
+	// outcome is unknown (a timeout or a broken connection after COMMIT or an
+	// autocommit statement was sent) may become visible after its first
+	// invalidation, and a reader in between may cache the old row under the
+	// new versions. Each later bump makes such an entry unreachable.
+	UncertainRecheck []time.Duration
 	// CompressThreshold is the encoded size above which values are
 	// s2-compressed (default 1024; negative: never).
 	CompressThreshold int
