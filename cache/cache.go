@@ -3,17 +3,16 @@ package cache
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/agentical/datalayer/resilience"
-	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/redis/rueidis"
 )
 
@@ -57,7 +56,8 @@ type Cache struct {
 	memo        memo
 	vmemo       *versionMemo // nil: not available (client not ours, or no in-process tier)
 	obs         Observer
-	breaker     circuitbreaker.CircuitBreaker[any]
+	br          *breaker
+	mac         *macer
 	versionTTL  string
 
 	mu    sync.Mutex
@@ -70,6 +70,12 @@ type Cache struct {
 	bumps     map[string]localBump
 	nbumps    atomic.Int32
 	lastPrune time.Time
+
+	// epochOK holds, per epoch key, the last value validated against the
+	// server's run_id; an epoch read from the in-process tier is trusted
+	// only when it equals this.
+	epochMu sync.Mutex
+	epochOK map[string]string
 
 	pendMu   sync.Mutex
 	pending  map[string]*pendingBump
@@ -92,6 +98,7 @@ type hooks struct {
 
 type localBump struct {
 	ver   int64
+	epoch int64 // the table's epoch number when bumped
 	until time.Time
 }
 
@@ -124,6 +131,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		prefix:      cfg.Prefix,
 		schema:      cfg.SchemaVersion,
 		codec:       NewCodec(cfg.CompressThreshold),
+		mac:         newMacer(cfg.Secret),
+		epochOK:     make(map[string]string),
 		memo:        memo{max: cfg.DecodedEntries},
 		obs:         cfg.Observer,
 		versionTTL:  strconv.FormatInt(cfg.VersionTTL.Milliseconds(), 10),
@@ -148,12 +157,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		}
 		c.client, c.ownClient = client, true
 	}
-	c.breaker = circuitbreaker.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return err != nil }).
-		WithFailureThreshold(cfg.BreakerThreshold).
-		WithDelay(cfg.BreakerDelay).
-		OnStateChanged(c.breakerChanged).
-		Build()
+	c.br = &breaker{threshold: cfg.BreakerThreshold, delay: cfg.BreakerDelay, onChange: c.breakerChanged}
 	go c.retryLoop()
 	return c, nil
 }
@@ -165,35 +169,15 @@ func (c *Cache) Client() rueidis.Client { return c.client }
 func (c *Cache) Codec() *Codec { return c.codec }
 
 // RedisAvailable reports whether the Redis breaker lets calls through.
-func (c *Cache) RedisAvailable() bool { return !c.breaker.IsOpen() }
+func (c *Cache) RedisAvailable() bool { return !c.br.isOpen() }
 
 // RedisState returns the Redis breaker's state. Open means lookups go
 // straight to the loader; an open breaker whose delay elapsed reports
 // HalfOpen (the next lookup probes Redis).
-func (c *Cache) RedisState() resilience.State {
-	switch {
-	case c.breaker.IsOpen() && c.breaker.RemainingDelay() <= 0:
-		return resilience.HalfOpen
-	case c.breaker.IsOpen():
-		return resilience.Open
-	case c.breaker.IsHalfOpen():
-		return resilience.HalfOpen
-	}
-	return resilience.Closed
-}
+func (c *Cache) RedisState() resilience.State { return c.br.current() }
 
-func (c *Cache) breakerChanged(e circuitbreaker.StateChangedEvent) {
-	conv := func(s circuitbreaker.State) resilience.State {
-		switch s {
-		case circuitbreaker.OpenState:
-			return resilience.Open
-		case circuitbreaker.HalfOpenState:
-			return resilience.HalfOpen
-		}
-		return resilience.Closed
-	}
-	m := e.Metrics()
-	ch := resilience.StateChange{From: conv(e.OldState), To: conv(e.NewState), Failures: m.Failures(), Executions: m.Executions()}
+func (c *Cache) breakerChanged(from, to resilience.State, failures uint) {
+	ch := resilience.StateChange{From: from, To: to, Failures: failures}
 	if l := c.cfg.Logger; l != nil {
 		level := slogInfo
 		if ch.To == resilience.Open {
@@ -256,19 +240,24 @@ const (
 // error: any Redis trouble is a bypass (fail open).
 func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, probeResult, []byte, Tier) {
 	lk := &lookup{key: key, opts: opts, strict: opts.Strict || c.cfg.Strict}
-	if c.closed.Load() || !c.breaker.TryAcquirePermit() {
+	if c.closed.Load() {
 		return lk, probeBypass, nil, 0
 	}
 	lk.vkeys = c.depKeys(key.Deps)
+	// Checked before taking a breaker permit: a bypass for a pending bump
+	// says nothing about Redis and must not count as a probe.
 	if c.npending.Load() > 0 && c.anyPending(lk.vkeys) {
-		c.breaker.RecordSuccess()
+		return lk, probeBypass, nil, 0
+	}
+	p := c.br.allow()
+	if p == noPermit {
 		return lk, probeBypass, nil, 0
 	}
 	rctx := newLazyTimeout(ctx, c.cfg.RedisTimeout)
 	defer rctx.release()
 	vers, local, err := c.readVersions(rctx, lk.vkeys, lk.strict)
 	if err != nil {
-		c.redisError(ctx, "versions", key.Query, err, true)
+		c.redisError(ctx, "versions", key.Query, err, p)
 		return lk, probeBypass, nil, 0
 	}
 	lk.vers = vers
@@ -280,35 +269,48 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, prob
 	} else {
 		resp = c.client.Do(rctx, c.client.B().Get().Key(lk.vk).Build())
 	}
+	local = local && resp.IsCacheHit()
 	data, err := resp.AsBytes()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
-			c.breaker.RecordSuccess()
+			c.answered(p, local)
 			return lk, probeMiss, nil, 0
 		}
-		c.redisError(ctx, "get", key.Query, err, true)
+		c.redisError(ctx, "get", key.Query, err, p)
 		return lk, probeBypass, nil, 0
 	}
-	c.breaker.RecordSuccess()
+	c.answered(p, local)
 	tier := TierRemote
-	if local && resp.IsCacheHit() {
+	if local {
 		tier = TierLocal
 	}
 	return lk, probeHit, data, tier
 }
 
-// redisError reports err and feeds the Redis breaker. permit says whether
-// the caller holds a breaker permit (exactly one record per permit).
-func (c *Cache) redisError(ctx context.Context, op, query string, err error, permit bool) {
+// answered records a lookup that got its answers: from Redis, or (local)
+// all from the in-process tier, which says nothing about Redis and so
+// cannot close a half-open breaker.
+func (c *Cache) answered(p permit, local bool) {
+	if local && p == probePermit {
+		c.br.release(p)
+		return
+	}
+	c.br.success(p)
+}
+
+// redisError reports err and feeds the Redis breaker. p is the permit the
+// caller holds (noPermit: calls outside a lookup, which only count while
+// the breaker is closed).
+func (c *Cache) redisError(ctx context.Context, op, query string, err error, p permit) {
 	callerGone := ctx.Err() != nil
-	if permit {
-		if callerGone {
-			c.breaker.RecordSuccess() // the caller left; says nothing about Redis
-		} else {
-			c.breaker.RecordFailure()
-		}
-	} else if !callerGone && c.breaker.IsClosed() && resilience.IsInfrastructure(err) {
-		c.breaker.RecordFailure()
+	_, replied := rueidis.IsRedisErr(err) // the server answered with an error: it is up
+	switch {
+	case callerGone:
+		c.br.release(p) // the caller left; says nothing about Redis
+	case replied:
+		c.br.success(p)
+	case p != noPermit || resilience.IsInfrastructure(err):
+		c.br.failure(p)
 	}
 	if callerGone {
 		return
@@ -319,31 +321,45 @@ func (c *Cache) redisError(ctx context.Context, op, query string, err error, per
 	}
 }
 
+// initScript returns a version counter, creating it from the Redis clock
+// when it is missing or does not hold a decimal integer (never from 0: an
+// evicted or damaged counter must not make old values reachable again).
 var initScript = rueidis.NewLuaScript(`
-local v = redis.call('GET', KEYS[1])
-if v then return v end
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local v = redis.call('GET', KEYS[1])
+  if string.match(v, '^%d+$') and #v <= 18 then return v end
+end
 local t = redis.call('TIME')
-v = t[1] .. string.format('%06d', tonumber(t[2]))
+local v = t[1] .. string.format('%06d', tonumber(t[2]))
 redis.call('SET', KEYS[1], v, 'PX', ARGV[1])
 return v`)
 
+// bumpScript increments a version counter (KEYS[1]), re-creating it from
+// the Redis clock when missing or damaged, and returns it with the epoch of
+// its table (KEYS[2], same hash slot) as read now, so the bump is only
+// remembered locally for that epoch.
 var bumpScript = rueidis.NewLuaScript(`
 local v
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  v = redis.call('INCR', KEYS[1])
-else
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local s = redis.call('GET', KEYS[1])
+  if string.match(s, '^%d+$') and #s <= 18 then v = redis.call('INCR', KEYS[1]) end
+end
+if not v then
   local t = redis.call('TIME')
   local s = t[1] .. string.format('%06d', tonumber(t[2]))
   redis.call('SET', KEYS[1], s)
   v = tonumber(s)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return v`)
+local e = ''
+if redis.call('TYPE', KEYS[2]).ok == 'string' then e = redis.call('GET', KEYS[2]) end
+return {v, e}`)
 
-// readVersions returns the current version of each key, creating missing
-// ones from the Redis clock (never from 0: an evicted version key must not
-// make old values reachable again). local is true when every version came
-// from the in-process tier.
+// readVersions returns the current version of each key (counters and
+// epochs, see depKeys): counters are created from the Redis clock when
+// missing or damaged, epochs are validated against the server's run_id
+// whenever they did not come from the in-process tier as a value validated
+// before. local is true when every version came from the in-process tier.
 func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (vers []int64, local bool, err error) {
 	vers = make([]int64, len(keys))
 	if len(keys) == 0 {
@@ -360,38 +376,54 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 		}
 		s0 = c.vmemo.seq.Load()
 	}
-	var resps []rueidis.RedisResult
-	if c.clientCache && !strict {
-		cmds := make([]rueidis.CacheableTTL, len(keys))
-		for i, k := range keys {
-			cmds[i] = rueidis.CT(c.client.B().Get().Key(k).Cache(), c.cfg.ClientTTL)
-		}
-		resps = c.client.DoMultiCache(ctx, cmds...)
-	} else {
-		cmds := make(rueidis.Commands, len(keys))
-		for i, k := range keys {
-			cmds[i] = c.client.B().Get().Key(k).Build()
-		}
-		resps = c.client.DoMulti(ctx, cmds...)
-	}
+	resps := c.fetchVersions(ctx, keys, strict)
 	local = true
-	var missing []int
+	var missing, check []int
+	direct := !c.clientCache // epochs came from the validating script
 	for i, r := range resps {
-		v, err := r.AsInt64()
-		if rueidis.IsRedisNil(err) {
-			missing = append(missing, i)
+		epoch := isEpochKey(keys[i])
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			if _, replied := rueidis.IsRedisErr(err); !replied || (epoch && direct && !isNoScript(err)) {
+				return nil, false, err
+			}
+			// WRONGTYPE and the like: the key is damaged, repair it.
+			local = false
+			if epoch {
+				check = append(check, i)
+			} else {
+				missing = append(missing, i)
+			}
 			continue
-		}
-		if err != nil {
-			return nil, false, err
 		}
 		if !r.IsCacheHit() {
 			local = false
 		}
+		if epoch {
+			s, err := r.ToString()
+			n, ok := parseEpoch(s)
+			switch {
+			case err == nil && ok && direct:
+				c.trustEpoch(keys[i], s)
+				vers[i] = n
+			case err == nil && ok && r.IsCacheHit() && c.epochTrusted(keys[i], s):
+				vers[i] = n
+			default:
+				check = append(check, i)
+			}
+			continue
+		}
+		v, err := r.AsInt64()
+		if err != nil { // absent, or not an integer
+			missing = append(missing, i)
+			continue
+		}
 		vers[i] = v
 	}
-	if useMemo && len(missing) == 0 {
-		c.vmemo.store(s0, keys, vers, now)
+	if len(check) > 0 {
+		local = false
+		if err := c.validateEpochs(ctx, keys, check, vers); err != nil {
+			return nil, false, err
+		}
 	}
 	if len(missing) > 0 {
 		local = false
@@ -407,11 +439,62 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 			vers[missing[j]] = v
 		}
 	}
+	// Memoize only what was read as is: a validation or a repair wrote a
+	// key, and its invalidation push may not have arrived yet.
+	if useMemo && len(missing) == 0 && len(check) == 0 {
+		c.vmemo.store(s0, keys, vers, now)
+	}
 	c.applyBumps(keys, vers)
 	return vers, local, nil
 }
 
-// applyBumps raises versions to those this process set itself recently.
+// fetchVersions reads keys in one round trip. With the in-process tier,
+// epochs always go through it (they change only when Redis lost state,
+// which also drops the tier), and so do counters unless strict. Without
+// it, epochs are read through the validating script.
+func (c *Cache) fetchVersions(ctx context.Context, keys []string, strict bool) []rueidis.RedisResult {
+	if c.clientCache && !strict {
+		cmds := make([]rueidis.CacheableTTL, len(keys))
+		for i, k := range keys {
+			cmds[i] = rueidis.CT(c.client.B().Get().Key(k).Cache(), c.cfg.ClientTTL)
+		}
+		return c.client.DoMultiCache(ctx, cmds...)
+	}
+	if c.clientCache { // strict: counters from Redis, epochs from the tier
+		resps := make([]rueidis.RedisResult, len(keys))
+		var ecmds []rueidis.CacheableTTL
+		var cmds rueidis.Commands
+		for _, k := range keys {
+			if isEpochKey(k) {
+				ecmds = append(ecmds, rueidis.CT(c.client.B().Get().Key(k).Cache(), c.cfg.ClientTTL))
+			} else {
+				cmds = append(cmds, c.client.B().Get().Key(k).Build())
+			}
+		}
+		eresps := c.client.DoMultiCache(ctx, ecmds...)
+		cresps := c.client.DoMulti(ctx, cmds...)
+		for i, k := range keys {
+			if isEpochKey(k) {
+				resps[i], eresps = eresps[0], eresps[1:]
+			} else {
+				resps[i], cresps = cresps[0], cresps[1:]
+			}
+		}
+		return resps
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		if isEpochKey(k) {
+			cmds[i] = c.client.B().Evalsha().Sha1(epochScriptSHA).Numkeys(1).Key(k).Arg(newEpochNumber()).Build()
+		} else {
+			cmds[i] = c.client.B().Get().Key(k).Build()
+		}
+	}
+	return c.client.DoMulti(ctx, cmds...)
+}
+
+// applyBumps raises versions to those this process set itself recently,
+// in the same epoch.
 func (c *Cache) applyBumps(keys []string, vers []int64) {
 	if c.nbumps.Load() == 0 {
 		return
@@ -419,44 +502,15 @@ func (c *Cache) applyBumps(keys []string, vers []int64) {
 	now := time.Now()
 	c.bumpMu.RLock()
 	for i, k := range keys {
-		if b, ok := c.bumps[k]; ok && b.ver > vers[i] && now.Before(b.until) {
+		b, ok := c.bumps[k]
+		if !ok || b.ver <= vers[i] || !now.Before(b.until) {
+			continue
+		}
+		if j := slices.Index(keys, epochKeyOf(k)); j >= 0 && vers[j] == b.epoch {
 			vers[i] = b.ver
 		}
 	}
 	c.bumpMu.RUnlock()
-}
-
-// Envelope: [flags][soft expiry, unix ns, 8 bytes big endian][codec bytes].
-const (
-	envHeader   = 9
-	envNegative = 0x01
-)
-
-func (c *Cache) encode(v any, negative bool, soft time.Time) ([]byte, error) {
-	buf := make([]byte, envHeader, 128)
-	binary.BigEndian.PutUint64(buf[1:], uint64(soft.UnixNano()))
-	if negative {
-		buf[0] = envNegative
-		return buf, nil
-	}
-	return c.codec.AppendMarshal(buf, v)
-}
-
-type envelope struct {
-	negative bool
-	soft     int64
-	payload  []byte
-}
-
-func parseEnvelope(data []byte) (envelope, error) {
-	if len(data) < envHeader {
-		return envelope{}, fmt.Errorf("%w: short envelope (%d bytes)", ErrCodec, len(data))
-	}
-	return envelope{
-		negative: data[0]&envNegative != 0,
-		soft:     int64(binary.BigEndian.Uint64(data[1:envHeader])),
-		payload:  data[envHeader:],
-	}, nil
 }
 
 func (o Options) ttl(def time.Duration) time.Duration {
@@ -490,7 +544,18 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissBypass})
 		return load(ctx)
 	case probeHit:
-		env, err := parseEnvelope(data)
+		// A value whose exact bytes were verified and decoded before under
+		// this key skips the MAC and the decode.
+		if v, ok := memoGet[T](&c.memo, lk.vk, data); ok {
+			soft := splitTrusted(data).soft
+			stale := opts.SWR > 0 && time.Now().UnixNano() > soft
+			c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
+			if stale {
+				c.refresh(ctx, lk, anyLoader(load))
+			}
+			return v, nil
+		}
+		env, err := c.openEnvelope(lk.vk, data)
 		if err == nil {
 			stale := opts.SWR > 0 && time.Now().UnixNano() > env.soft
 			if env.negative {
@@ -500,13 +565,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 				}
 				return zero, c.cfg.NotFoundError
 			}
-			v, ok := memoGet[T](&c.memo, lk.vk, env.payload)
-			if !ok {
-				if err = c.codec.Unmarshal(env.payload, &v); err == nil {
-					memoPut(&c.memo, lk.vk, env.payload, v)
-				}
-			}
-			if err == nil {
+			var v T
+			if err = c.codec.Unmarshal(env.payload, &v); err == nil {
+				memoPut(&c.memo, lk.vk, data, v)
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))
@@ -514,8 +575,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 				return v, nil
 			}
 		}
-		// An undecodable value is treated as absent and overwritten.
-		c.obs.CacheError(ErrorEvent{Op: "decode", Query: key.Query, Err: err})
+		// A value that fails its check or does not decode is treated as
+		// absent, reported, and overwritten by the fill.
+		c.reportBad(key.Query, err)
 	}
 	c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissAbsent})
 	return flight(ctx, c, lk, load)
@@ -537,7 +599,10 @@ func flight[T any](ctx context.Context, c *Cache, lk *lookup, load func(context.
 			c.mu.Unlock()
 			c.lead(ctx, lk, cl, anyLoader(load), false)
 			if cl.val == nil && cl.err == nil && cl.data != nil {
-				return decodeShared[T](c, cl)
+				if v, err, ok := decodeShared[T](c, cl); ok {
+					return v, err
+				}
+				return load(ctx) // never hand out a value that did not decode
 			}
 			v, _ := cl.val.(T)
 			return v, cl.err
@@ -551,31 +616,44 @@ func flight[T any](ctx context.Context, c *Cache, lk *lookup, load func(context.
 		if cl.canceled {
 			continue // the leader gave up; try again (possibly as leader)
 		}
-		return decodeShared[T](c, cl)
+		if v, err, ok := decodeShared[T](c, cl); ok {
+			return v, err
+		}
+		return load(ctx)
 	}
 }
 
-// decodeShared gives a waiter its own copy of the leader's result.
-func decodeShared[T any](c *Cache, cl *call) (T, error) {
-	var zero T
+// decodeShared gives a waiter its own copy of the leader's result. ok is
+// false when there is nothing usable (the caller then loads itself).
+// cl.data was sealed by this process, or verified by acquireLease.
+func decodeShared[T any](c *Cache, cl *call) (v T, err error, ok bool) {
 	if cl.err != nil {
-		return zero, cl.err
+		return v, cl.err, true
 	}
 	if cl.data != nil {
-		env, err := parseEnvelope(cl.data)
-		if err == nil && !env.negative {
-			var v T
-			if err = c.codec.Unmarshal(env.payload, &v); err == nil {
-				return v, nil
-			}
+		env := splitTrusted(cl.data)
+		if env.negative {
+			return v, c.cfg.NotFoundError, true
 		}
-		if err == nil && env.negative {
-			return zero, c.cfg.NotFoundError
+		if err := c.codec.Unmarshal(env.payload, &v); err == nil {
+			return v, nil, true
 		}
 	}
-	// Not encodable: share the leader's value.
-	v, _ := cl.val.(T)
-	return v, nil
+	// Not decodable into T: share the leader's own value, if it has one.
+	v, ok = cl.val.(T)
+	return v, nil, ok
+}
+
+// reportBad reports a cached value that was treated as absent.
+func (c *Cache) reportBad(query string, err error) {
+	op := "decode"
+	if errors.Is(err, ErrIntegrity) {
+		op = "integrity"
+	}
+	c.obs.CacheError(ErrorEvent{Op: op, Query: query, Err: err})
+	if l := c.cfg.Logger; l != nil {
+		l.LogAttrs(context.Background(), slogWarn, "cache: bad value treated as a miss", slogString("query", query), slogErr(err))
+	}
 }
 
 // lead runs the load for cl (registered under lk.vk) and schedules the fill.
@@ -588,12 +666,12 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 		c.removeCall(lk.vk, cl)
 		close(cl.done)
 	}
-	if c.cfg.LeaseWait > 0 && !c.breaker.IsOpen() {
+	if c.cfg.LeaseWait > 0 && !c.br.isOpen() {
 		token, data := c.acquireLease(ctx, lk, background)
 		if data != nil { // another process filled it while we waited
 			// Served from Redis after all: report the hit (the caller has
 			// already reported the miss that led here).
-			c.obs.CacheHit(HitEvent{Query: lk.key.Query, Tier: TierRemote, Negative: len(data) > 0 && data[0]&envNegative != 0})
+			c.obs.CacheHit(HitEvent{Query: lk.key.Query, Tier: TierRemote, Negative: splitTrusted(data).negative})
 			cl.data = data
 			finish()
 			return
@@ -619,13 +697,13 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	switch {
 	case err == nil:
 		var encErr error
-		data, encErr = c.encode(v, false, time.Now().Add(opts.ttl(c.cfg.DefaultTTL)))
+		data, encErr = c.seal(lk.vk, v, false, time.Now().Add(opts.ttl(c.cfg.DefaultTTL)))
 		if encErr != nil {
 			c.obs.CacheError(ErrorEvent{Op: "encode", Query: lk.key.Query, Err: encErr})
 			data = nil
 		}
 	case opts.Negative > 0 && c.cfg.IsNotFound(err):
-		data, _ = c.encode(nil, true, time.Now().Add(opts.Negative))
+		data, _ = c.seal(lk.vk, nil, true, time.Now().Add(opts.Negative))
 	default:
 		cl.canceled = ctx.Err() != nil
 	}
@@ -705,7 +783,7 @@ func (c *Cache) acquireLease(ctx context.Context, lk *lookup, background bool) (
 		return tok, nil
 	}
 	if !rueidis.IsRedisNil(err) {
-		c.redisError(ctx, "lease", lk.key.Query, err, false)
+		c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
 		return "", nil
 	}
 	if background {
@@ -728,10 +806,16 @@ func (c *Cache) acquireLease(ctx context.Context, lk *lookup, background bool) (
 		b, err := c.client.Do(rctx, c.client.B().Get().Key(lk.vk).Build()).AsBytes()
 		cancel()
 		if err == nil {
+			if _, err := c.openEnvelope(lk.vk, b); err != nil {
+				// Damaged: load without the lease; the holder's fill (or
+				// ours, when it expires) replaces it.
+				c.reportBad(lk.key.Query, err)
+				return "", nil
+			}
 			return "", b
 		}
 		if !rueidis.IsRedisNil(err) {
-			c.redisError(ctx, "lease", lk.key.Query, err, false)
+			c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
 			return "", nil
 		}
 	}
@@ -758,7 +842,7 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 	}
 	ev := FillEvent{Query: lk.key.Query, Bytes: len(data), Negative: negative}
 	defer func() { c.obs.CacheFill(ev) }()
-	if c.breaker.IsOpen() {
+	if c.br.isOpen() {
 		ev.Err = errors.New("cache: redis breaker open")
 		return
 	}
@@ -768,7 +852,7 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 		cur, _, err := c.readVersions(ctx, lk.vkeys, true)
 		if err != nil {
 			ev.Err = err
-			c.redisError(ctx, "fill", lk.key.Query, err, false)
+			c.redisError(ctx, "fill", lk.key.Query, err, noPermit)
 			return
 		}
 		for i := range cur {
@@ -789,7 +873,7 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 	for _, r := range c.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
 			ev.Err = err
-			c.redisError(ctx, "fill", lk.key.Query, err, false)
+			c.redisError(ctx, "fill", lk.key.Query, err, noPermit)
 			if lk.lease != "" {
 				c.releaseLease(lk)
 			}

@@ -32,6 +32,9 @@ const (
 	DefaultCacheSizeEachConn = 64 << 20
 )
 
+// DefaultUncertainRecheck are the default Config.UncertainRecheck delays.
+var DefaultUncertainRecheck = []time.Duration{250 * time.Millisecond, time.Second, 5 * time.Second, 30 * time.Second}
+
 // Config configures a Cache. The zero value works against a local Redis:
 // every zero field takes the documented default.
 type Config struct {
@@ -71,6 +74,14 @@ type Config struct {
 	// keys are read from Redis on every lookup (one round trip), values still
 	// come from the in-process tier. See the package doc.
 	Strict bool
+
+	// Secret keys the MAC that binds every cached value to its key (see
+	// ErrIntegrity). Without it a built-in key is used: corruption and
+	// values copied between keys are still caught, but anyone who can
+	// write to Redis could forge values. Set it (16+ random bytes, the same
+	// in every process sharing the cache) when Redis is shared or exposed.
+	// Changing it makes every cached value a miss. Never printed.
+	Secret Secret
 
 	// Prefix starts every Redis key (default "dl"); it must not contain '{'
 	// or '}'.
@@ -168,6 +179,14 @@ func (cfg *Config) setDefaults() error {
 	def(&cfg.MaxRetryInterval, DefaultMaxRetryInterval)
 	if cfg.BreakerThreshold == 0 {
 		cfg.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if cfg.UncertainRecheck == nil {
+		cfg.UncertainRecheck = DefaultUncertainRecheck
+	}
+	for _, d := range cfg.UncertainRecheck {
+		if d <= 0 {
+			return fmt.Errorf("cache: UncertainRecheck delays must be positive, got %v", d)
+		}
 	}
 	if cfg.DecodedEntries == 0 {
 		cfg.DecodedEntries = DefaultDecodedEntries

@@ -1,6 +1,10 @@
 package cache
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // SetBeforeFill installs a hook that runs in the fill goroutine after the
 // load and before the version check and SET. Tests only.
@@ -23,4 +27,34 @@ func ValueKey(c *Cache, k Key) (string, error) {
 		return "", err
 	}
 	return c.valueKey(c.tag(k, vers)), nil
+}
+
+// offline is a Cache with no Redis: only its codec and MAC, for fuzzing
+// the value decoding.
+func offline(secret []byte) *Cache {
+	return &Cache{codec: NewCodec(0), mac: newMacer(secret), cfg: Config{NotFoundError: errNotFound}}
+}
+
+var errNotFound = errors.New("not found")
+
+// SealValue encodes v as Get would store it under value key vk.
+func SealValue(secret []byte, vk string, v any, negative bool) ([]byte, error) {
+	return offline(secret).seal(vk, v, negative, time.Unix(0, 0))
+}
+
+// OpenValue decodes data found under vk as Get would: ok is false when Get
+// would treat it as a miss.
+func OpenValue[T any](secret []byte, vk string, data []byte) (v T, negative, ok bool) {
+	c := offline(secret)
+	env, err := c.openEnvelope(vk, data)
+	if err != nil {
+		return v, false, false
+	}
+	if env.negative {
+		return v, true, true
+	}
+	if err := c.codec.Unmarshal(env.payload, &v); err != nil {
+		return v, false, false
+	}
+	return v, false, true
 }

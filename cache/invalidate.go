@@ -39,14 +39,14 @@ func (c *Cache) Invalidate(ctx context.Context, tables []string, rows []RowRef) 
 	}
 	var failed []string
 	var err error
-	if c.breaker.IsOpen() {
+	if c.br.isOpen() {
 		failed, err = keys, fmt.Errorf("cache: redis breaker open")
 	} else {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
 		failed, err = c.bump(rctx, keys)
 		cancel()
 		if err != nil {
-			c.redisError(ctx, "invalidate", "", err, false)
+			c.redisError(ctx, "invalidate", "", err, noPermit)
 		}
 	}
 	ev := InvalidateEvent{Tables: tables, Rows: rows, Keys: len(keys), Attempt: 1}
@@ -98,13 +98,13 @@ func (c *Cache) Apply(ctx context.Context, b *Batch) error {
 func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err error) {
 	execs := make([]rueidis.LuaExec, len(keys))
 	for i, k := range keys {
-		execs[i] = rueidis.LuaExec{Keys: []string{k}, Args: []string{c.versionTTL}}
+		execs[i] = rueidis.LuaExec{Keys: []string{k, epochKeyOf(k)}, Args: []string{c.versionTTL}}
 	}
 	resps := bumpScript.ExecMulti(ctx, c.client, execs...)
 	until := time.Now().Add(c.cfg.ClientTTL)
 	c.bumpMu.Lock()
 	for i, r := range resps {
-		v, e := r.AsInt64()
+		v, epoch, e := parseBump(r)
 		if e != nil {
 			failed = append(failed, keys[i])
 			if err == nil {
@@ -112,8 +112,8 @@ func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err e
 			}
 			continue
 		}
-		if b, ok := c.bumps[keys[i]]; !ok || b.ver < v {
-			c.bumps[keys[i]] = localBump{ver: v, until: until}
+		if b, ok := c.bumps[keys[i]]; !ok || b.ver < v || b.epoch != epoch {
+			c.bumps[keys[i]] = localBump{ver: v, epoch: epoch, until: until}
 		}
 	}
 	// Entries older than ClientTTL are useless: no in-process copy outlives it.
@@ -242,4 +242,23 @@ func (c *Cache) retryPending() bool {
 		}
 	}
 	return left == 0
+}
+
+// parseBump reads bumpScript's {version, epoch} reply. An epoch that is
+// missing or malformed comes back as 0, which no validated epoch equals.
+func parseBump(r rueidis.RedisResult) (ver, epoch int64, err error) {
+	arr, err := r.ToArray()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(arr) != 2 {
+		return 0, 0, fmt.Errorf("cache: bump script returned %d values", len(arr))
+	}
+	if ver, err = arr[0].AsInt64(); err != nil {
+		return 0, 0, err
+	}
+	if s, err := arr[1].ToString(); err == nil {
+		epoch, _ = parseEpoch(s)
+	}
+	return ver, epoch, nil
 }

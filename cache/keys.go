@@ -219,6 +219,7 @@ func marshalSorted(v any) ([]byte, error) {
 //	<p>:v:{<table>}:t              table version, bumped by every write to the table
 //	<p>:v:{<table>}:w              table-wide version, bumped by writes not identified by a key
 //	<p>:v:{<table>}:r:<col>:<id>   row version, bumped by writes identified by that key
+//	<p>:v:{<table>}:e              epoch "<run_id>:<n>", replaced when Redis lost state
 //
 // The version keys of one table share a hash slot, so the versions of a
 // single-table read come back in one pipelined call from one connection.
@@ -232,14 +233,31 @@ func (c *Cache) rowKey(r RowRef) string {
 	return c.prefix + ":v:{" + r.Table + "}:r:" + r.Column + ":" + r.ID
 }
 
-// depKeys lists the version keys a read with deps must check.
+// depKeys lists the version keys a read with deps must check: the
+// counters, then the epoch key of every table involved (see epoch.go).
 func (c *Cache) depKeys(d Deps) []string {
-	keys := make([]string, 0, len(d.Tables)+2*len(d.Rows))
+	keys := make([]string, 0, 2*len(d.Tables)+3*len(d.Rows))
 	for _, t := range d.Tables {
 		keys = append(keys, c.tableKey(t))
 	}
 	for _, r := range d.Rows {
 		keys = append(keys, c.wideKey(r.Table), c.rowKey(r))
+	}
+	n := len(keys)
+	addEpoch := func(t string) {
+		k := c.epochKey(t)
+		for _, have := range keys[n:] {
+			if have == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	for _, t := range d.Tables {
+		addEpoch(t)
+	}
+	for _, r := range d.Rows {
+		addEpoch(r.Table)
 	}
 	return keys
 }

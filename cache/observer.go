@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"sync/atomic"
 )
 
@@ -83,7 +84,10 @@ type InvalidateEvent struct {
 
 // ErrorEvent is a Redis or codec failure the cache absorbed (failing open).
 type ErrorEvent struct {
-	Op    string // "versions", "get", "lease", "fill", "decode", "refresh"
+	// Op is "versions", "get", "lease", "fill", "decode", "refresh", or
+	// "integrity" (a value that failed its MAC check: Err matches
+	// ErrIntegrity; the value was treated as absent).
+	Op    string
 	Query string
 	Err   error
 }
@@ -116,6 +120,9 @@ type Counters struct {
 	Fills, FillsSkipped, FillErrors                atomic.Int64
 	Invalidations, InvalidationErrors              atomic.Int64
 	Errors                                         atomic.Int64
+	// Corrupt counts values that failed their integrity check (also
+	// counted in Errors).
+	Corrupt atomic.Int64
 }
 
 var _ Observer = (*Counters)(nil)
@@ -161,7 +168,12 @@ func (c *Counters) CacheInvalidate(e InvalidateEvent) {
 	}
 }
 
-func (c *Counters) CacheError(ErrorEvent) { c.Errors.Add(1) }
+func (c *Counters) CacheError(e ErrorEvent) {
+	c.Errors.Add(1)
+	if errors.Is(e.Err, ErrIntegrity) {
+		c.Corrupt.Add(1)
+	}
+}
 
 // Hits returns local plus remote hits.
 func (c *Counters) Hits() int64 { return c.LocalHits.Load() + c.RemoteHits.Load() }

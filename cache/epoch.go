@@ -1,0 +1,117 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/redis/rueidis"
+)
+
+// Epochs: every table has an epoch key <p>:v:{<table>}:e holding
+// "<run_id>:<n>", where run_id is that of the Redis server (the node owning
+// the table's hash slot) which created it and n a random number. The epoch
+// number is part of every value key, next to the version counters. A
+// restart (also from an older snapshot or an append-only file), a failover
+// to another server, FLUSHALL or the eviction of the epoch key all change
+// it: the restored epoch carries the old run_id and is replaced on first
+// validation, a missing one is created anew. Every value written before is
+// then unreachable, although the restored counters may have gone back in
+// time: within one epoch counters only grow, and values under an epoch were
+// all filled while it was current.
+const epochScriptBody = `
+local rid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local e = redis.call('GET', KEYS[1])
+  if string.match(e, '^' .. rid .. ':%d+$') then return e end
+end
+local n = rid .. ':' .. ARGV[1]
+redis.call('SET', KEYS[1], n)
+return n`
+
+var (
+	epochScript    = rueidis.NewLuaScript(epochScriptBody)
+	epochScriptSHA = func() string { s := sha1.Sum([]byte(epochScriptBody)); return hex.EncodeToString(s[:]) }()
+)
+
+func (c *Cache) epochKey(table string) string { return c.prefix + ":v:{" + table + "}:e" }
+
+func isEpochKey(k string) bool { return strings.HasSuffix(k, "}:e") }
+
+// epochKeyOf returns the epoch key of the table a version key belongs to.
+func epochKeyOf(k string) string {
+	i := strings.IndexByte(k, '{')
+	j := strings.IndexByte(k, '}')
+	if i < 0 || j < i {
+		return ""
+	}
+	return k[:j+1] + ":e"
+}
+
+// parseEpoch returns the number of "<run_id>:<n>".
+func parseEpoch(s string) (int64, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[i+1:], 10, 64)
+	return n, err == nil && n > 0
+}
+
+// newEpochNumber is a random positive 62-bit number, in decimal.
+func newEpochNumber() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatInt(int64(binary.BigEndian.Uint64(b[:])>>2)|1, 10)
+}
+
+func isNoScript(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsNoScript()
+}
+
+// validateEpochs runs the epoch script for keys[i], i in idx, and stores
+// the numbers in vers.
+func (c *Cache) validateEpochs(ctx context.Context, keys []string, idx []int, vers []int64) error {
+	execs := make([]rueidis.LuaExec, len(idx))
+	for j, i := range idx {
+		execs[j] = rueidis.LuaExec{Keys: []string{keys[i]}, Args: []string{newEpochNumber()}}
+	}
+	for j, r := range epochScript.ExecMulti(ctx, c.client, execs...) {
+		s, err := r.ToString()
+		if err != nil {
+			return err
+		}
+		n, ok := parseEpoch(s)
+		if !ok {
+			return &epochError{value: s}
+		}
+		c.trustEpoch(keys[idx[j]], s)
+		vers[idx[j]] = n
+	}
+	return nil
+}
+
+type epochError struct{ value string }
+
+func (e *epochError) Error() string { return "cache: epoch script returned " + strconv.Quote(e.value) }
+
+func (c *Cache) trustEpoch(k, v string) {
+	c.epochMu.Lock()
+	if len(c.epochOK) > 1<<16 {
+		clear(c.epochOK)
+	}
+	c.epochOK[k] = v
+	c.epochMu.Unlock()
+}
+
+func (c *Cache) epochTrusted(k, v string) bool {
+	c.epochMu.Lock()
+	ok := c.epochOK[k] == v
+	c.epochMu.Unlock()
+	return ok
+}
