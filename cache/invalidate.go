@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -29,11 +31,57 @@ func (c *Cache) Invalidate(ctx context.Context, tables []string, rows []RowRef) 
 	if c == nil {
 		return nil
 	}
+	return c.invalidate(ctx, tables, rows, false)
+}
+
+// InvalidateUncertain is Invalidate for a write whose commit outcome is
+// unknown: a timeout or a broken connection after COMMIT (or an autocommit
+// write statement) was sent. Such a write may have committed and may
+// become visible only later (e.g. a commit waiting for a synchronous
+// standby is released after the client gave up), after this invalidation:
+// a reader in between would cache the old rows under the new versions. So
+// the bumps are applied now and again after each Config.UncertainRecheck
+// delay (in the background; Close applies the remaining ones at once).
+// The error is that of the first attempt.
+func (c *Cache) InvalidateUncertain(ctx context.Context, tables []string, rows []RowRef) error {
+	if c == nil {
+		return nil
+	}
+	err := c.invalidate(ctx, tables, rows, false)
+	if errors.Is(err, ErrClosed) || len(c.cfg.UncertainRecheck) == 0 {
+		return err
+	}
+	tables, rows = slices.Clone(tables), slices.Clone(rows)
+	start := time.Now()
+	c.background(func() {
+		for _, d := range c.cfg.UncertainRecheck {
+			t := time.NewTimer(time.Until(start.Add(d)))
+			select {
+			case <-t.C:
+				_ = c.invalidate(context.Background(), tables, rows, false)
+			case <-c.stop:
+				t.Stop()
+				_ = c.invalidate(context.Background(), tables, rows, true)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// Closed reports whether Close was called: Invalidate then fails with
+// ErrClosed, and writers must not report success for writes whose
+// invalidation cannot run.
+func (c *Cache) Closed() bool { return c != nil && c.closed.Load() }
+
+// invalidate bumps the versions of tables and rows. closing lets the last
+// rechecks of InvalidateUncertain run while Close waits for them.
+func (c *Cache) invalidate(ctx context.Context, tables []string, rows []RowRef, closing bool) error {
 	keys := c.bumpKeys(tables, rows)
 	if len(keys) == 0 {
 		return nil
 	}
-	if c.closed.Load() {
+	if c.closed.Load() && !closing {
 		c.obs.CacheInvalidate(InvalidateEvent{Tables: tables, Rows: rows, Keys: len(keys), Attempt: 1, Err: ErrClosed, Pending: c.Pending()})
 		return ErrClosed
 	}

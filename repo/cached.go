@@ -37,3 +37,12 @@ func (rt *Runtime) apply(ctx context.Context, inv invalidation) error {
 	}
 	return rt.cache.Invalidate(context.WithoutCancel(ctx), inv.tables, inv.rows)
 }
+
+// applyUncertain invalidates for a write whose outcome is unknown: now, and
+// again after the cache's recheck delays.
+func (rt *Runtime) applyUncertain(ctx context.Context, inv invalidation) error {
+	if rt.cache == nil || (len(inv.tables) == 0 && len(inv.rows) == 0) {
+		return nil
+	}
+	return rt.cache.InvalidateUncertain(context.WithoutCancel(ctx), inv.tables, inv.rows)
+}

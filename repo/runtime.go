@@ -152,7 +152,14 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 // invalidates what it changed: at once outside a transaction, after commit
 // inside one. A write that failed in a way that leaves its outcome unknown
 // (a timeout or a broken connection after the statement was sent) is
-// invalidated too; one the server rejected is not.
+// invalidated too, now and again later (cache.InvalidateUncertain: it may
+// become visible after the first invalidation); one the server rejected is
+// not.
+//
+// A write is refused (nothing sent) once the cache is closed, and a write
+// that went through while the cache was being closed returns an error
+// matching cache.ErrClosed: its invalidation could not run, so other
+// processes may keep serving the old rows until their TTL.
 //
 // returned, when not nil, gives the values of the method's returned keys
 // (Effect.Returned) from its result.
@@ -168,6 +175,9 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 	e, err := rt.executor(m, kind)
 	if err != nil {
 		return v, err
+	}
+	if rt.cache.Closed() {
+		return v, fmt.Errorf("repo: %s refused: %w", m.Name, cache.ErrClosed)
 	}
 	v, err = resilience.Get(ctx, e, fn)
 	if err != nil && !mayHaveWritten(err) {
@@ -185,10 +195,19 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 		tx.add(inv)
 		return v, err
 	}
+	if err != nil {
+		// Outcome unknown: it may have committed, and may become visible
+		// only after this returns.
+		_ = rt.applyUncertain(ctx, inv)
+		return v, err
+	}
 	// A failed invalidation is retried and reported by the cache (the write
-	// itself happened); TTLs bound the staleness meanwhile.
-	_ = rt.apply(ctx, inv)
-	return v, err
+	// itself happened); TTLs bound the staleness meanwhile. Only a closed
+	// cache can no longer do that.
+	if aerr := rt.apply(ctx, inv); errors.Is(aerr, cache.ErrClosed) {
+		return v, fmt.Errorf("repo: %s was written but its cache invalidation could not run: %w", m.Name, aerr)
+	}
+	return v, nil
 }
 
 func realError(rt *Runtime, err error) error {

@@ -2,11 +2,15 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -56,6 +60,63 @@ func (t *Tx) Committed(ctx context.Context) error {
 	return t.rt.apply(ctx, merged)
 }
 
+// uncertain applies the collected invalidations of a transaction whose
+// COMMIT was sent but whose outcome is unknown (see InTx).
+func (t *Tx) uncertain(ctx context.Context) {
+	t.mu.Lock()
+	if t.done {
+		t.mu.Unlock()
+		return
+	}
+	t.done = true
+	invs := t.invs
+	t.invs = nil
+	t.mu.Unlock()
+	if len(invs) > 0 {
+		_ = t.rt.applyUncertain(ctx, mergeInvalidations(invs))
+	}
+}
+
+// InTx runs a transaction with postgres.InTx (whose retry rules apply:
+// only serialization failures and deadlocks rerun fn) for a generated
+// repository: fn runs the caller's work on tx and returns the Tx that
+// collected its invalidations. They are applied after a successful commit,
+// dropped when the transaction rolled back, and applied as uncertain (now
+// and again later, see cache.Cache.InvalidateUncertain) when COMMIT was sent
+// but failed without the server rejecting it (a deadline, a broken
+// connection): the transaction may have committed.
+//
+// A transaction is refused once the cache is closed; if the cache closes
+// before the invalidations run, the error matches cache.ErrClosed although
+// the transaction committed.
+func InTx(ctx context.Context, rt *Runtime, db postgres.TxBeginner, opts postgres.TxOptions, fn func(ctx context.Context, tx pgx.Tx) (*Tx, error)) error {
+	if rt.cache.Closed() {
+		return fmt.Errorf("repo: transaction refused: %w", cache.ErrClosed)
+	}
+	var last *Tx
+	commitSent := false
+	err := postgres.InTx(ctx, db, opts, func(ctx context.Context, tx pgx.Tx) error {
+		t, err := fn(ctx, tx)
+		last, commitSent = t, err == nil
+		return err
+	})
+	if err != nil {
+		if commitSent && last != nil && mayHaveWritten(err) {
+			last.uncertain(ctx)
+		}
+		return err
+	}
+	if last == nil {
+		return nil
+	}
+	// A failed invalidation is retried and reported by the cache and must
+	// not make the caller redo committed work; a closed cache cannot retry.
+	if cerr := last.Committed(ctx); errors.Is(cerr, cache.ErrClosed) {
+		return fmt.Errorf("repo: transaction committed but its cache invalidation could not run: %w", cerr)
+	}
+	return nil
+}
+
 // Batch returns a DBTX for a :batch* method: sqlc runs the batch lazily,
 // so invalidation happens when the results are closed (after the last
 // statement ran). Batches are not retried (the caller consumes their
@@ -95,7 +156,9 @@ func (r *batchResults) Close() error {
 			r.c.tx.add(inv)
 			return
 		}
-		_ = r.c.rt.apply(context.WithoutCancel(r.ctx), inv)
+		if aerr := r.c.rt.apply(context.WithoutCancel(r.ctx), inv); errors.Is(aerr, cache.ErrClosed) && err == nil {
+			err = fmt.Errorf("repo: %s was written but its cache invalidation could not run: %w", r.c.m.Name, aerr)
+		}
 	})
 	return err
 }

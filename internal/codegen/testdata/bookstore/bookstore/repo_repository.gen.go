@@ -53,25 +53,17 @@ func (r *Repository) WithTx(tx pgx.Tx) (*Repository, *repo.Tx) {
 
 // InTx runs fn in a transaction (see dlpg.InTx for the retry rules:
 // only serialization failures and deadlocks rerun fn). Reads inside fn
-// bypass the cache; invalidations are applied after a successful commit and
-// dropped on rollback or before a retry.
+// bypass the cache; invalidations are applied after a successful commit,
+// dropped on rollback or before a retry, and applied now and again later
+// when COMMIT failed with an unknown outcome (see repo.InTx).
 func (r *Repository) InTx(ctx context.Context, opts dlpg.TxOptions, fn func(ctx context.Context, r *Repository) error) error {
 	if r.tx != nil {
 		return fn(ctx, r) // already in a transaction: join it
 	}
-	var committed *repo.Tx
-	err := dlpg.InTx(ctx, r.db, opts, func(ctx context.Context, tx pgx.Tx) error {
+	return repo.InTx(ctx, r.rt, r.db, opts, func(ctx context.Context, tx pgx.Tx) (*repo.Tx, error) {
 		txr, t := r.WithTx(tx)
-		committed = t
-		return fn(ctx, txr)
+		return t, fn(ctx, txr)
 	})
-	if err != nil {
-		return err
-	}
-	// The transaction committed: a failed invalidation is retried and
-	// reported by the cache, and must not make the caller retry the work.
-	_ = committed.Committed(ctx)
-	return nil
 }
 
 // Methods describes every query: what it caches, what it reads and what
