@@ -29,6 +29,16 @@
 // rollback. Reads inside a transaction must not use the cache at all (they
 // must see their own writes): call the loader directly.
 //
+// A write whose commit outcome is unknown (a timeout or a broken connection
+// after COMMIT or an autocommit write was sent) calls InvalidateUncertain:
+// it may have committed and become visible only later (a commit waiting for
+// a synchronous standby is released after the client gave up), after a
+// reader cached the old rows under the new versions; the bumps are repeated
+// after each Config.UncertainRecheck delay so such entries become
+// unreachable. Writes made outside the code that invalidates (psql, another
+// service, a data migration) are invisible until Invalidate (those tables)
+// or InvalidateAll is called, or the TTL ends.
+//
 // Rules the generator follows: a read keyed by column C of table T may
 // depend on Row(T, C, v) only if every write to T that can change that row
 // either names it by the same column C or invalidates T as a whole;
@@ -42,6 +52,7 @@
 //	T.all   bumped by every write to T           → list/aggregate reads depend on it
 //	T.wide  bumped by writes to T not by key     → row reads depend on it
 //	T.row   bumped by writes naming that row     → row reads depend on it
+//	T.epoch "<run_id>:<random>", see below       → every read of T depends on it
 //
 // A lookup first reads the versions of its dependencies (from the
 // in-process tier when possible), then GETs the value key
@@ -50,7 +61,30 @@
 // from the Redis clock so an evicted counter never returns to an old number)
 // and the tracking push drops every process's in-process copy. The old value
 // keys are never deleted: no later lookup computes them, and their TTL
-// reclaims them.
+// reclaims them. Counters holding anything but a decimal integer (or of
+// another type) are treated as missing and re-created the same way, by
+// reads and bumps alike: one damaged key neither disables the cache nor
+// keeps its invalidation pending.
+//
+// Epochs: Redis can lose or roll back state: a restart from an older RDB
+// snapshot or AOF, a failover to a replica that lagged, FLUSHALL, eviction.
+// Restored counters then go back in time together with values cached under
+// them, and a value older than an acknowledged write would be served. So
+// every table's versions include its epoch, "<run_id>:<n>": the run_id of
+// the Redis server (the node owning the table's slot) that created it, and
+// a random n. An epoch read from Redis is validated by a script that
+// compares it with the server's current run_id (INFO server) and replaces
+// it with a new random one when it differs or is missing; an epoch read
+// from the in-process tier is used only if it is the value last validated.
+// Every restart changes the run_id and every lost connection empties the
+// in-process tier, so after any loss of state the first lookup of each
+// table moves it to a new epoch, under which nothing was ever stored. Within
+// one epoch the server has not lost state: counters only grow, and the
+// argument below holds. A fill carries the epoch it read; if Redis restarts
+// between its check and its SET the value lands under the old epoch, which
+// is never validated again. Local bumps (read-your-writes, below) are
+// remembered with the epoch the bump script saw and applied only in that
+// epoch.
 //
 // Race freedom: the versions are read BEFORE the database load, and the
 // value is stored under a key that embeds them. A reader that loaded old
@@ -90,13 +124,33 @@
 // Options.SWR serves a value up to SWR past its TTL and starts one background
 // refresh (lease-guarded across processes).
 //
+// # Integrity
+//
+// A value is stored as [flags][soft expiry][MAC][codec bytes]. The MAC is
+// HMAC-SHA-256 (128 bits kept) over the value key, the flags, the expiry and
+// the payload, keyed with Config.Secret (a built-in key without one). A
+// flipped byte, a set not-found flag, a truncated value or one copied from
+// another key fails the check and is treated as absent: the loader runs,
+// its result overwrites it, and the failure is reported (ErrorEvent Op
+// "integrity", Counters.Corrupt). With a secret, whoever can write to Redis
+// but does not hold the secret cannot inject rows. A hit whose bytes equal
+// those decoded before under the same key (the decoded-value memo) skips
+// the check: they were verified then. The same check guards a value found
+// while polling another process's fill lease.
+//
 // # Failure behaviour (fail-open)
 //
 // Every Redis call on the read path is bounded by RedisTimeout; errors are
 // reported (Observer.CacheError) and the loader runs with nothing cached. A
-// breaker opens after BreakerThreshold consecutive failures: then lookups go
-// straight to the loader with no Redis call at all, and one probe is let
-// through after BreakerDelay. A failed Invalidate keeps its bumps pending,
+// breaker opens after BreakerThreshold consecutive infrastructure failures
+// (an error reply means Redis is up and does not count): then lookups go
+// straight to the loader with no Redis call at all. After BreakerDelay
+// exactly one lookup probes Redis (half-open); only a probe that made a
+// Redis round trip can close the breaker, a failed probe reopens it for
+// another delay, and a probe that learned nothing (its caller left, or it
+// was answered from the in-process tier) hands the probe to the next
+// lookup. Lookups bypassed for a pending invalidation never take a permit.
+// So the breaker stays open while Redis stays down. A failed Invalidate keeps its bumps pending,
 // returns an error matching ErrInvalidationPending, retries in the
 // background with exponential backoff (RetryInterval..MaxRetryInterval),
 // reports every attempt through Observer.CacheInvalidate, and meanwhile reads
@@ -126,7 +180,8 @@
 // # Redis key layout
 //
 //	<p>:v:{<table>}:t / :w / :r:<col>:<id>   version counters (one slot per table)
-//	<p>:q:{<schema>:<query>:<args>:<vers>}  values: [flags][soft expiry][codec bytes]
+//	<p>:v:{<table>}:e                        the table's epoch (same slot)
+//	<p>:q:{<schema>:<query>:<args>:<vers>}  values: [flags][soft expiry][MAC][codec bytes]
 //	<p>:l:{...same tag...}, <p>:r:{...}      fill and refresh leases
 //	<p>:sess:<id>, <p>:usess:<user>          sessions (SessionStore)
 //

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -114,4 +115,68 @@ func (c *Cache) epochTrusted(k, v string) bool {
 	ok := c.epochOK[k] == v
 	c.epochMu.Unlock()
 	return ok
+}
+
+// InvalidateAll makes every value cached under this Cache's prefix
+// unreachable, for all processes, by deleting every table's epoch key (the
+// next lookup of each table creates a new epoch): use it after changes
+// made outside the repositories whose tables are unknown or many, such as
+// a restored backup or a data migration. Values written before it returns
+// are never served again; they expire with their TTL. On a cluster every
+// primary is scanned.
+func (c *Cache) InvalidateAll(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	pattern := globEscape(c.prefix) + ":v:{*}:e"
+	for addr, node := range c.client.Nodes() {
+		var cursor uint64
+		for {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				if _, replied := rueidis.IsRedisErr(err); replied && strings.Contains(err.Error(), "READONLY") {
+					break // a replica: its primary is scanned too
+				}
+				return fmt.Errorf("cache: invalidate all: scan %s: %w", addr, err)
+			}
+			if len(e.Elements) > 0 {
+				cmds := make(rueidis.Commands, len(e.Elements))
+				for i, k := range e.Elements {
+					cmds[i] = c.client.B().Unlink().Key(k).Build()
+				}
+				for _, r := range c.client.DoMulti(ctx, cmds...) {
+					if err := r.Error(); err != nil {
+						return fmt.Errorf("cache: invalidate all: %w", err)
+					}
+				}
+			}
+			if e.Cursor == 0 {
+				break
+			}
+			cursor = e.Cursor
+		}
+	}
+	// Read-your-writes in this process, before the invalidation pushes
+	// arrive: forget which epochs were validated and every memoized
+	// version, so the next lookups validate (and renew) their epochs.
+	c.epochMu.Lock()
+	clear(c.epochOK)
+	c.epochMu.Unlock()
+	if c.vmemo != nil {
+		c.vmemo.onInvalidations(nil)
+	}
+	return nil
+}
+
+// globEscape quotes the glob metacharacters of s for SCAN MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -46,3 +46,16 @@ func (rt *Runtime) applyUncertain(ctx context.Context, inv invalidation) error {
 	}
 	return rt.cache.InvalidateUncertain(context.WithoutCancel(ctx), inv.tables, inv.rows)
 }
+
+// InvalidateTables invalidates every cached read of tables, in every
+// process: call it after writing those tables outside the repositories
+// (psql, another service, a migration's data fix), which the cache cannot
+// see. Without it such writes stay invisible to cached reads until their
+// TTL. Errors match cache.ErrInvalidationPending (retried in the
+// background) or cache.ErrClosed. See also cache.Cache.InvalidateAll.
+func (rt *Runtime) InvalidateTables(ctx context.Context, tables ...string) error {
+	if rt.cache == nil || len(tables) == 0 {
+		return nil
+	}
+	return rt.cache.Invalidate(ctx, tables, nil)
+}

@@ -185,3 +185,38 @@ func TestUnknownCommitOutcome(t *testing.T) {
 		}
 	})
 }
+
+// Item 11: writes made outside the repositories are invisible to cached
+// reads until invalidated by hand.
+func TestInvalidateByHand(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	owner := e.user(t)
+	a, b := e.agent(t, owner.ID), e.agent(t, owner.ID)
+	getA := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+	getB := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, b.ID) }
+	byName := func() (db.Agent, error) { return e.Repo.GetAgentByName(ctx, db.GetAgentByNameParams{OwnerID: owner.ID, Name: a.Name}) }
+	warm(t, e, "GetAgent", getA)
+	warm(t, e, "GetAgent", getB)
+	warm(t, e, "GetAgentByName", byName)
+	_, err := e.Pool.Exec(ctx, "UPDATE agents SET status = 'active' WHERE id = ANY($1)", []any{a.ID, b.ID})
+	noErr(t, err)
+	if got := must[db.Agent](t)(getA()); got.Status != db.AgentStatusDraft {
+		t.Fatalf("precondition: the cache saw a write made outside the repositories (%s)", got.Status)
+	}
+	noErr(t, e.RT.InvalidateTables(ctx, "agents"))
+	for _, get := range []func() (db.Agent, error){getA, getB, byName} {
+		if got := must[db.Agent](t)(get()); got.Status != db.AgentStatusActive {
+			t.Fatalf("after InvalidateTables: %s", got.Status)
+		}
+	}
+	e.waitFills(t, 6)
+	_, err = e.Pool.Exec(ctx, "UPDATE agents SET status = 'paused' WHERE id = ANY($1)", []any{a.ID, b.ID})
+	noErr(t, err)
+	noErr(t, e.Cache.InvalidateAll(ctx))
+	for _, get := range []func() (db.Agent, error){getA, getB, byName} {
+		if got := must[db.Agent](t)(get()); got.Status != db.AgentStatusPaused {
+			t.Fatalf("after InvalidateAll: %s", got.Status)
+		}
+	}
+}
