@@ -168,3 +168,21 @@ func BenchmarkInvalidationWindow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIntegrityCheck is the cost the MAC adds to a hit that is not
+// answered from the decoded-value memo (compare BenchmarkCodec/decode).
+func BenchmarkIntegrityCheck(b *testing.B) {
+	const vk = "dl:q:{7659b10335de0cba:GetAgent:AAAAAAAAAAAAAAAAAAAAAA:1ab2c3.1ab2c4.3kd9f8s7d6f5}"
+	data, err := cache.SealValue([]byte("bench secret"), vk, benchValue(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	check := cache.ValueChecker([]byte("bench secret"))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := check(vk, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -40,7 +40,13 @@ const (
 var defaultMACKey = []byte("datalayer/cache: value integrity v1")
 
 type macer struct {
-	pool sync.Pool
+	pool sync.Pool // *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 func newMacer(secret []byte) *macer {
@@ -49,22 +55,22 @@ func newMacer(secret []byte) *macer {
 		key = append([]byte(nil), secret...)
 	}
 	m := &macer{}
-	m.pool.New = func() any { return hmac.New(sha256.New, key) }
+	m.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 256)} }
 	return m
 }
 
 // sum writes the MAC of (vk, header-without-MAC, payload) into out.
 func (m *macer) sum(out []byte, vk string, head []byte, payload []byte) {
-	h := m.pool.Get().(hash.Hash)
-	h.Reset()
-	var lenbuf [binary.MaxVarintLen64]byte
-	h.Write(lenbuf[:binary.PutUvarint(lenbuf[:], uint64(len(vk)))])
-	h.Write([]byte(vk))
-	h.Write(head)
-	h.Write(payload)
-	var full [sha256.Size]byte
-	copy(out, h.Sum(full[:0])[:envMACLen])
-	m.pool.Put(h)
+	st := m.pool.Get().(*macState)
+	st.h.Reset()
+	b := binary.AppendUvarint(st.buf[:0], uint64(len(vk)))
+	b = append(b, vk...)
+	b = append(b, head...)
+	st.h.Write(b)
+	st.h.Write(payload)
+	copy(out, st.h.Sum(st.sum[:0])[:envMACLen])
+	st.buf = b[:0]
+	m.pool.Put(st)
 }
 
 // seal encodes v (or a not-found marker) for value key vk.

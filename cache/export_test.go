@@ -58,3 +58,13 @@ func OpenValue[T any](secret []byte, vk string, data []byte) (v T, negative, ok 
 	}
 	return v, false, true
 }
+
+// ValueChecker returns the integrity check Get applies to a value from
+// Redis.
+func ValueChecker(secret []byte) func(vk string, data []byte) error {
+	c := offline(secret)
+	return func(vk string, data []byte) error {
+		_, err := c.openEnvelope(vk, data)
+		return err
+	}
+}
