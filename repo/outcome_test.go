@@ -195,7 +195,9 @@ func TestInvalidateByHand(t *testing.T) {
 	a, b := e.agent(t, owner.ID), e.agent(t, owner.ID)
 	getA := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
 	getB := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, b.ID) }
-	byName := func() (db.Agent, error) { return e.Repo.GetAgentByName(ctx, db.GetAgentByNameParams{OwnerID: owner.ID, Name: a.Name}) }
+	byName := func() (db.Agent, error) {
+		return e.Repo.GetAgentByName(ctx, db.GetAgentByNameParams{OwnerID: owner.ID, Name: a.Name})
+	}
 	warm(t, e, "GetAgent", getA)
 	warm(t, e, "GetAgent", getB)
 	warm(t, e, "GetAgentByName", byName)
