@@ -2,6 +2,11 @@ package cache_test
 
 import (
 	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,4 +156,130 @@ func TestLostCountersNeverServeOlderValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// switchProxy forwards TCP connections to a target that can be switched;
+// switching drops every open connection (a failover behind one address).
+type switchProxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target string
+	conns  []net.Conn
+}
+
+func newSwitchProxy(t *testing.T, target string) *switchProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.dropAll() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go func() { _, _ = io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *switchProxy) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *switchProxy) switchTo(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+	p.dropAll()
+}
+
+// A failover to a replica that had not received the last writes: its
+// counters are behind, like a restored snapshot, on another server.
+func TestFailoverToLaggingReplicaNeverServesOlderValue(t *testing.T) {
+	ctx := context.Background()
+	primary := testinfra.PrivateRedis(t)
+	replica := testinfra.PrivateRedis(t)
+	proxy := newSwitchProxy(t, primary.Addr())
+	target := testinfra.RedisTarget{Addr: proxy.ln.Addr().String(), Prefix: "fo"}
+	var row atomic.Value
+	row.Store("v1")
+	load := func(context.Context) (item, error) { return item{ID: 1, Name: row.Load().(string)}, nil }
+	writer, _ := newCache(t, target, nil)
+	reader, _ := newCache(t, target, nil)
+	get := func(c *cache.Cache) string {
+		v, err := cache.Get(ctx, c, itemKey(1), cache.Options{TTL: time.Hour}, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache.WaitBackground(c)
+		return v.Name
+	}
+	get(reader)
+
+	prim := rawClient(t, testinfra.RedisTarget{Addr: primary.Addr()})
+	if err := prim.Do(ctx, prim.B().ConfigSet().ParameterValue().ParameterValue("repl-diskless-sync-delay", "0").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	rep := rawClient(t, testinfra.RedisTarget{Addr: replica.Addr()})
+	host, port, _ := net.SplitHostPort(primary.Addr())
+	if err := rep.Do(ctx, rep.B().Replicaof().Host(host).Port(mustAtoi(t, port)).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "replica in sync", func() bool {
+		n, err := rep.Do(ctx, rep.B().Dbsize().Build()).AsInt64()
+		info, _ := rep.Do(ctx, rep.B().Info().Section("replication").Build()).ToString()
+		return err == nil && n > 0 && strings.Contains(info, "master_link_status:up")
+	})
+	// The replica stops receiving: what follows is lost on failover.
+	if err := rep.Do(ctx, rep.B().Replicaof().No().One().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	row.Store("v2")
+	if err := writer.Invalidate(ctx, nil, []cache.RowRef{cache.Row("items", "id", int64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(reader); v != "v2" {
+		t.Fatalf("read after write %q", v)
+	}
+	proxy.switchTo(replica.Addr())
+	fresh, _ := newCache(t, target, nil)
+	deadline := time.Now().Add(time.Second)
+	for n := 0; time.Now().Before(deadline); n++ {
+		for i, c := range []*cache.Cache{writer, reader, fresh} {
+			if v := get(c); v != "v2" {
+				t.Fatalf("cache %d, read %d after failover: %q, older than the acknowledged write", i, n, v)
+			}
+		}
+	}
+}
+
+func mustAtoi(t testing.TB, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
