@@ -84,7 +84,13 @@
 // between its check and its SET the value lands under the old epoch, which
 // is never validated again. Local bumps (read-your-writes, below) are
 // remembered with the epoch the bump script saw and applied only in that
-// epoch.
+// epoch. Cost: epochs come from the in-process tier like versions (one
+// validation per table per connection and ClientTTL); without the tier
+// (DisableClientCache) every lookup runs the validating script in its
+// version pipeline. It relies on each client's connection to Redis ending
+// when the server does (no connection-pooling proxy in between).
+// TestRedisRollbackNeverServesOlderValue (SAVE, write, restart from the
+// snapshot) and TestFailoverToLaggingReplicaNeverServesOlderValue check it.
 //
 // Race freedom: the versions are read BEFORE the database load, and the
 // value is stored under a key that embeds them. A reader that loaded old
