@@ -325,3 +325,33 @@ func TestSecretNeverPrinted(t *testing.T) {
 		t.Fatalf("no redaction marker in %s", out)
 	}
 }
+
+// Defect 9 (cache side): an uncertain invalidation is applied now and again
+// after each recheck delay; Close applies the remaining ones at once.
+func TestInvalidateUncertainRechecks(t *testing.T) {
+	target := testinfra.Redis(t)
+	ctx := context.Background()
+	c, obs := newCache(t, target, func(cfg *cache.Config) {
+		cfg.UncertainRecheck = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, time.Hour}
+	})
+	raw := rawClient(t, target)
+	rowKey := target.Prefix + ":v:{items}:r:id:" + cache.Row("items", "id", int64(1)).ID
+	if err := c.InvalidateUncertain(ctx, nil, []cache.RowRef{cache.Row("items", "id", int64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	first := string(rawGet(t, raw, rowKey))
+	eventually(t, 5*time.Second, "two rechecks", func() bool { return obs.Invalidations.Load() == 3 })
+	if second := string(rawGet(t, raw, rowKey)); second == first {
+		t.Fatal("rechecks did not bump the row version")
+	}
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close waited %v for a recheck due in an hour", d)
+	}
+	if n := obs.Invalidations.Load(); n != 4 {
+		t.Fatalf("%d invalidations, want the last recheck applied by Close (4)", n)
+	}
+}
