@@ -230,7 +230,7 @@ func (b *Bus) publish(ctx context.Context, name string, data []byte) error {
 	}
 	if !b.breaker.TryAcquirePermit() {
 		b.stats.publishErrors.Add(1)
-		return fmt.Errorf("events: publish %s: %w (breaker open)", name, ErrUnavailable)
+		return fmt.Errorf("%w (publish %s): breaker open", ErrUnavailable, name)
 	}
 	id := b.pubID + "-" + strconv.FormatUint(b.seq.Add(1), 10)
 	msg := make([]byte, 0, len(headerMagic)+len(id)+22+len(data))
@@ -252,7 +252,7 @@ func (b *Bus) publish(ctx context.Context, name string, data []byte) error {
 		}
 		b.breaker.RecordFailure()
 		b.stats.publishErrors.Add(1)
-		return fmt.Errorf("events: publish %s: %w: %w", name, ErrUnavailable, err)
+		return fmt.Errorf("%w (publish %s): %w", ErrUnavailable, name, err)
 	}
 	b.breaker.RecordSuccess()
 	b.stats.published.Add(1)

@@ -99,10 +99,10 @@ func subscribe[T any](ctx context.Context, b *Bus, topic Topic[T], pattern bool)
 	case <-ready:
 	case <-failed:
 		s.close()
-		return nil, fmt.Errorf("events: subscribe %s: %w: %w", topic.Name, ErrUnavailable, e.lastError())
+		return nil, fmt.Errorf("%w (subscribe %s): %w", ErrUnavailable, topic.Name, e.lastError())
 	case <-timer.C:
 		s.close()
-		return nil, fmt.Errorf("events: subscribe %s: %w: not confirmed within %v", topic.Name, ErrUnavailable, b.cfg.SubscribeTimeout)
+		return nil, fmt.Errorf("%w (subscribe %s): not confirmed within %v", ErrUnavailable, topic.Name, b.cfg.SubscribeTimeout)
 	case <-ctx.Done():
 		s.close()
 		return nil, fmt.Errorf("events: subscribe %s: %w", topic.Name, ctx.Err())
