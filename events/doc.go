@@ -41,8 +41,10 @@
 //
 // # Buffers and overflow
 //
-// Messages arrive on rueidis' connection goroutine, which the cache's own
-// commands share, so delivery never waits for a consumer: each subscription
+// rueidis hands messages over from the reader of the connection the cache's
+// own commands share, through a small buffer: a handler that waited for a
+// slow consumer would stall that connection. So delivery never waits: each
+// subscription
 // has a bounded buffer (Config.Buffer, default 64) and, when it is full, the
 // OLDEST buffered event is dropped to make room for the new one (for status
 // streams the latest state matters most). Drops are counted
