@@ -103,7 +103,11 @@ func (cfg *Config) setDefaults() error {
 }
 
 // Bus publishes and subscribes on one rueidis client. Safe for concurrent
-// use; create one per process and share it. It does not own the client.
+// use; create one per client and share it (two Buses subscribed to the same
+// channel on one client would end each other's Redis subscription when one
+// leaves; they recover, but an event may be lost). It does not own the
+// client: close the Bus before the client (cache.Close). If the client is
+// closed first, subscriptions end and Publish fails.
 type Bus struct {
 	client  rueidis.Client
 	cfg     Config

@@ -356,3 +356,28 @@ func TestRedisRestartResubscribes(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Closing the client under the Bus (cache.Close first) ends subscriptions
+// instead of leaving them retrying forever.
+func TestClientClosedEndsSubscriptions(t *testing.T) {
+	b, c := newBus(t, testinfra.Redis(t), nil)
+	sub, err := events.Subscribe(t.Context(), b, events.Topic[item]{Name: "client-closed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-sub.C():
+		if ok {
+			t.Fatal("event after the client closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription still open after its client closed")
+	}
+	eventually(t, "no subscriptions", func() bool { return b.Stats().Subscriptions == 0 })
+	if err := events.Publish(t.Context(), b, events.Topic[item]{Name: "client-closed"}, item{}); !errors.Is(err, events.ErrUnavailable) {
+		t.Fatalf("publish on a closed client: %v", err)
+	}
+}

@@ -433,6 +433,15 @@ func (e *entry) run(ctx context.Context) {
 			e.setConnected(false, ctx.Err())
 			return
 		}
+		if errors.Is(err, rueidis.ErrClosing) {
+			// The client was closed (cache.Close before Bus.Close): nothing
+			// can come back, so end the subscriptions (their channels close).
+			e.setConnected(false, err)
+			for _, s := range *e.sinks.Load() {
+				s.close()
+			}
+			return
+		}
 		if err == nil {
 			err = errors.New("unsubscribed by the server")
 		}
