@@ -28,6 +28,7 @@
 //	| APP_ENV                   | development                                                  |                           | development, production                          |
 //	| DATABASE_URL              | postgres://postgres@localhost:5432/agentical?sslmode=disable | required                  | postgres:// or postgresql:// URL                 |
 //	| DB_POOL_SIZE              | 10                                                           | 25                        | 1-1000 connections                               |
+//	| DB_MAX_OVERFLOW           | 0                                                            | 10                        | 0-1000 connections beyond DB_POOL_SIZE           |
 //	| DB_MIN_CONNS              | 0                                                            | 2 (at most DB_POOL_SIZE)  | 0-1000, at most DB_POOL_SIZE                     |
 //	| DB_POOL_TIMEOUT (s)       | 30s                                                          | 10s                       | 1ms-10m; wait for a free pooled connection       |
 //	| DB_MAX_CONN_LIFETIME (s)  | 1h                                                           | 1h                        | 1s-24h                                           |
