@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -13,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	amigrate "ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/config"
 	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/migrate"
 	"github.com/agentical/datalayer/stores"
 )
 
@@ -197,3 +200,8 @@ func withHostPort(t testing.TB, dsn, addr string) string {
 type slogLogger = slog.Logger
 
 var slogDiscard = slog.New(slog.DiscardHandler)
+
+func amigrateDir(t testing.TB, fsys fs.FS) amigrate.Dir {
+	t.Helper()
+	return migrate.FSDir(fsys)
+}
