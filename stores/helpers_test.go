@@ -16,6 +16,7 @@ import (
 
 	amigrate "ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/config"
@@ -204,4 +205,45 @@ var slogDiscard = slog.New(slog.DiscardHandler)
 func amigrateDir(t testing.TB, fsys fs.FS) amigrate.Dir {
 	t.Helper()
 	return migrate.FSDir(fsys)
+}
+
+// newBlackhole listens on a loopback port, accepts connections and never
+// answers; it returns the address.
+func newBlackhole(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func pgxpoolNew(t testing.TB, dsn string) (*pgxpool.Pool, error) {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), dsn)
+	if err == nil {
+		t.Cleanup(p.Close)
+	}
+	return p, err
 }

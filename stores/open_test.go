@@ -24,11 +24,18 @@ import (
 	"github.com/agentical/datalayer/surreal"
 )
 
-// agentical are the options datalayer.Open passes, for tests that use the
-// Agentical repository.
+// agentical are the options datalayer.Open passes but the migrations, for
+// tests that use the Agentical repository on the harness's databases (built
+// from schema/, without migration revisions).
 func agentical(opts stores.Options) stores.Options {
 	opts.SchemaVersion = db.SchemaVersion
 	opts.Methods = db.Methods()
+	return opts
+}
+
+// migrated adds the embedded migrations, as datalayer.Open does.
+func migrated(opts stores.Options) stores.Options {
+	opts = agentical(opts)
 	opts.Migrations = migrations.FS
 	return opts
 }

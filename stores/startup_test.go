@@ -152,7 +152,7 @@ func emptyDatabase(t testing.TB) string {
 func TestAutoMigrateEmptyDatabase(t *testing.T) {
 	dsn := emptyDatabase(t)
 	r := testinfra.Redis(t)
-	s := open(t, loadConfig(t, env(t, dsn, r, "AUTO_MIGRATE", "true")), prefixed(r, agentical(stores.Options{Logger: discard()})))
+	s := open(t, loadConfig(t, env(t, dsn, r, "AUTO_MIGRATE", "true")), prefixed(r, migrated(stores.Options{Logger: discard()})))
 	if res := s.Migrated(); res == nil || len(res.Files) == 0 {
 		t.Fatalf("Migrated() = %+v; want the embedded files applied", res)
 	}
@@ -208,7 +208,7 @@ func newerMigrations(t testing.TB) fstest.MapFS {
 func TestDatabaseAheadIsRefused(t *testing.T) {
 	dsn := emptyDatabase(t)
 	r := testinfra.Redis(t)
-	newer := agentical(stores.Options{Logger: discard()})
+	newer := migrated(stores.Options{Logger: discard()})
 	newer.Migrations = newerMigrations(t)
 	s := open(t, loadConfig(t, env(t, dsn, r, "AUTO_MIGRATE", "true")), prefixed(r, newer))
 	if n := len(s.Migrated().Files); n < 2 {
@@ -217,7 +217,7 @@ func TestDatabaseAheadIsRefused(t *testing.T) {
 	_ = s.Close(t.Context())
 
 	for _, auto := range []string{"true", "false"} {
-		_, err := stores.Open(t.Context(), loadConfig(t, env(t, dsn, r, "AUTO_MIGRATE", auto)), prefixed(r, agentical(stores.Options{Logger: discard()})))
+		_, err := stores.Open(t.Context(), loadConfig(t, env(t, dsn, r, "AUTO_MIGRATE", auto)), prefixed(r, migrated(stores.Options{Logger: discard()})))
 		if !errors.Is(err, stores.ErrDatabaseAhead) || !strings.Contains(err.Error(), "20991231000000") {
 			t.Errorf("AUTO_MIGRATE=%s on a database ahead: %v; want ErrDatabaseAhead naming 20991231000000", auto, err)
 		}

@@ -378,10 +378,7 @@ func (s *Stores) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("stores: AUTO_MIGRATE: %w", err)
 		}
-		s.migrated = res
-		for _, f := range res.Files {
-			s.log.Info("stores: migration applied", "file", f.Name, "duration", f.Duration.String())
-		}
+		s.migrated = res // migrate logs each file
 	}
 	db := stdlibDB(s.pool)
 	defer db.Close()
