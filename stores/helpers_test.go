@@ -247,3 +247,12 @@ func pgxpoolNew(t testing.TB, dsn string) (*pgxpool.Pool, error) {
 	}
 	return p, err
 }
+
+func containsAll(s string, subs ...string) bool {
+	for _, x := range subs {
+		if !strings.Contains(s, x) {
+			return false
+		}
+	}
+	return true
+}
