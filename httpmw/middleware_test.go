@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,9 +71,12 @@ func TestRequestIDReachesSlowQueryLogAndResponse(t *testing.T) {
 }
 
 func TestRequestIDRejectsBadInput(t *testing.T) {
+	var mu sync.Mutex
 	var seen []string
 	h := httpmw.New(httpmw.Config{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		seen = append(seen, reqctx.RequestID(r.Context()))
+		mu.Unlock()
 	}))
 	srv := newPlainServer(t, h)
 	for _, bad := range []string{"", "has space", "new\\nline", "<script>", strings.Repeat("a", 129), "ünicode"} {
@@ -81,8 +85,11 @@ func TestRequestIDRejectsBadInput(t *testing.T) {
 		if got == bad || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got) {
 			t.Errorf("X-Request-ID %q: response has %q, want a generated 32-hex ID", bad, got)
 		}
-		if seen[len(seen)-1] != got {
-			t.Errorf("context request ID %q != response header %q", seen[len(seen)-1], got)
+		mu.Lock()
+		last := seen[len(seen)-1]
+		mu.Unlock()
+		if last != got {
+			t.Errorf("context request ID %q != response header %q", last, got)
 		}
 	}
 	ok := strings.Repeat("b", 128)

@@ -354,19 +354,20 @@ func TestBreakerOpenAnswers503WithRetryAfter(t *testing.T) {
 		dsn:      "postgres://nobody@" + addr + "/none?sslmode=disable",
 		policies: resilience.Config{BreakerThreshold: 1, RetryAttempts: 1, BreakerDelay: 30 * time.Second},
 	})
-	var errs []error
+	errs := make(chan error, 2)
 	srv := e.serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := e.Repo.GetUser(r.Context(), [16]byte{1})
-		errs = append(errs, err)
+		errs <- err
 		httpmw.WriteError(w, r, err)
 	}))
 	first := do(t, "GET", srv.URL, nil)
 	if first.Status != http.StatusServiceUnavailable || first.Header.Get("Retry-After") != "1" {
 		t.Errorf("database unreachable: %d Retry-After %q, want 503 and 1", first.Status, first.Header.Get("Retry-After"))
 	}
+	<-errs
 	second := do(t, "GET", srv.URL, nil)
-	if !errors.Is(errs[1], resilience.ErrOpen) {
-		t.Fatalf("second call failed with %v, want the breaker open", errs[1])
+	if err := <-errs; !errors.Is(err, resilience.ErrOpen) {
+		t.Fatalf("second call failed with %v, want the breaker open", err)
 	}
 	if second.Status != http.StatusServiceUnavailable {
 		t.Fatalf("breaker open: status %d, want 503", second.Status)
