@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/reqctx"
 	"github.com/agentical/datalayer/resilience"
@@ -59,6 +61,17 @@ func StatusOf(err error) (status int, retryAfter time.Duration) {
 	return http.StatusInternalServerError, 0
 }
 
+// logText describes err for a log record. PostgreSQL quotes rejected input
+// in its messages, so for a server error only the SQLSTATE is logged (as the
+// postgres tracer does).
+func logText(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return "SQLSTATE " + pe.Code + " (" + resilience.Classify(err).String() + ")"
+	}
+	return err.Error()
+}
+
 // ErrorBody is the JSON WriteError sends.
 type ErrorBody struct {
 	Error     string `json:"error"`
@@ -91,7 +104,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if st, ok := ctx.Value(stateKey{}).(*state); ok && st.logger != nil && status >= 500 {
 		st.logger.LogAttrs(ctx, slog.LevelError, "http: request failed",
-			slog.Int("status", status), slog.String("error", err.Error()), slog.String("request_id", reqctx.RequestID(ctx)))
+			slog.Int("status", status), slog.String("error", logText(err)), slog.String("request_id", reqctx.RequestID(ctx)))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

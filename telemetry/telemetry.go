@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,11 @@ type Config struct {
 	// db.query.text). Off by default; the text never carries argument
 	// values.
 	IncludeQueryText bool
+	// HTTPRoute names the server span of a request for Middleware, e.g.
+	// func(r *http.Request) string { _, p := mux.Handler(r); return p }.
+	// Default: the ServeMux pattern when Middleware wraps the mux directly,
+	// else the method. Never the raw path: span names must stay few.
+	HTTPRoute func(*http.Request) string
 }
 
 // Telemetry holds the instruments. Build one per process with New and hand

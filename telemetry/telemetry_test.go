@@ -23,9 +23,11 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/httpmw"
 	"github.com/agentical/datalayer/internal/testinfra"
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
@@ -63,6 +65,7 @@ type stack struct {
 	rt     *repo.Runtime
 	repo   *db.Repository
 	logs   *syncBuffer
+	spans  *tracetest.SpanRecorder
 }
 
 func newStack(t *testing.T) *stack {
@@ -74,7 +77,8 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	s.tp = sdktrace.NewTracerProvider()
+	s.spans = tracetest.NewSpanRecorder()
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
 	t.Cleanup(func() { _ = mp.Shutdown(ctx); _ = s.tp.Shutdown(ctx) })
 	s.tel, err = telemetry.New(telemetry.Config{MeterProvider: mp, TracerProvider: s.tp})
 	if err != nil {
@@ -305,5 +309,92 @@ func TestSlowQueryLogCarriesTraceAndRequestID(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no slow-query record for ListUsers in %s", s.logs.String())
+	}
+}
+
+func (s *stack) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func TestHTTPRequestIsOneTrace(t *testing.T) {
+	s := newStack(t)
+	logger := slog.New(httpmw.LogHandler(slog.NewJSONHandler(s.logs, nil)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
+		for range 2 {
+			if _, err := s.repo.ListUsers(r.Context(), db.ListUsersParams{AfterCreatedAt: time.Unix(0, 0), PageSize: 5}); err != nil {
+				httpmw.WriteError(w, r, err)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	tel, err := telemetry.New(telemetry.Config{TracerProvider: s.tp, HTTPRoute: func(r *http.Request) string { _, p := mux.Handler(r); return p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tel.Middleware(httpmw.New(httpmw.Config{Logger: logger})(mux)))
+	defer srv.Close()
+	const parent = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("GET", srv.URL+"/users", nil)
+	req.Header.Set("traceparent", "00-"+parent+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	reqID := resp.Header.Get("X-Request-ID")
+
+	var server sdktrace.ReadOnlySpan
+	for _, sp := range s.spans.Ended() {
+		if sp.Name() == "GET /users" {
+			server = sp
+		}
+	}
+	if server == nil {
+		t.Fatal("no server span named after the route")
+	}
+	if got := server.SpanContext().TraceID().String(); got != parent {
+		t.Errorf("server span trace %s, want the client's %s", got, parent)
+	}
+	slow, access := 0, 0
+	for _, rec := range s.records(t) {
+		switch rec["msg"] {
+		case "postgres: slow query":
+			slow++
+			if rec["trace_id"] != parent || rec["request_id"] != reqID {
+				t.Errorf("slow-query line %v: want trace_id %s, request_id %s", rec, parent, reqID)
+			}
+		case "http request":
+			access++
+			if rec["trace_id"] != parent || rec["request_id"] != reqID {
+				t.Errorf("access-log line %v: want trace_id %s, request_id %s", rec, parent, reqID)
+			}
+		}
+	}
+	if slow != 2 || access != 1 {
+		t.Errorf("%d slow-query and %d access-log lines, want 2 and 1", slow, access)
+	}
+	// otelpgx's query spans are children of the request's span.
+	children := 0
+	for _, sp := range s.spans.Ended() {
+		if sp.Parent().SpanID() == server.SpanContext().SpanID() && sp.Name() == "ListUsers" {
+			children++
+		}
+	}
+	if children != 2 {
+		t.Errorf("%d ListUsers query spans under the request span, want 2", children)
 	}
 }
