@@ -56,6 +56,12 @@ func (b *syncBuffer) records(t testing.TB) []map[string]any {
 	return out
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func (b *syncBuffer) find(t testing.TB, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any

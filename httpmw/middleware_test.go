@@ -59,6 +59,12 @@ func TestRequestIDReachesSlowQueryLogAndResponse(t *testing.T) {
 	if slow[0]["request_id"] != id {
 		t.Errorf("slow-query record request_id = %v, want %q", slow[0]["request_id"], id)
 	}
+	// LogHandler does not add a second request_id to records that have one.
+	for _, line := range strings.Split(e.Logs.String(), "\n") {
+		if n := strings.Count(line, `"request_id"`); n > 1 {
+			t.Errorf("log line with %d request_id keys: %s", n, line)
+		}
+	}
 	// The tracer keeps it for the debug page too.
 	qs, _ := e.Tracer.SlowQueries()
 	if len(qs) == 0 || qs[0].RequestID != id {
