@@ -1,5 +1,7 @@
-// Package datalayer is the root of the module; it holds no code, only the
-// code-generation steps `go generate ./...` runs, in order.
+// Package datalayer is the root of the module: Open builds the Agentical
+// data layer (every store and the repository) from a config.Config, and
+// this file lists the code-generation steps `go generate ./...` runs, in
+// order.
 package datalayer
 
 // 0. migrations: schema/ and migrations/ must agree. On drift this fails

@@ -276,7 +276,7 @@ func (c *Cache) retryPending() bool {
 		}
 		seen[p] = true
 		_, stillFailed := failedSet[keys[i]]
-		ev := InvalidateEvent{Tables: p.tables, Rows: p.rows, Keys: 1, Attempt: p.attempts + 1, Pending: left}
+		ev := InvalidateEvent{Tables: p.tables, Rows: p.rows, Keys: 1, Attempt: p.attempts + 1, Pending: left, Lag: time.Since(p.since)}
 		if stillFailed {
 			ev.Err = err
 		}

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // Tier says where a hit came from.
@@ -80,6 +81,9 @@ type InvalidateEvent struct {
 	Err error
 	// Pending is the number of version keys still waiting for a bump.
 	Pending int
+	// Lag is, for a retry, how long the invalidation has been pending since
+	// its first attempt failed; 0 for the first attempt.
+	Lag time.Duration
 }
 
 // ErrorEvent is a Redis or codec failure the cache absorbed (failing open).

@@ -47,8 +47,13 @@ type Config struct {
 type Database struct {
 	// URL is a postgres:// or postgresql:// connection URL.
 	URL string `env:"DATABASE_URL"`
-	// PoolSize is the maximum number of open connections.
+	// PoolSize is the number of connections the pool is sized for.
 	PoolSize int32 `env:"DB_POOL_SIZE"`
+	// MaxOverflow is how many connections may be opened beyond PoolSize
+	// under load (SQLAlchemy's max_overflow): pgxpool's MaxConns is
+	// PoolSize + MaxOverflow. pgxpool has no separate overflow tier; idle
+	// connections above MinConns are closed after 30 minutes.
+	MaxOverflow int32 `env:"DB_MAX_OVERFLOW"`
 	// MinConns is the number of connections kept open when idle.
 	MinConns int32 `env:"DB_MIN_CONNS"`
 	// PoolTimeout is how long a caller should wait to acquire a connection
@@ -122,6 +127,7 @@ func Defaults(p Profile) Config {
 			Database: Database{
 				URL:                "", // required
 				PoolSize:           25,
+				MaxOverflow:        10,
 				MinConns:           2,
 				PoolTimeout:        10 * time.Second,
 				MaxConnLifetime:    time.Hour,
@@ -178,15 +184,16 @@ func Defaults(p Profile) Config {
 	}
 }
 
-// DB maps the database section to a postgres.Config for postgres.NewPool. PoolTimeout
-// has no counterpart there (pgxpool has no acquire timeout): callers bound
-// Acquire with a context deadline. The tracer settings map through
-// DBTracer.
+// DB maps the database section to a postgres.Config for postgres.NewPool:
+// MaxConns is DB_POOL_SIZE + DB_MAX_OVERFLOW, MinConns DB_MIN_CONNS.
+// PoolTimeout has no counterpart there (pgxpool has no acquire timeout):
+// package stores bounds every acquire with it. The tracer settings map
+// through DBTracer.
 func (c Config) DB() postgres.Config {
 	d := c.Database
 	return postgres.Config{
 		URL:              d.URL,
-		MaxConns:         d.PoolSize,
+		MaxConns:         d.PoolSize + d.MaxOverflow,
 		MinConns:         d.MinConns,
 		MaxConnLifetime:  d.MaxConnLifetime,
 		ConnectTimeout:   d.ConnectTimeout,

@@ -90,6 +90,7 @@ func TestProductionDefaults(t *testing.T) {
 		Database: config.Database{
 			URL:                dsn,
 			PoolSize:           25,
+			MaxOverflow:        10,
 			MinConns:           2,
 			PoolTimeout:        10 * time.Second,
 			MaxConnLifetime:    time.Hour,
@@ -134,6 +135,7 @@ func TestEveryVariableOverrides(t *testing.T) {
 		"APP_ENV":                   "production",
 		"DATABASE_URL":              "postgresql://app@db:5433/x",
 		"DB_POOL_SIZE":              "40",
+		"DB_MAX_OVERFLOW":           "15",
 		"DB_MIN_CONNS":              "4",
 		"DB_POOL_TIMEOUT":           "45", // whole seconds
 		"DB_MAX_CONN_LIFETIME":      "1800",
@@ -161,6 +163,7 @@ func TestEveryVariableOverrides(t *testing.T) {
 		Database: config.Database{
 			URL:                "postgresql://app@db:5433/x",
 			PoolSize:           40,
+			MaxOverflow:        15,
 			MinConns:           4,
 			PoolTimeout:        45 * time.Second,
 			MaxConnLifetime:    30 * time.Minute,
@@ -244,6 +247,10 @@ var badCases = []badCase{
 	{m("DB_POOL_SIZE", "1001"), "DB_POOL_SIZE", `must be between 1 and 1000, got "1001"`},
 	{m("DB_POOL_SIZE", "ten"), "DB_POOL_SIZE", `must be a whole number between 1 and 1000, got "ten"`},
 	{m("DB_POOL_SIZE", "99999999999"), "DB_POOL_SIZE", "must be a whole number between 1 and 1000"},
+	{m("DATABASE_URL", "sqlite:///var/lib/app.db"), "DATABASE_URL", `PostgreSQL is the relational store (sqlite is not supported)`},
+	{m("DATABASE_URL", "sqlite:app.db"), "DATABASE_URL", `got "sqlite:app.db": PostgreSQL is the relational store`},
+	{m("DB_MAX_OVERFLOW", "-1"), "DB_MAX_OVERFLOW", `must be between 0 and 1000, got "-1"`},
+	{m("DB_MAX_OVERFLOW", "many"), "DB_MAX_OVERFLOW", "must be a whole number"},
 	{m("DB_MIN_CONNS", "-1"), "DB_MIN_CONNS", `must be between 0 and 1000, got "-1"`},
 	{m("DB_MIN_CONNS", "11"), "DB_MIN_CONNS", `must not exceed DB_POOL_SIZE (10), got "11"`},
 	{m("DB_MIN_CONNS", "x"), "DB_MIN_CONNS", "must be a whole number"},

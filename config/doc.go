@@ -7,9 +7,7 @@
 //	if err != nil {
 //		return err // every problem, one per line: "config: DB_POOL_SIZE: must be between 1 and 1000, got \"0\""
 //	}
-//	dbc := cfg.DB()
-//	dbc.Tracer = db.NewTracer(cfg.DBTracer(logger))
-//	pool, err := db.NewPool(ctx, dbc)
+//	dl, err := datalayer.Open(ctx, cfg) // or stores.Open for another schema
 //
 // Each problem is a *Error naming the variable; Errors lists them all. A
 // Config prints, logs (slog) and marshals (encoding/json) with every
@@ -28,6 +26,7 @@
 //	| APP_ENV                   | development                                                  |                           | development, production                          |
 //	| DATABASE_URL              | postgres://postgres@localhost:5432/agentical?sslmode=disable | required                  | postgres:// or postgresql:// URL                 |
 //	| DB_POOL_SIZE              | 10                                                           | 25                        | 1-1000 connections                               |
+//	| DB_MAX_OVERFLOW           | 0                                                            | 10                        | 0-1000 connections beyond DB_POOL_SIZE           |
 //	| DB_MIN_CONNS              | 0                                                            | 2 (at most DB_POOL_SIZE)  | 0-1000, at most DB_POOL_SIZE                     |
 //	| DB_POOL_TIMEOUT (s)       | 30s                                                          | 10s                       | 1ms-10m; wait for a free pooled connection       |
 //	| DB_MAX_CONN_LIFETIME (s)  | 1h                                                           | 1h                        | 1s-24h                                           |
@@ -49,6 +48,13 @@
 //	| CIRCUIT_BREAKER_ENABLED   | false                                                        | true                      | boolean                                          |
 //	| CIRCUIT_BREAKER_THRESHOLD | 5                                                            | 5                         | 1-1000 consecutive failures to open              |
 //	| MAX_RETRY_ATTEMPTS        | 3                                                            | 3                         | 0-10 retries after the first attempt             |
+//
+// Pool sizing follows SQLAlchemy's pool_size/max_overflow: pgxpool's
+// MaxConns is DB_POOL_SIZE + DB_MAX_OVERFLOW and its MinConns is
+// DB_MIN_CONNS. pgxpool has no separate overflow tier: connections above
+// MinConns that stay idle for 30 minutes are closed. DB_POOL_TIMEOUT bounds
+// the wait for a free connection (package stores applies it to every
+// acquire; pgxpool itself has no such setting).
 //
 // In production, DB_MIN_CONNS's default is lowered to DB_POOL_SIZE when the
 // pool is smaller than 2. Connection strings must be URLs (not key=value

@@ -31,6 +31,7 @@ type intRange struct{ lo, hi int64 }
 // failures and out-of-range values share the message.
 var intRanges = map[string]intRange{
 	"DB_POOL_SIZE":              {1, 1000},
+	"DB_MAX_OVERFLOW":           {0, 1000},
 	"DB_MIN_CONNS":              {0, 1000},
 	"REDIS_MAX_CONNECTIONS":     {1, 10000},
 	"CIRCUIT_BREAKER_THRESHOLD": {1, 1000},
@@ -151,6 +152,7 @@ func (l *loader) expected(key string, t reflect.Type) string {
 func (l *loader) validate(c *Config) {
 	d := &c.Database
 	l.checkInt("DB_POOL_SIZE", int64(d.PoolSize))
+	l.checkInt("DB_MAX_OVERFLOW", int64(d.MaxOverflow))
 	l.checkInt("DB_MIN_CONNS", int64(d.MinConns))
 	if d.MinConns > d.PoolSize {
 		if l.raw["DB_MIN_CONNS"] == "" {
@@ -172,6 +174,9 @@ func (l *loader) validate(c *Config) {
 	switch {
 	case d.URL == "":
 		l.fail("DATABASE_URL", "is required when APP_ENV=%s", c.Profile)
+	case isOtherScheme(d.URL, "postgres", "postgresql"):
+		l.fail("DATABASE_URL", "must be a postgres:// or postgresql:// URL, got %q: PostgreSQL is the relational store (%s is not supported)",
+			redactURL(d.URL), schemeOf(d.URL))
 	default:
 		l.checkURL("DATABASE_URL", d.URL, "postgres", "postgresql")
 	}
@@ -279,4 +284,27 @@ func rank(err error) int {
 		}
 	}
 	return len(varOrder)
+}
+
+// schemeOf returns the scheme of a URL-looking string ("sqlite" for
+// "sqlite:app.db" or "sqlite:///app.db"), or "" when s does not start with
+// one.
+func schemeOf(s string) string {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return ""
+	}
+	for j, r := range s[:i] {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (j == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return ""
+		}
+	}
+	return strings.ToLower(s[:i])
+}
+
+// isOtherScheme reports whether s starts with a scheme not in want.
+func isOtherScheme(s string, want ...string) bool {
+	sc := schemeOf(s)
+	return sc != "" && !slices.Contains(want, sc)
 }

@@ -35,6 +35,10 @@ func TestMappings(t *testing.T) {
 		!cc.DisableClientCache || cc.SchemaVersion != "v1" {
 		t.Errorf("Cache() = %+v", cc)
 	}
+	cfg.Database.PoolSize, cfg.Database.MaxOverflow, cfg.Database.MinConns = 7, 3, 2
+	if pc := cfg.DB(); pc.MaxConns != 10 || pc.MinConns != 2 {
+		t.Errorf("DB() MaxConns, MinConns = %d, %d; want 10 (DB_POOL_SIZE + DB_MAX_OVERFLOW), 2", pc.MaxConns, pc.MinConns)
+	}
 	rc := cfg.ResiliencePolicies()
 	if rc.BreakerThreshold != 7 || rc.RetryAttempts != 3 {
 		t.Errorf("ResiliencePolicies() = threshold %d, attempts %d; want 7 and 3", rc.BreakerThreshold, rc.RetryAttempts)

@@ -12,6 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentical/datalayer/reqctx"
 )
 
 // TracerConfig configures a Tracer.
@@ -28,6 +31,9 @@ type TracerConfig struct {
 	// Buckets are the histogram's upper bounds, ascending. Default 1ms, 2ms,
 	// 5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2.5s, 5s, 10s.
 	Buckets []time.Duration
+	// SlowKeep is how many recent slow queries SlowQueries returns. Default
+	// 50; negative keeps none.
+	SlowKeep int
 }
 
 var defaultBuckets = []time.Duration{
@@ -44,6 +50,21 @@ type Tracer struct {
 	cfg   TracerConfig
 	mu    sync.RWMutex
 	stats map[string]*queryStats
+
+	slowMu sync.Mutex
+	slow   []SlowQuery // ring of the last SlowKeep slow queries
+	slowN  int         // total slow queries seen
+}
+
+// SlowQuery is one query that took at least SlowThreshold.
+type SlowQuery struct {
+	Time      time.Time // when it finished
+	Query     string
+	Duration  time.Duration
+	Rows      int64
+	Error     string // as logged: SQLSTATE only unless LogArgs
+	RequestID string // from the context (package reqctx), if any
+	TraceID   string // the OpenTelemetry trace of the context, if any
 }
 
 var (
@@ -59,6 +80,9 @@ func NewTracer(cfg TracerConfig) *Tracer {
 	}
 	if len(cfg.Buckets) == 0 {
 		cfg.Buckets = defaultBuckets
+	}
+	if cfg.SlowKeep == 0 {
+		cfg.SlowKeep = 50
 	}
 	cfg.Buckets = slices.Clone(cfg.Buckets)
 	slices.Sort(cfg.Buckets)
@@ -224,7 +248,19 @@ func (t *Tracer) record(ctx context.Context, s traceStart, rows int64, err error
 	if err != nil && !IsNotFound(err) {
 		st.errors.Add(1)
 	}
-	if t.cfg.Logger == nil || t.cfg.SlowThreshold < 0 || d < t.cfg.SlowThreshold {
+	reqctx.From(ctx).AddQuery(d)
+	if t.cfg.SlowThreshold < 0 || d < t.cfg.SlowThreshold {
+		return
+	}
+	sq := SlowQuery{Time: time.Now(), Query: s.name, Duration: d, Rows: rows, RequestID: reqctx.RequestID(ctx)}
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		sq.TraceID = sc.TraceID().String()
+	}
+	if err != nil {
+		sq.Error = t.errorText(err)
+	}
+	t.keepSlow(sq)
+	if t.cfg.Logger == nil {
 		return
 	}
 	attrs := []slog.Attr{
@@ -232,13 +268,45 @@ func (t *Tracer) record(ctx context.Context, s traceStart, rows int64, err error
 		slog.Duration("duration", d),
 		slog.Int64("rows", rows),
 	}
+	if sq.RequestID != "" {
+		attrs = append(attrs, slog.String("request_id", sq.RequestID))
+	}
+	if sq.TraceID != "" {
+		attrs = append(attrs, slog.String("trace_id", sq.TraceID))
+	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", t.errorText(err)))
+		attrs = append(attrs, slog.String("error", sq.Error))
 	}
 	if t.cfg.LogArgs {
 		attrs = append(attrs, slog.Any("args", s.args))
 	}
 	t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "postgres: slow query", attrs...)
+}
+
+func (t *Tracer) keepSlow(sq SlowQuery) {
+	if t.cfg.SlowKeep < 0 {
+		return
+	}
+	t.slowMu.Lock()
+	if len(t.slow) < t.cfg.SlowKeep {
+		t.slow = append(t.slow, sq)
+	} else {
+		t.slow[t.slowN%t.cfg.SlowKeep] = sq
+	}
+	t.slowN++
+	t.slowMu.Unlock()
+}
+
+// SlowQueries returns the most recent slow queries (up to SlowKeep), newest
+// first, and how many slow queries were seen in all.
+func (t *Tracer) SlowQueries() ([]SlowQuery, int) {
+	t.slowMu.Lock()
+	defer t.slowMu.Unlock()
+	out := make([]SlowQuery, 0, len(t.slow))
+	for i := 1; i <= len(t.slow); i++ {
+		out = append(out, t.slow[((t.slowN-i)%len(t.slow)+len(t.slow))%len(t.slow)])
+	}
+	return out, t.slowN
 }
 
 // errorText describes err for a log record. PostgreSQL quotes rejected

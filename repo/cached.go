@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 
 	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/reqctx"
 )
 
 // cachedRead serves m through the cache. The cache guarantees that a load
 // which started before a write's invalidation never fills after it, and
 // falls back to load when Redis is unavailable.
-func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error)) (T, error) {
+func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error), ev *MethodEvent) (T, error) {
 	keyArgs := make([]any, 0, len(args)+2)
 	keyArgs = append(append(keyArgs, m.Schema, m.Shape), args...)
 	key := cache.NewKey(m.Name, rt.deps(m, args), keyArgs...)
@@ -22,8 +23,12 @@ func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Met
 	})
 	if loaded.Load() {
 		st.misses.Add(1)
+		reqctx.From(ctx).AddCacheMiss()
+		ev.CacheMiss = true
 	} else if err == nil || rt.notFound(err) {
 		st.hits.Add(1)
+		reqctx.From(ctx).AddCacheHit()
+		ev.CacheHit = true
 	}
 	return v, err
 }

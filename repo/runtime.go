@@ -41,6 +41,28 @@ type Config struct {
 	// NotFound reports whether a load error means "no row", which may be
 	// cached negatively. Default: errors.Is(err, pgx.ErrNoRows).
 	NotFound func(error) bool
+	// Observer, if set, is told about every method call when it returns
+	// (telemetry: per-method latency histograms, error counts).
+	Observer MethodObserver
+}
+
+// MethodObserver receives one event per repository method call, on the
+// caller's goroutine after the call returned: keep it cheap.
+type MethodObserver interface {
+	MethodDone(ctx context.Context, e MethodEvent)
+}
+
+// MethodEvent describes one finished method call.
+type MethodEvent struct {
+	Method   *Method
+	Duration time.Duration
+	// Err is the call's error; not-found results are reported as NotFound
+	// with a nil Err.
+	Err       error
+	NotFound  bool
+	InTx      bool
+	CacheHit  bool // served from the cache
+	CacheMiss bool // loaded from the database through the cache
 }
 
 // Runtime holds what every generated method of one database shares: the
@@ -49,6 +71,7 @@ type Runtime struct {
 	cache    *cache.Cache
 	policies *resilience.Policies
 	notFound func(error) bool
+	observer MethodObserver
 	stats    statsTable
 
 	mu    sync.RWMutex
@@ -73,7 +96,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.NotFound == nil {
 		cfg.NotFound = func(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 	}
-	return &Runtime{cache: cfg.Cache, policies: cfg.Policies, notFound: cfg.NotFound, execs: map[execKey]*resilience.Executor{}}, nil
+	return &Runtime{cache: cfg.Cache, policies: cfg.Policies, notFound: cfg.NotFound, observer: cfg.Observer, execs: map[execKey]*resilience.Executor{}}, nil
 }
 
 // Policies returns the runtime's policies (for breaker state).
@@ -131,7 +154,8 @@ func (rt *Runtime) executor(m *Method, kind resilience.Kind) (*resilience.Execut
 func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
 	st := rt.stats.get(m)
-	defer func() { st.observe(time.Since(start), realError(rt, err)) }()
+	var ev MethodEvent
+	defer func() { rt.done(ctx, st, m, tx, start, err, &ev) }()
 
 	kind := resilience.Read
 	if tx != nil {
@@ -145,7 +169,19 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 	if tx != nil || m.Cache == nil || rt.cache == nil {
 		return guarded(ctx)
 	}
-	return cachedRead(ctx, rt, st, m, args, guarded)
+	return cachedRead(ctx, rt, st, m, args, guarded, &ev)
+}
+
+func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx, start time.Time, err error, ev *MethodEvent) {
+	d := time.Since(start)
+	real := realError(rt, err)
+	st.observe(d, real)
+	if rt.observer == nil {
+		return
+	}
+	ev.Method, ev.Duration, ev.Err, ev.InTx = m, d, real, tx != nil
+	ev.NotFound = err != nil && real == nil
+	rt.observer.MethodDone(ctx, *ev)
 }
 
 // Write runs a method that can change rows under the write policies, then
@@ -166,7 +202,7 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, fn func(ctx context.Context) (T, error), returned func(T) []any) (v T, err error) {
 	start := time.Now()
 	st := rt.stats.get(m)
-	defer func() { st.observe(time.Since(start), realError(rt, err)) }()
+	defer func() { rt.done(ctx, st, m, tx, start, err, &MethodEvent{}) }()
 
 	kind := resilience.Write
 	if tx != nil {

@@ -1,6 +1,7 @@
 package resilience
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -55,6 +56,10 @@ type Config struct {
 	// OnStateChange, if set, is called on every breaker transition. It runs
 	// synchronously on the calling goroutine: keep it short.
 	OnStateChange func(StateChange)
+	// OnRetry, if set, is called before each retry of a statement with the
+	// context of the call, the executor's kind, the number of attempts made so
+	// far and the last attempt's error. It runs synchronously: keep it short.
+	OnRetry func(ctx context.Context, kind Kind, attempt int, err error)
 	// Logger, if set, receives breaker transitions at Warn/Info.
 	Logger *slog.Logger
 }

@@ -253,6 +253,11 @@ func (p *Policies) Executor(kind Kind, profile string, override Profile) (*Execu
 		if eff.Jitter > 0 {
 			rb = rb.WithJitterFactor(eff.Jitter)
 		}
+		if f := p.cfg.OnRetry; f != nil {
+			rb = rb.OnRetry(func(e failsafe.ExecutionEvent[any]) {
+				f(e.Context(), kind, e.Attempts(), e.LastError())
+			})
+		}
 		policies = append(policies, rb.Build())
 	}
 	if eff.Timeout > 0 {

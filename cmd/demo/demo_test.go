@@ -22,14 +22,15 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 func TestDemo(t *testing.T) {
 	pgURL := testinfra.PostgresServer(t)
 	target := testinfra.Redis(t)
-	env := map[string]string{"DATABASE_URL": pgURL, "REDIS_URL": target.URL()}
+	env := []string{"DATABASE_URL=" + pgURL, "REDIS_URL=" + target.URL(),
+		"DB_POOL_SIZE=2", "DB_MAX_OVERFLOW=1", "CIRCUIT_BREAKER_ENABLED=true", "CIRCUIT_BREAKER_THRESHOLD=7", "MAX_RETRY_ATTEMPTS=4"}
 	prefix := strings.TrimSuffix(target.Prefix, ":")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	args := []string{"-duration", "1s", "-workers", "4", "-agents", "100", "-docker=false", "-prefix", prefix}
-	if err := run(ctx, args, &out, func(k string) string { return env[k] }); err != nil {
+	if err := run(ctx, args, &out, env); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	report := out.String()
@@ -41,6 +42,9 @@ func TestDemo(t *testing.T) {
 		"method", "hit ratio", "p50", "p99",
 		"GetAgent", "ListAgentTools", "CountTasksByStatusPerAgent", "UpdateAgentStatus",
 		"breakers  database: closed   cache: closed",
+		// DB_POOL_SIZE + DB_MAX_OVERFLOW, CIRCUIT_BREAKER_*, MAX_RETRY_ATTEMPTS reach the components.
+		"pool max 3 connections, breaker on (threshold 7), 5 attempts per read",
+		"note      4 workers share 3 connections",
 		" 0 failed;",
 	} {
 		if !strings.Contains(report, want) {

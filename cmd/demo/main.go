@@ -6,7 +6,10 @@
 // DATABASE_URL / REDIS_URL when set (the database user must be allowed to
 // create databases), else Docker when it answers a short probe, else local
 // postgres and redis-server binaries (package internal/devserver). It
-// creates a fresh database, applies schema/*.sql, seeds users, agents,
+// creates a fresh database, opens the data layer on it with datalayer.Open
+// (which applies the embedded migrations; every other variable, such as
+// DB_POOL_SIZE, CIRCUIT_BREAKER_THRESHOLD or MAX_RETRY_ATTEMPTS, is read by
+// config.Load as in any service), seeds users, agents,
 // tools, assignments, workflows with steps, tasks, executions and their
 // events (the events through the :copyfrom query), runs a mixed workload of
 // mostly cached reads and some writes through db.Repository, and prints per
@@ -23,31 +26,31 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/agentical/datalayer/postgres"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/rueidis"
 
+	"github.com/agentical/datalayer"
 	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/config"
 	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/internal/devserver"
 	"github.com/agentical/datalayer/internal/devserver/dockerserver"
 	"github.com/agentical/datalayer/repo"
 	"github.com/agentical/datalayer/resilience"
+	"github.com/agentical/datalayer/stores"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Environ())
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -61,7 +64,6 @@ type options struct {
 	workers  int
 	agents   int
 	docker   bool
-	schema   string
 	prefix   string
 }
 
@@ -72,7 +74,6 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "workers", 8, "concurrent workload goroutines")
 	fs.IntVar(&o.agents, "agents", 1000, "agents to seed (20 per user)")
 	fs.BoolVar(&o.docker, "docker", true, "try Docker before local binaries when no URL is set")
-	fs.StringVar(&o.schema, "schema", "", "schema directory (default: schema/ of the enclosing module)")
 	fs.StringVar(&o.prefix, "prefix", "", "Redis key prefix (default: demo-<random>); the demo deletes its keys at exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -99,12 +100,15 @@ func (c cleanup) run(w io.Writer) {
 	}
 }
 
-func run(ctx context.Context, args []string, out io.Writer, getenv func(string) string) (err error) {
+func run(ctx context.Context, args []string, out io.Writer, environ []string) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
-	schemaDir, err := findSchema(o.schema)
+	// The configuration comes through the same loader as any service's:
+	// DB_POOL_SIZE, CIRCUIT_BREAKER_*, MAX_RETRY_ATTEMPTS... all apply.
+	vars := envMap(environ)
+	cfg, err := config.FromMap(vars)
 	if err != nil {
 		return err
 	}
@@ -118,7 +122,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	}
 	step := time.Now()
 	pgSrv, err := devserver.AcquirePostgres(ctx, devserver.AcquireConfig{
-		URL: getenv("DATABASE_URL"), URLName: "DATABASE_URL", Containers: containers,
+		URL: vars["DATABASE_URL"], URLName: "DATABASE_URL", Containers: containers,
 	})
 	if err != nil {
 		return err
@@ -128,7 +132,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 
 	step = time.Now()
 	redisSrv, err := devserver.AcquireRedis(ctx, devserver.AcquireConfig{
-		URL: getenv("REDIS_URL"), URLName: "REDIS_URL", Containers: containers,
+		URL: vars["REDIS_URL"], URLName: "REDIS_URL", Containers: containers,
 	})
 	if err != nil {
 		return err
@@ -142,70 +146,92 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		return err
 	}
 	cl.add(drop)
-	files, err := applySchema(ctx, dsn, schemaDir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "database  %s, %d schema files from %s (%s)\n", dbNameOf(dsn), files, relPath(schemaDir), since(step))
 
-	pool, err := postgres.NewPool(ctx, postgres.Config{URL: dsn, MaxConns: int32(o.workers) + 2, ApplicationName: "datalayer-demo"})
-	if err != nil {
-		return err
+	// The demo's database is new: Open always migrates it.
+	cfg.Database.URL, cfg.Redis.URL, cfg.Database.AutoMigrate = dsn, redisSrv.URL, true
+	if cfg.Database.ApplicationName == config.Defaults(cfg.Profile).Database.ApplicationName {
+		cfg.Database.ApplicationName = "datalayer-demo"
 	}
-	cl.add(func(context.Context) error { pool.Close(); return nil })
-
 	prefix := o.prefix
 	if prefix == "" {
 		prefix = "demo-" + randomHex(4)
 	}
 	counters := &observer{}
-	c, err := newCache(ctx, redisSrv.URL, prefix, counters)
+	dl, err := datalayer.OpenWith(ctx, cfg, stores.Options{
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Cache: func(c *cache.Config) {
+			c.Prefix, c.Observer, c.ClientName = prefix, counters, "datalayer-demo"
+		},
+	})
 	if err != nil {
 		return err
 	}
 	cl.add(func(ctx context.Context) error {
-		err := c.Close()
+		err := dl.Close(ctx)
 		if redisSrv.Source == devserver.SourceURL { // a server we keep: remove our keys
 			err = errors.Join(err, deleteKeys(ctx, redisSrv.URL, prefix))
 		}
 		return err
 	})
-	fmt.Fprintf(out, "cache     key prefix %q, client-side tier on, schema version %s\n", prefix, db.SchemaVersion)
-	policies, err := resilience.New(resilience.Config{})
+	files := 0
+	if m := dl.Migrated(); m != nil {
+		files = len(m.Files)
+	}
+	fmt.Fprintf(out, "database  %s, %d migration files applied (%s)\n", dbNameOf(dsn), files, since(step))
+	rc := cfg.Resilience
+	read, err := dl.Policies().Executor(resilience.Read, "", resilience.Profile{})
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(out, "config    APP_ENV=%s, pool max %d connections, breaker %s (threshold %d), %d attempts per read\n",
+		cfg.Profile, dl.Pool().Config().MaxConns, onOff(rc.BreakerEnabled), rc.BreakerThreshold, read.Effective().RetryAttempts)
+	fmt.Fprintf(out, "cache     key prefix %q, client-side tier %s, schema version %s\n", prefix, onOff(cfg.Redis.ClientCache), db.SchemaVersion)
+	if max := int(dl.Pool().Config().MaxConns); o.workers > max {
+		fmt.Fprintf(out, "note      %d workers share %d connections (DB_POOL_SIZE + DB_MAX_OVERFLOW)\n", o.workers, max)
 	}
 
 	step = time.Now()
-	seedRT, err := repo.New(repo.Config{Cache: c, Policies: policies})
+	// Seeding runs on a runtime of its own, so the report shows the
+	// workload only.
+	seedRT, err := repo.New(repo.Config{Cache: dl.Cache(), Policies: dl.Policies()})
 	if err != nil {
 		return err
 	}
-	data, err := seed(ctx, db.NewRepository(pool, seedRT), o.agents)
+	data, err := seed(ctx, db.NewRepository(dl.DB(), seedRT), o.agents)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	fmt.Fprintf(out, "seed      %s (%s)\n", data.summary(), since(step))
 
-	rt, err := repo.New(repo.Config{Cache: c, Policies: policies})
-	if err != nil {
-		return err
-	}
-	if err := rt.Check(db.Methods()); err != nil {
-		return err
-	}
-	r := db.NewRepository(pool, rt)
 	fmt.Fprintf(out, "workload  %s, %d workers, ~90%% reads (zipf over agents), ~10%% writes\n\n", o.duration, o.workers)
 	step = time.Now()
-	res := runWorkload(ctx, r, data, o.workers, o.duration)
+	res := runWorkload(ctx, dl.Repo, data, o.workers, o.duration)
 	elapsed := time.Since(step)
 
-	printReport(out, rt.Stats(), res, counters, policies, c, elapsed)
+	printReport(out, dl.Runtime().Stats(), res, counters, dl.Policies(), dl.Cache(), elapsed)
 	fmt.Fprintf(out, "\ndone in %s; stopping what was started\n", since(start))
 	if ctx.Err() != nil {
 		return errors.New("interrupted: the workload stopped early")
 	}
 	return nil
+}
+
+// envMap turns KEY=value entries into a map (later entries win).
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
@@ -214,39 +240,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// findSchema returns dir, or schema/ of the nearest enclosing directory
-// with a go.mod (the demo runs from a checkout).
-func findSchema(dir string) (string, error) {
-	if dir != "" {
-		return filepath.Abs(dir)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			s := filepath.Join(d, "schema")
-			if _, err := os.Stat(s); err != nil {
-				return "", fmt.Errorf("no schema directory at %s: %w", s, err)
-			}
-			return s, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s: run the demo from the repository or pass -schema", wd)
-		}
-	}
-}
-
-func relPath(p string) string {
-	if wd, err := os.Getwd(); err == nil {
-		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-	}
-	return p
 }
 
 // createDatabase creates a fresh database on the server of adminURL and
@@ -294,53 +287,6 @@ func redactIn(err error, dsn string) string {
 		}
 	}
 	return msg
-}
-
-// applySchema runs schema/*.sql in name order, each file as one
-// simple-protocol batch.
-func applySchema(ctx context.Context, dsn, dir string) (int, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
-	if err != nil {
-		return 0, err
-	}
-	if len(files) == 0 {
-		return 0, fmt.Errorf("no *.sql files in %s", dir)
-	}
-	sort.Strings(files)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return 0, fmt.Errorf("connect: %s", redactIn(err, dsn))
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := conn.Exec(ctx, string(sql)); err != nil {
-			return 0, fmt.Errorf("%s: %w", filepath.Base(f), err)
-		}
-	}
-	return len(files), nil
-}
-
-// newCache builds the cache on the Redis at redisURL.
-func newCache(ctx context.Context, redisURL, prefix string, obs cache.Observer) (*cache.Cache, error) {
-	opt, err := rueidis.ParseURL(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL %s: cannot parse", devserver.RedactURL(redisURL))
-	}
-	return cache.New(ctx, cache.Config{
-		Addrs:         opt.InitAddress,
-		Username:      opt.Username,
-		Password:      opt.Password,
-		TLS:           opt.TLSConfig,
-		DB:            opt.SelectDB,
-		ClientName:    "datalayer-demo",
-		Prefix:        prefix,
-		SchemaVersion: db.SchemaVersion,
-		Observer:      obs,
-	})
 }
 
 // deleteKeys removes the demo's keys from a Redis it did not start.
