@@ -3,6 +3,7 @@ package cache_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentical/datalayer/cache"
 )
@@ -26,7 +27,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	for _, cfg := range []cache.Config{{Prefix: "a{b"}, {SchemaVersion: "x}"}, {ClientTTL: -1}} {
+	for _, cfg := range []cache.Config{{Prefix: "a{b"}, {SchemaVersion: "x}"}, {ClientTTL: -1}, {UncertainRecheck: []time.Duration{time.Second, 0}}} {
 		if _, err := cache.New(t.Context(), cfg); err == nil {
 			t.Fatalf("config %+v accepted", cfg)
 		}
