@@ -38,6 +38,16 @@ func snapshotRedis(t *testing.T) *devserver.Redis {
 // value older than a write whose invalidation was acknowledged before the
 // crash.
 func TestRedisRollbackNeverServesOlderValue(t *testing.T) {
+	for name, mod := range map[string]func(*cache.Config){
+		"default":            nil,
+		"strict":             func(cfg *cache.Config) { cfg.Strict = true },
+		"no in-process tier": func(cfg *cache.Config) { cfg.DisableClientCache = true },
+	} {
+		t.Run(name, func(t *testing.T) { testRollback(t, mod) })
+	}
+}
+
+func testRollback(t *testing.T, mod func(*cache.Config)) {
 	ctx := context.Background()
 	srv := snapshotRedis(t)
 	target := testinfra.RedisTarget{Addr: srv.Addr(), Prefix: "rb"}
@@ -45,8 +55,8 @@ func TestRedisRollbackNeverServesOlderValue(t *testing.T) {
 	row.Store("v1")
 	var loads atomic.Int64
 	load := counted(&loads, func(context.Context) (item, error) { return item{ID: 1, Name: row.Load().(string)}, nil })
-	writer, _ := newCache(t, target, nil)
-	reader, _ := newCache(t, target, nil)
+	writer, _ := newCache(t, target, mod)
+	reader, _ := newCache(t, target, mod)
 	raw := rawClient(t, target)
 
 	get := func(c *cache.Cache) string {
@@ -85,7 +95,7 @@ func TestRedisRollbackNeverServesOlderValue(t *testing.T) {
 	if back := string(rawGet(t, raw2, rowKey)); back == after {
 		t.Fatalf("precondition: the row version did not go back (%s)", back)
 	}
-	fresh, _ := newCache(t, target, nil)
+	fresh, _ := newCache(t, target, mod)
 	deadline := time.Now().Add(time.Second)
 	for n := 0; time.Now().Before(deadline); n++ {
 		for i, c := range []*cache.Cache{writer, reader, fresh} {
