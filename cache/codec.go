@@ -20,6 +20,10 @@ const (
 // compressed with s2.
 const DefaultCompressThreshold = 1024
 
+// MaxDecodedSize bounds the uncompressed size of a value Unmarshal accepts
+// (128 MiB): a damaged length field is an error, not a huge allocation.
+const MaxDecodedSize = 128 << 20
+
 // ErrCodec is matched by every encoding and decoding error.
 var ErrCodec = errors.New("cache: codec")
 
@@ -86,12 +90,19 @@ func (c *Codec) Unmarshal(data []byte, v any) error {
 		if err != nil {
 			return fmt.Errorf("%w: s2: %w", ErrCodec, err)
 		}
+		if n > MaxDecodedSize {
+			// A damaged length must not make us allocate gigabytes.
+			return fmt.Errorf("%w: s2: decoded length %d exceeds %d", ErrCodec, n, MaxDecodedSize)
+		}
 		out := make([]byte, n)
 		if body, err = s2.Decode(out, body); err != nil {
 			return fmt.Errorf("%w: s2: %w", ErrCodec, err)
 		}
 	default:
 		return fmt.Errorf("%w: unknown header byte 0x%02x", ErrCodec, data[0])
+	}
+	if err := checkMsgpack(body); err != nil {
+		return fmt.Errorf("%w: decode %T: %w", ErrCodec, v, err)
 	}
 	if err := msgpack.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: decode %T: %w", ErrCodec, v, err)

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,35 @@ func FuzzCodecUnmarshal(f *testing.F) {
 		var l []item
 		_ = codec.Unmarshal(data, &l)
 	})
+}
+
+// A damaged s2 length must be an error, not a multi-gigabyte allocation.
+func TestCodecRejectsHugeDecodedLength(t *testing.T) {
+	var v item
+	err := cache.NewCodec(0).Unmarshal([]byte{0x02, 0xff, 0xff, 0xff, 0xff, 0x0f}, &v)
+	if err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Damaged msgpack lengths must be errors, not allocations of their size.
+func TestCodecRejectsHugeDeclaredLengths(t *testing.T) {
+	for _, d := range [][]byte{
+		{0x01, 0xdd, 0x7f, 0xff, 0xff, 0xff}, // array32
+		{0x01, 0xdf, 0x7f, 0xff, 0xff, 0xff}, // map32
+		{0x01, 0xdb, 0x7f, 0xff, 0xff, 0xff}, // str32
+		{0x01, 0xc6, 0x7f, 0xff, 0xff, 0xff}, // bin32
+		{0x01, 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff},
+	} {
+		var l []item
+		var m map[string]item
+		var s string
+		var b []byte
+		codec := cache.NewCodec(0)
+		for _, v := range []any{&l, &m, &s, &b} {
+			if err := codec.Unmarshal(d, v); err == nil {
+				t.Fatalf("%x decoded into %T", d, v)
+			}
+		}
+	}
 }
