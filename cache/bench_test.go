@@ -186,3 +186,19 @@ func BenchmarkIntegrityCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMsgpackCheck is the length check Codec.Unmarshal runs before
+// decoding (compare BenchmarkCodec/unmarshal).
+func BenchmarkMsgpackCheck(b *testing.B) {
+	data, err := cache.NewCodec(-1).Marshal(benchValue())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := cache.CheckMsgpack(data[1:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -68,3 +68,6 @@ func ValueChecker(secret []byte) func(vk string, data []byte) error {
 		return err
 	}
 }
+
+// CheckMsgpack is the structural check Unmarshal runs before decoding.
+func CheckMsgpack(b []byte) error { return checkMsgpack(b) }
