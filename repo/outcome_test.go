@@ -186,6 +186,79 @@ func TestUnknownCommitOutcome(t *testing.T) {
 	})
 }
 
+// terminateSyncRepWaiter ends the backend whose commit waits for the
+// synchronous standby, as an administrator or a shutdown would: PostgreSQL
+// warns that the transaction "has already committed locally" and sends a
+// FATAL error (57P01).
+func terminateSyncRepWaiter(t *testing.T, admin string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	noErr(t, err)
+	defer conn.Close(ctx)
+	waitFor(t, "a commit waiting for the standby", 5*time.Second, func() bool {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'SyncRep'").Scan(&n)
+		return err == nil && n > 0
+	})
+}
+
+// A FATAL error after COMMIT was sent (the session is terminated while the
+// commit waits for a synchronous standby) leaves the outcome unknown: the
+// transaction committed locally. Its invalidations must not be dropped.
+func TestCommitEndedByTerminatedSession(t *testing.T) {
+	dsn, admin := syncRepCluster(t)
+	e := newEnv(t, envOptions{dsn: dsn, cache: func(cfg *cache.Config) {
+		cfg.UncertainRecheck = []time.Duration{300 * time.Millisecond, time.Second}
+	}})
+	ctx := context.Background()
+	owner := e.user(t).ID
+	for _, tc := range []struct {
+		name  string
+		write func(a db.Agent) error
+	}{
+		{"autocommit", func(a db.Agent) error {
+			_, err := e.Repo.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version})
+			return err
+		}},
+		{"InTx", func(a db.Agent) error {
+			return e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
+				_, err := tx.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version})
+				return err
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := e.agent(t, owner)
+			get := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+			warm(t, e, "GetAgent", get)
+			setSyncStandby(t, admin, "ghost")
+			t.Cleanup(func() { setSyncStandby(t, admin, "") })
+			done := make(chan error, 1)
+			go func() { done <- tc.write(a) }()
+			terminateSyncRepWaiter(t, admin)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the write did not return after its session was terminated")
+			}
+			if err == nil {
+				t.Fatal("the write reported success")
+			}
+			t.Logf("write error: %v", err)
+			setSyncStandby(t, admin, "")
+			if got := must[db.Agent](t)(e.Raw.GetAgent(ctx, a.ID)); got.Status != db.AgentStatusPaused {
+				t.Fatalf("precondition: the transaction did not commit (%s; write error %v)", got.Status, err)
+			}
+			waitFor(t, "the cached read to show the committed write", 3*time.Second, func() bool {
+				got, err := get()
+				return err == nil && got.Status == db.AgentStatusPaused
+			})
+		})
+	}
+}
+
 // Item 11: writes made outside the repositories are invisible to cached
 // reads until invalidated by hand.
 func TestInvalidateByHand(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -255,13 +256,37 @@ func realError(rt *Runtime, err error) error {
 
 // mayHaveWritten reports whether a failed write could still have changed
 // rows: anything but a server-side rejection or a failure before sending.
+// An error that ends the session (FATAL, e.g. the backend terminated while
+// its commit waited for a synchronous standby: PostgreSQL then warns that
+// the transaction "has already committed locally") is not a rejection.
 func mayHaveWritten(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return false // the server rejected it: the statement rolled back
+		return sessionEnded(pe) // otherwise the statement rolled back
 	}
 	if errors.Is(err, resilience.ErrOpen) || resilience.NothingSent(err) {
 		return false
 	}
 	return true
+}
+
+// commitOutcomeUnknown reports whether a transaction whose COMMIT failed
+// with err may have committed. Only a rejection by the server (a non-fatal
+// error, or COMMIT answered with ROLLBACK) rules it out: after a lost or
+// terminated session the driver may even report that nothing was sent
+// (pgconn "conn closed") for a commit that did happen.
+func commitOutcomeUnknown(err error) bool {
+	if errors.Is(err, pgx.ErrTxCommitRollback) || errors.Is(err, resilience.ErrOpen) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return sessionEnded(pe)
+	}
+	return true
+}
+
+func sessionEnded(pe *pgconn.PgError) bool {
+	return pe.Severity == "FATAL" || pe.Severity == "PANIC" ||
+		strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
 }

@@ -101,7 +101,7 @@ func InTx(ctx context.Context, rt *Runtime, db postgres.TxBeginner, opts postgre
 		return err
 	})
 	if err != nil {
-		if commitSent && last != nil && mayHaveWritten(err) {
+		if commitSent && last != nil && commitOutcomeUnknown(err) {
 			last.uncertain(ctx)
 		}
 		return err
