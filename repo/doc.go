@@ -24,6 +24,16 @@
 // invalidates every read of T. Outside a transaction the bump happens right
 // after the statement succeeds; inside one, after commit (see Tx).
 //
+// A write whose outcome is unknown (a timeout, a lost or terminated session
+// after the statement or COMMIT was sent) may have committed and may become
+// visible only later; its invalidations are applied at once and again
+// after cache.Config.UncertainRecheck (cache.Cache.InvalidateUncertain).
+// Generated InTx methods call InTx, which does this for a failed COMMIT. A
+// write after the cache was closed is refused with an error matching
+// cache.ErrClosed. Writes made outside the repositories are invisible to
+// cached reads until Runtime.InvalidateTables (or cache.Cache.InvalidateAll)
+// is called, or their TTL ends.
+//
 // The race-freedom of fills (a reader that loaded old rows never stores them
 // after the write's invalidation) is the cache package's guarantee; see its
 // documentation.
