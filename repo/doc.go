@@ -29,8 +29,8 @@
 // visible only later; its invalidations are applied at once and again
 // after cache.Config.UncertainRecheck (cache.Cache.InvalidateUncertain).
 // Generated InTx methods call InTx, which does this for a failed COMMIT. A
-// write after the cache was closed is refused with an error matching
-// cache.ErrClosed. Writes made outside the repositories are invisible to
+// write after the cache was closed returns an error matching
+// cache.ErrClosed, never nil. Writes made outside the repositories are invisible to
 // cached reads until Runtime.InvalidateTables (or cache.Cache.InvalidateAll)
 // is called, or their TTL ends.
 //

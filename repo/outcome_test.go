@@ -30,8 +30,12 @@ func TestWriteAfterCacheClosedFails(t *testing.T) {
 	if !errors.Is(err, cache.ErrClosed) {
 		t.Fatalf("autocommit write after Close: err = %v, want cache.ErrClosed", err)
 	}
+	cur := must[db.Agent](t)(e.Raw.GetAgent(ctx, a.ID))
 	err = e.Repo.InTx(ctx, postgres.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
-		_, err := tx.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: a.Version})
+		n, err := tx.UpdateAgentStatus(ctx, db.UpdateAgentStatusParams{Status: db.AgentStatusPaused, ID: a.ID, Version: cur.Version})
+		if err == nil && n != 1 {
+			err = errors.New("not updated")
+		}
 		return err
 	})
 	if !errors.Is(err, cache.ErrClosed) {

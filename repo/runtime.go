@@ -193,10 +193,10 @@ func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx,
 // become visible after the first invalidation); one the server rejected is
 // not.
 //
-// A write is refused (nothing sent) once the cache is closed, and a write
-// that went through while the cache was being closed returns an error
-// matching cache.ErrClosed: its invalidation could not run, so other
-// processes may keep serving the old rows until their TTL.
+// A write that went through after the cache was closed returns an error
+// matching cache.ErrClosed, never nil: its invalidation could not run, so
+// other processes may keep serving the old rows until their TTL. (Close
+// the database side first, as stores.Close does, so nothing is written.)
 //
 // returned, when not nil, gives the values of the method's returned keys
 // (Effect.Returned) from its result.
@@ -212,9 +212,6 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 	e, err := rt.executor(m, kind)
 	if err != nil {
 		return v, err
-	}
-	if rt.cache.Closed() {
-		return v, fmt.Errorf("repo: %s refused: %w", m.Name, cache.ErrClosed)
 	}
 	v, err = resilience.Get(ctx, e, fn)
 	if err != nil && !mayHaveWritten(err) {

@@ -86,13 +86,9 @@ func (t *Tx) uncertain(ctx context.Context) {
 // but failed without the server rejecting it (a deadline, a broken
 // connection): the transaction may have committed.
 //
-// A transaction is refused once the cache is closed; if the cache closes
-// before the invalidations run, the error matches cache.ErrClosed although
-// the transaction committed.
+// If the cache is closed when the invalidations should run, the error
+// matches cache.ErrClosed although the transaction committed.
 func InTx(ctx context.Context, rt *Runtime, db postgres.TxBeginner, opts postgres.TxOptions, fn func(ctx context.Context, tx pgx.Tx) (*Tx, error)) error {
-	if rt.cache.Closed() {
-		return fmt.Errorf("repo: transaction refused: %w", cache.ErrClosed)
-	}
 	var last *Tx
 	commitSent := false
 	err := postgres.InTx(ctx, db, opts, func(ctx context.Context, tx pgx.Tx) error {
