@@ -11,12 +11,14 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/events"
 	"github.com/agentical/datalayer/httpmw"
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/reqctx"
+	"github.com/agentical/datalayer/stores"
 )
 
 // api holds what the handlers need.
@@ -58,6 +60,34 @@ type conflictBody struct {
 	Error          string `json:"error"`
 	CurrentVersion int32  `json:"current_version"`
 	RequestID      string `json:"request_id,omitempty"`
+}
+
+// writeError answers a data-layer error through httpmw.WriteError (404,
+// 409, 422, 503 + Retry-After, 500).
+//
+// Workaround: stores.ErrPoolExhausted (the gated pool's "no connection
+// within DB_POOL_TIMEOUT", which the gate also returns for any failed
+// acquire, e.g. PostgreSQL refusing connections) is not known to
+// httpmw.StatusOf and would be answered 500; it is answered as
+// httpmw.ErrPoolExhausted (503 + Retry-After) instead.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpmw.WriteError(w, r, poolError(err))
+}
+
+func poolError(err error) error {
+	if errors.Is(err, stores.ErrPoolExhausted) && !errors.Is(err, httpmw.ErrPoolExhausted) {
+		return fmt.Errorf("%w: %w", httpmw.ErrPoolExhausted, err)
+	}
+	return err
+}
+
+// txBeginner applies poolError to BEGIN's errors (see writeError), for
+// httpmw.Transactional.
+type txBeginner struct{ postgres.TxBeginner }
+
+func (b txBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	tx, err := b.TxBeginner.BeginTx(ctx, opts)
+	return tx, poolError(err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -129,7 +159,7 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := a.repo.CreateUser(r.Context(), db.CreateUserParams{Email: in.Email, DisplayName: in.DisplayName, Role: in.Role})
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, u)
@@ -161,7 +191,7 @@ func (a *api) createAgent(w http.ResponseWriter, r *http.Request) {
 	ag, err := a.repo.CreateAgent(r.Context(), db.CreateAgentParams{OwnerID: in.OwnerID, Name: in.Name, Kind: in.Kind,
 		Status: db.AgentStatusDraft, Description: in.Description, Config: cfg})
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, ag)
@@ -174,7 +204,7 @@ func (a *api) getAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	ag, err := a.repo.GetAgent(r.Context(), id) // cached
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ag)
@@ -201,7 +231,7 @@ func (a *api) updateAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, err := a.repo.GetAgent(r.Context(), id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	p := db.UpdateAgentConfigParams{ID: id, Version: *in.Version, Description: cur.Description, Config: cur.Config}
@@ -224,7 +254,7 @@ func (a *api) updateAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ag)
@@ -235,7 +265,7 @@ func (a *api) updateAgent(w http.ResponseWriter, r *http.Request) {
 func (a *api) staleOrGone(w http.ResponseWriter, r *http.Request, current func(ctx context.Context) (int32, error)) {
 	v, err := current(r.Context())
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	conflict(w, r, v)
@@ -309,12 +339,12 @@ func (a *api) getWorkflow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	wf, err := a.repo.GetWorkflow(ctx, id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	steps, err := a.repo.GetWorkflowWithSteps(ctx, id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -349,7 +379,7 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 	t, err := a.repo.CreateTask(r.Context(), db.CreateTaskParams{Title: in.Title, Description: in.Description, Priority: prio,
 		AssigneeAgentID: in.AssigneeAgentID, ParentTaskID: in.ParentTaskID, WorkflowID: in.WorkflowID, CreatedBy: in.CreatedBy, Metadata: meta})
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, t)
@@ -362,7 +392,7 @@ func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := a.repo.GetTask(r.Context(), id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, t)
@@ -394,12 +424,12 @@ func (a *api) transitionTask(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	before, err := a.repo.GetTask(ctx, id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	n, err := a.repo.TransitionTaskStatus(ctx, db.TransitionTaskStatusParams{ID: id, Status: in.Status, Version: *in.Version})
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	if n == 0 {
@@ -421,7 +451,7 @@ func (a *api) transitionTask(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := a.repo.GetTask(ctx, id) // the write invalidated the cached row
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, t)
@@ -434,7 +464,7 @@ func (a *api) taskEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := a.repo.GetTask(r.Context(), id); err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	events.SSEHandler(a.bus, events.TaskStatusTopic(id), events.SSEConfig[events.TaskStatusChanged]{Event: "task.status"}).ServeHTTP(w, r)
@@ -501,7 +531,7 @@ func (a *api) getExecution(w http.ResponseWriter, r *http.Request) {
 	}
 	ex, err := a.repo.GetExecution(r.Context(), id)
 	if err != nil {
-		httpmw.WriteError(w, r, err)
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
