@@ -89,7 +89,6 @@ func main() {
 	err := run(ctx, os.Environ(), logger)
 	stop()
 	if err != nil {
-		logger.Error("agentsvc: "+err.Error(), "err", err.Error())
 		fmt.Fprintln(os.Stderr, "agentsvc:", err)
 		os.Exit(1)
 	}
