@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 // Redis, driven over HTTP.
 func TestAgentsvc(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "agentsvc")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", bin, ".")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -564,6 +564,14 @@ func testEndToEnd(t *testing.T, bin string) {
 	var tk2 task
 	svc.must(t, 201, "POST", "/tasks", map[string]any{"title": "while redis is down"}).json(t, &tk2)
 	svc.must(t, 200, "POST", "/tasks/"+tk2.ID+"/transition", map[string]any{"status": "queued", "version": 1}) // event lost, change stands
+	var queued task
+	svc.must(t, 200, "GET", "/tasks/"+tk2.ID, nil).json(t, &queued)
+	if queued.Status != "queued" || queued.Version != 2 {
+		t.Errorf("task changed while Redis was down: %+v, want queued at version 2", queued)
+	}
+	if !strings.Contains(svc.logs.String(), "task status event not published (the change stands)") {
+		t.Errorf("no log line about the event lost while Redis was down")
+	}
 	if err := redis.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
