@@ -389,6 +389,7 @@ func testEndToEnd(t *testing.T, bin string) {
 	if !strings.Contains(r2.header.Get("Server-Timing"), `desc="0 queries"`) {
 		t.Errorf("second read queried the database: %q", r2.header.Get("Server-Timing"))
 	}
+	t.Logf("Server-Timing of the first read: %s; of the second: %s", r1.header.Get("Server-Timing"), r2.header.Get("Server-Timing"))
 	if !bytes.Equal(r1.body, r2.body) {
 		t.Errorf("cached read differs:\n%s\n%s", r1.body, r2.body)
 	}
