@@ -90,16 +90,20 @@ func run(args, environ []string, stdout, stderr io.Writer) (code int, err error)
 	}()
 	pg, err := devserver.AcquirePostgres(ctx, devserver.AcquireConfig{URL: vars["DATABASE_URL"], URLName: "DATABASE_URL", Containers: containers})
 	if err != nil {
-		return 1, err
+		return startFailed(ctx, err)
 	}
 	stops = append(stops, pg.Stop)
 	fmt.Fprintf(stdout, "devstack: postgres  %-9s %s\n", pg.Source, devserver.RedactURL(pg.URL))
 	rd, err := devserver.AcquireRedis(ctx, devserver.AcquireConfig{URL: vars["REDIS_URL"], URLName: "REDIS_URL", Containers: containers})
 	if err != nil {
-		return 1, err
+		return startFailed(ctx, err)
 	}
 	stops = append(stops, rd.Stop)
 	fmt.Fprintf(stdout, "devstack: redis     %-9s %s\n", rd.Source, devserver.RedactURL(rd.URL))
+
+	if ctx.Err() != nil {
+		return startFailed(ctx, nil)
+	}
 
 	env := append([]string{}, environ...)
 	env = append(env, "DATABASE_URL="+pg.URL, "REDIS_URL="+rd.URL)
@@ -133,4 +137,12 @@ func run(args, environ []string, stdout, stderr io.Writer) (code int, err error)
 			return 0, nil
 		}
 	}
+}
+
+// startFailed reports a server that did not start: an interrupt, or why.
+func startFailed(ctx context.Context, err error) (int, error) {
+	if ctx.Err() != nil {
+		return 130, errors.New("interrupted while the servers started")
+	}
+	return 1, err
 }
