@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +44,25 @@ func TestAgentsvc(t *testing.T) {
 	t.Run("SQLiteURLRefused", func(t *testing.T) { testSQLiteRefused(t, bin) })
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
 	t.Run("PostgresDown", func(t *testing.T) { testPostgresDown(t, bin) })
+}
+
+// TestOnlyPublicImports: the example service imports none of the module's
+// internal packages, so a service in another module could be written the
+// same way.
+func TestOnlyPublicImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	imports := strings.Fields(string(out))
+	if !slices.Contains(imports, "github.com/agentical/datalayer") {
+		t.Fatalf("go list found no import of the datalayer root package: %q", imports)
+	}
+	for _, p := range imports {
+		if strings.HasPrefix(p, "github.com/agentical/datalayer/internal") {
+			t.Errorf("cmd/agentsvc imports %s", p)
+		}
+	}
 }
 
 // testSQLiteRefused: a sqlite: DATABASE_URL stops the service at start-up
@@ -415,6 +436,22 @@ func testEndToEnd(t *testing.T, bin string) {
 	}
 	svc.must(t, 404, "PATCH", "/agents/00000000-0000-4000-8000-000000000000", map[string]any{"version": 1})
 
+	// Two clients update from the same version at once: one wins, the
+	// other gets 409 (no lost update).
+	statuses := make(chan int, 2)
+	for _, d := range []string{"client A", "client B"} {
+		go func() {
+			statuses <- svc.do(t, "PATCH", "/agents/"+ag.ID, map[string]any{"version": upd.Version, "description": d}).status
+		}()
+	}
+	if a, b := <-statuses, <-statuses; a+b != 200+409 {
+		t.Errorf("concurrent updates from one version: %d and %d, want 200 and 409", a, b)
+	}
+	svc.must(t, 200, "GET", "/agents/"+ag.ID, nil).json(t, &after)
+	if after.Version != upd.Version+1 || (after.Description != "client A" && after.Description != "client B") {
+		t.Errorf("after concurrent updates: %+v", after)
+	}
+
 	// Transactional endpoint: a workflow with its steps commits as a whole...
 	var wf struct {
 		ID    string `json:"id"`
@@ -422,11 +459,22 @@ func testEndToEnd(t *testing.T, bin string) {
 			ID string `json:"id"`
 		} `json:"steps"`
 	}
-	svc.must(t, 201, "POST", "/workflows", map[string]any{"owner_id": user.ID, "name": "intake",
-		"steps": []map[string]any{{"name": "classify", "agent_id": ag.ID}, {"name": "route", "timeout_ms": 5000}}}).json(t, &wf)
+	created := svc.must(t, 201, "POST", "/workflows", map[string]any{"owner_id": user.ID, "name": "intake",
+		"steps": []map[string]any{{"name": "classify", "agent_id": ag.ID}, {"name": "route", "timeout_ms": 5000}}})
+	created.json(t, &wf)
 	if len(wf.Steps) != 2 {
 		t.Fatalf("workflow created with %d steps, want 2", len(wf.Steps))
 	}
+	// The response was held back until COMMIT, so Server-Timing covers the
+	// whole transaction: BEGIN, three INSERTs, COMMIT.
+	var queries int
+	if m := regexp.MustCompile(`desc="(\d+) queries"`).FindStringSubmatch(created.header.Get("Server-Timing")); m != nil {
+		queries, _ = strconv.Atoi(m[1])
+	}
+	if queries < 5 {
+		t.Errorf("transactional Server-Timing %q: want at least 5 queries", created.header.Get("Server-Timing"))
+	}
+	t.Logf("Server-Timing of the transactional POST /workflows: %s", created.header.Get("Server-Timing"))
 	var got struct {
 		Steps []struct {
 			StepName  string  `json:"step_name"`
