@@ -36,11 +36,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 // configured by environment variables only, against real PostgreSQL and
 // Redis, driven over HTTP.
 func TestAgentsvc(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "agentsvc")
-	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", bin, ".")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildService(t)
 	t.Run("SQLiteURLRefused", func(t *testing.T) { testSQLiteRefused(t, bin) })
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
 	t.Run("PostgresDown", func(t *testing.T) { testPostgresDown(t, bin) })
@@ -63,6 +59,17 @@ func TestOnlyPublicImports(t *testing.T) {
 			t.Errorf("cmd/agentsvc imports %s", p)
 		}
 	}
+}
+
+// buildService builds the service into a temporary directory.
+func buildService(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "agentsvc")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", bin, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // testSQLiteRefused: a sqlite: DATABASE_URL stops the service at start-up
@@ -89,7 +96,6 @@ func testSQLiteRefused(t *testing.T, bin string) {
 
 // service is a running agentsvc process.
 type service struct {
-	t    *testing.T
 	cmd  *exec.Cmd
 	base string
 	logs *syncBuffer
@@ -116,7 +122,7 @@ func (s *syncBuffer) String() string {
 var listenRe = regexp.MustCompile(`"msg":"agentsvc: listening","addr":"([^"]+)"`)
 
 // start runs bin with env and waits for its "listening" log line.
-func start(t *testing.T, bin string, env ...string) *service {
+func start(t testing.TB, bin string, env ...string) *service {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "AGENTSVC_ADDR=127.0.0.1:0", "AGENTSVC_EVENTS_PREFIX=agentsvc-test-" + randomHex(4)}, env...)
@@ -124,7 +130,7 @@ func start(t *testing.T, bin string, env ...string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &service{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +172,7 @@ func start(t *testing.T, bin string, env ...string) *service {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *service) stop(t *testing.T) {
+func (s *service) stop(t testing.TB) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -187,14 +193,14 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 }
 
-func (s *service) do(t *testing.T, method, path string, body any, header ...string) response {
+func (s *service) do(t testing.TB, method, path string, body any, header ...string) response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -224,7 +230,7 @@ func (s *service) do(t *testing.T, method, path string, body any, header ...stri
 }
 
 // must is do that also checks the status.
-func (s *service) must(t *testing.T, want int, method, path string, body any) response {
+func (s *service) must(t testing.TB, want int, method, path string, body any) response {
 	t.Helper()
 	r := s.do(t, method, path, body)
 	if r.status != want {
@@ -255,7 +261,7 @@ func randomHex(n int) string {
 
 // emptyDatabase creates a database with nothing in it (AUTO_MIGRATE
 // applies the schema) and drops it when t ends.
-func emptyDatabase(t *testing.T) string {
+func emptyDatabase(t testing.TB) string {
 	t.Helper()
 	admin := testinfra.PostgresServer(t)
 	ctx := t.Context()
