@@ -214,10 +214,15 @@ func hostOf(dsn string) string {
 // returns the last error and the number of attempts.
 func (s *Stores) retry(ctx context.Context, what string, deadline time.Time, try func(ctx context.Context) error) (int, error) {
 	delay := s.opts.BackoffBase
+	var prev error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, deadline)
 		err := try(actx)
 		cancel()
+		if err != nil && prev != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = prev // the deadline cut the last attempt short: the one before says why
+		}
+		prev = err
 		if err == nil {
 			if attempt > 1 {
 				s.log.Info("stores: "+what+" is up", "attempt", attempt)
