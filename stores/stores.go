@@ -110,6 +110,7 @@ type Stores struct {
 	tracer      *postgres.Tracer
 	cache       *cache.Cache
 	redisClient rueidis.Client // ours to close when the cache does not own it
+	tap         *invalidationTap
 	policies    *resilience.Policies
 	runtime     *repo.Runtime
 	migrated    *migrate.ApplyResult
@@ -296,6 +297,11 @@ func (s *Stores) openCache(ctx context.Context) error {
 	if s.opts.Cache != nil {
 		s.opts.Cache(&cc)
 	}
+	if cc.Observer == nil {
+		cc.Observer = cache.NopObserver{}
+	}
+	s.tap = &invalidationTap{Observer: cc.Observer}
+	cc.Observer = s.tap
 	addr := fmt.Sprint(cc.Addrs)
 	_, err = s.retry(ctx, "redis at "+addr, s.deadline(ctx, s.opts.OptionalWait), func(ctx context.Context) error {
 		c, err := cache.New(ctx, cc)
@@ -475,4 +481,17 @@ func (s *Stores) Surreal() (*surreal.Store, error) {
 		return st, nil
 	}
 	return nil, ErrSurrealUnavailable
+}
+
+// invalidationTap notes when the cache last applied (or queued) an
+// invalidation, so Close can wait for the ones that follow a write's last
+// database call.
+type invalidationTap struct {
+	cache.Observer
+	last atomic.Int64 // unix nanoseconds
+}
+
+func (t *invalidationTap) CacheInvalidate(e cache.InvalidateEvent) {
+	t.last.Store(time.Now().UnixNano())
+	t.Observer.CacheInvalidate(e)
 }
