@@ -11,7 +11,9 @@ import (
 //
 //  1. new work stops: database calls through DB fail with ErrClosed;
 //  2. operations in flight finish (bounded by DrainTimeout);
-//  3. pending cache invalidations reach Redis (bounded by DrainTimeout);
+//  3. the invalidations following those operations are applied (the cache
+//     stays open until none was seen for 50ms) and pending ones reach
+//     Redis (bounded by DrainTimeout);
 //  4. the cache and its Redis client close;
 //  5. SurrealDB closes (and its background connect stops);
 //  6. the pool closes once its connections are back (bounded).
