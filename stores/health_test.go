@@ -1,7 +1,6 @@
 package stores_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -256,5 +255,3 @@ func TestSurrealDegraded(t *testing.T) {
 		t.Errorf("SurrealDB down: %d %+v; want 200 ready degraded", code, rep)
 	}
 }
-
-var _ = context.Background

@@ -3,9 +3,6 @@ package stores_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,8 +232,3 @@ func TestBreakerDisabled(t *testing.T) {
 	}
 }
 
-func discard() *slogLogger { return slogDiscard }
-
-var _ = fmt.Sprint
-var _ = http.StatusOK
-var _ = httptest.NewRecorder
