@@ -231,4 +231,3 @@ func TestBreakerDisabled(t *testing.T) {
 		t.Errorf("disabled breaker is %s after 20 failures", s.Policies().State())
 	}
 }
-
