@@ -161,18 +161,30 @@ func TestPageInHeadlessBrowser(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
+	// The page replaces its body on every refresh, so elements are read in
+	// one script evaluation (a node found by one protocol call may be gone
+	// by the next).
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		q, _ := json.Marshal(sel)
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(function(){var n=document.querySelector(%s);return n?n.textContent:"<missing>"})()`, q)))
 		if err != nil {
 			t.Fatalf("text of %s: %v", sel, err)
 		}
 		return strings.TrimSpace(s)
 	}
-	row := `tr[data-method="GetUser"]`
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(row))); err != nil {
-		t.Fatalf("the page shows no GetUser row: %v", err)
+	waitFor := func(sel string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for text(sel) == "<missing>" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %s", sel)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
+	row := `tr[data-method="GetUser"]`
+	waitFor(row)
 	calls := func() int64 {
 		n, err := strconv.ParseInt(text(row+` td.calls`), 10, 64)
 		if err != nil {
@@ -213,9 +225,7 @@ func TestPageInHeadlessBrowser(t *testing.T) {
 	if s := text(`#pool`); !strings.Contains(s, "/ 4 in use") {
 		t.Errorf("pool section %q does not show the pool size 4", s)
 	}
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#slow tbody tr`))); err != nil {
-		t.Fatalf("no slow query listed: %v", err)
-	}
+	waitFor(`#slow tbody tr`)
 	if s := text(`#slow`); !strings.Contains(s, "SELECT") || !strings.Contains(s, "load-") {
 		t.Errorf("slow-query section %q: want the pg_sleep SELECT with its request ID", s)
 	}
