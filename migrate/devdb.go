@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentical/datalayer/internal/devserver"
@@ -174,19 +177,54 @@ func (d *devDB) Close(ctx context.Context) error {
 	return err
 }
 
-// execStmts runs the statements of f one by one on drv, naming the failing one.
-func execStmts(ctx context.Context, drv amigrate.Driver, f amigrate.File) error {
+// execStmts runs the statements of f one by one on drv; an error names
+// dir/file:line of the failing statement (the line of the error position
+// PostgreSQL reports, when it reports one).
+func execStmts(ctx context.Context, drv amigrate.Driver, f amigrate.File, dir string) error {
 	stmts, err := amigrate.FileStmtDecls(drv, f)
 	if err != nil {
-		return fmt.Errorf("migrate: scan %s: %w", f.Name(), err)
+		return fmt.Errorf("migrate: scan %s: %w", filepath.Join(dir, f.Name()), err)
 	}
 	for _, s := range stmts {
 		if _, err := drv.ExecContext(ctx, s.Text); err != nil {
-			return fmt.Errorf("migrate: %s: executing %q: %w", f.Name(), s.Text, err)
+			return fmt.Errorf("migrate: %s", stmtError(filepath.Join(dir, f.Name()), f, s, err))
 		}
 	}
 	return nil
 }
+
+// stmtError formats "path:line: message (SQLSTATE) in: statement" for a
+// statement of f that failed; the line points at PostgreSQL's error
+// position inside the statement when there is one.
+func stmtError(path string, f amigrate.File, s *amigrate.Stmt, err error) error {
+	line := lineOf(f.Bytes(), s.Pos)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Position > 0 {
+		if r := []rune(s.Text); int(pe.Position) <= len(r) {
+			line += strings.Count(string(r[:pe.Position-1]), "\n")
+		}
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(s.Text), "\n")
+	if len(first) > 120 {
+		first = first[:120] + "..."
+	}
+	return &StmtError{Path: path, Line: line, Stmt: first, Err: err}
+}
+
+// StmtError is a statement of a schema or migration file that failed on a
+// dev database.
+type StmtError struct {
+	Path string // file path
+	Line int    // 1-based line of the error
+	Stmt string // first line of the statement
+	Err  error
+}
+
+func (e *StmtError) Error() string {
+	return fmt.Sprintf("%s:%d: %v\n\tin: %s", e.Path, e.Line, e.Err, e.Stmt)
+}
+
+func (e *StmtError) Unwrap() error { return e.Err }
 
 func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 

@@ -150,13 +150,13 @@ func (m *Migrator) Lint(ctx context.Context, opts LintOptions) (*LintReport, err
 		}
 	}
 	for _, f := range files[:first] {
-		if err := execStmts(ctx, db.drv, f); err != nil {
+		if err := execStmts(ctx, db.drv, f, m.cfg.Dir); err != nil {
 			return nil, fmt.Errorf("migrate: lint: replay: %w", err)
 		}
 	}
 	for _, f := range files[first:] {
 		if !targets[f.Name()] {
-			if err := execStmts(ctx, db.drv, f); err != nil {
+			if err := execStmts(ctx, db.drv, f, m.cfg.Dir); err != nil {
 				return nil, fmt.Errorf("migrate: lint: replay: %w", err)
 			}
 			continue

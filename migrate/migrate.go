@@ -77,6 +77,9 @@ type Config struct {
 	Now func() time.Time
 	// Lint is the lint policy. The zero value is DefaultLintPolicy.
 	Lint LintPolicy
+	// Diff is the policy for the files Diff writes. The zero value is the
+	// zero-downtime policy (see DiffPolicy).
+	Diff DiffPolicy
 	// Logger receives progress messages. Nil discards them.
 	Logger *slog.Logger
 }
