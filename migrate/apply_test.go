@@ -193,7 +193,7 @@ func TestApplyTxModeNone(t *testing.T) {
 		t.Fatalf("after resume: %s", states(st))
 	}
 	// Without a transaction a file still runs on one session: SET carries over.
-	p.addMigration(t, v3+"_session.sql", "-- atlas:txmode none\n\nSET lock_timeout = '5s';\n"+
+	p.addMigration(t, v3+"_session.sql", "-- atlas:txmode none\n\nSET LOCAL lock_timeout = '5s';\n"+
 		"DO $$ BEGIN IF current_setting('lock_timeout') <> '5s' THEN RAISE EXCEPTION 'lock_timeout not set'; END IF; END $$;\n")
 	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); err != nil {
 		t.Fatalf("session file: %v", err)

@@ -257,7 +257,7 @@ CREATE TRIGGER users_touch BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION 
 		t.Error("trigger from the hand-written file did not run")
 	}
 	rep, err := m.Lint(ctx, migrate.LintOptions{Latest: 1})
-	if !errors.Is(err, migrate.ErrLintFailed) || len(rep.Files) != 1 || len(rep.Files[0].Findings) != 1 || rep.Files[0].Findings[0].Code != "PG105" {
+	if !errors.Is(err, migrate.ErrLintFailed) || len(rep.Files) != 1 || len(rep.Files[0].Findings) != 1 || rep.Files[0].Findings[0].Code != "DL112" {
 		t.Fatalf("lint of the hand-written file: %v %+v", err, rep)
 	}
 }

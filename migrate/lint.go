@@ -34,7 +34,7 @@ const (
 	AnalyzerDataDepend   = "data_depend"   // MF1xx (library)
 	AnalyzerIncompatible = "incompatible"  // BC1xx (library)
 	AnalyzerConDrop      = "condrop"       // CD101 (library)
-	AnalyzerZeroDowntime = "zero_downtime" // PG1xx (this package)
+	AnalyzerZeroDowntime = "zero_downtime" // DL1xx (this package)
 	AnalyzerRename       = "rename"        // RN101 (this package)
 	analyzerExec         = "exec"          // LT100: the file does not run on the dev database
 )
@@ -53,6 +53,8 @@ var defaultSeverities = map[string]Severity{
 	AnalyzerIncompatible: SeverityWarning,
 	AnalyzerConDrop:      SeverityWarning,
 	AnalyzerZeroDowntime: SeverityError,
+	AnalyzerTypes:        SeverityWarning,
+	AnalyzerData:         SeverityError,
 	AnalyzerRename:       SeverityError,
 	analyzerExec:         SeverityError,
 }
@@ -99,6 +101,7 @@ type LintFile struct {
 
 // Finding is one lint diagnostic.
 type Finding struct {
+	File     string   `json:"file"`
 	Code     string   `json:"code"`
 	Analyzer string   `json:"analyzer"`
 	Severity Severity `json:"severity"`
@@ -311,12 +314,12 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*L
 		}
 	}
 	for _, r := range renames {
-		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerRename, "RN101", r.pos,
+		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerRename, CodeRename, r.pos,
 			fmt.Sprintf("Column %q of table %q is dropped and %q is added with the same type %s: a rename written as drop + add loses the data", r.from, r.table, r.to, r.typ),
 			stmtAt(stmts, r.pos), fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", quoteIdent(r.table), quoteIdent(r.from), quoteIdent(r.to))))
 	}
-	for _, x := range zeroDowntime(file, parsed) {
-		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerZeroDowntime, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
+	for _, x := range pgRules(file, parsed, txMode(f) == "none") {
+		lf.Findings = append(lf.Findings, m.finding(f, x.analyzer, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
 	}
 	kept := lf.Findings[:0]
 	for _, x := range lf.Findings {
@@ -331,7 +334,7 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*L
 
 func (m *Migrator) finding(f amigrate.File, analyzer, code string, pos int, text, stmt, fix string) Finding {
 	return Finding{
-		Code: code, Analyzer: analyzer, Severity: m.cfg.Lint.severity(analyzer, code),
+		File: filepath.Join(m.cfg.Dir, f.Name()), Code: code, Analyzer: analyzer, Severity: m.cfg.Lint.severity(analyzer, code),
 		Line: lineOf(f.Bytes(), pos), Text: text, Stmt: strings.TrimSpace(stmt), Fix: fix,
 	}
 }

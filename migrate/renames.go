@@ -339,4 +339,3 @@ func fkSig(f *schema.ForeignKey) string {
 	}
 	return fmt.Sprintf("%v>%s%v;%s;%s", cols, ref, refs, f.OnUpdate, f.OnDelete)
 }
-
