@@ -13,6 +13,7 @@ import (
 	"time"
 
 	amigrate "ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 )
 
@@ -154,7 +155,12 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, opts DiffOptions) (
 	if len(changes) == 0 && len(renames) == 0 && len(rawRen) == 0 {
 		return nil, ErrNoChanges
 	}
-	g := &groups{renames: renames, rawRen: rawRen, existing: map[string]bool{}}
+	g := &groups{renames: renames, rawRen: rawRen, existing: map[string]bool{}, enums: map[string][]string{}}
+	for _, o := range wantS.Objects {
+		if e, ok := o.(*schema.EnumType); ok {
+			g.enums[e.T] = e.Values
+		}
+	}
 	for _, t := range cur.Tables {
 		g.existing[t.Name] = true
 	}
@@ -396,4 +402,49 @@ func nextVersion(now time.Time, files []amigrate.File) string {
 		}
 	}
 	return v.Format(versionLayout)
+}
+
+// CheckDatabase compares the public schema of a live database with
+// schema/ (the revisions schema is not part of it). On disagreement it
+// returns ErrDrift and the SQL that would bring the database to schema/.
+func (m *Migrator) CheckDatabase(ctx context.Context, db *sql.DB) (*DiffResult, error) {
+	schemaFiles, err := readSQLFiles(m.cfg.SchemaDir)
+	if err != nil {
+		return nil, err
+	}
+	dbs, err := m.acquireDev(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer m.releaseDev(ctx, dbs...)
+	want, err := loadDesired(ctx, dbs[0], schemaFiles, m.cfg.SchemaDir)
+	if err != nil {
+		return nil, err
+	}
+	drv, err := postgres.Open(db)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	got, err := drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: inspect database: %w", err)
+	}
+	changes, err := drv.SchemaDiff(got, want.Schemas[0])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: diff: %w", err)
+	}
+	if len(changes) == 0 {
+		return &DiffResult{}, nil
+	}
+	q := ""
+	p, err := drv.PlanChanges(ctx, "drift", changes, func(o *amigrate.PlanOptions) { o.SchemaQualifier = &q })
+	if err != nil {
+		return nil, fmt.Errorf("migrate: plan: %w", err)
+	}
+	f := &planFile{}
+	for _, c := range p.Changes {
+		f.stmts = append(f.stmts, planStmt{c.Comment, c.Cmd})
+	}
+	res := &DiffResult{SQL: f.content()}
+	return res, fmt.Errorf("%w: the database differs from schema/:\n%s", ErrDrift, res.SQL)
 }

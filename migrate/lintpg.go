@@ -3,6 +3,7 @@ package migrate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,6 +43,7 @@ const (
 	CodePreferIdentity    = "DL203" // serial (prefer-identity)
 	CodePreferTimestamptz = "DL204" // timestamp without time zone (prefer-timestamp-tz)
 	CodeBanChar           = "DL205" // char(n) (ban-char-field)
+	CodeEnumOrder         = "DL206" // ADD VALUE without BEFORE/AFTER (require-enum-value-ordering)
 	// Data (analyzer data, LintOptions.Against): checked on a real database.
 	CodeDataTooLong    = "DL301" // shrinking a length below existing values
 	CodeDataNulls      = "DL302" // NOT NULL with NULLs present
@@ -86,6 +88,8 @@ func detectRenames(changes []*sqlcheck.Change, parsed []parsedStmt) []rename {
 			explicit[p.stmt.Pos] = true
 		case r.RenameType == pg.ObjectType_OBJECT_TABLE:
 			renameTable(changes, p.stmt.Pos, r.Relation.GetRelname(), r.Newname)
+		case r.RenameType == pg.ObjectType_OBJECT_TABCONSTRAINT:
+			renameConstraintChange(changes, p.stmt.Pos)
 		}
 	}
 	type colRef struct {
@@ -177,6 +181,29 @@ func renameTable(changes []*sqlcheck.Change, pos int, from, to string) {
 			return // not the expected shape: leave the changes alone
 		}
 		ch.Changes = append(kept, &schema.RenameTable{From: drop.T, To: add.T})
+	}
+}
+
+// renameConstraintChange drops the drop + add an inspection sees for
+// ALTER TABLE ... RENAME CONSTRAINT: nothing is dropped.
+func renameConstraintChange(changes []*sqlcheck.Change, pos int) {
+	for _, ch := range changes {
+		if ch.Stmt.Pos != pos {
+			continue
+		}
+		for _, c := range ch.Changes {
+			mt, ok := c.(*schema.ModifyTable)
+			if !ok {
+				continue
+			}
+			mt.Changes = slices.DeleteFunc(mt.Changes, func(x schema.Change) bool {
+				switch x.(type) {
+				case *schema.DropForeignKey, *schema.AddForeignKey, *schema.DropCheck, *schema.AddCheck:
+					return true
+				}
+				return false
+			})
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 		if strings.HasPrefix(code, "DL2") {
 			az = AnalyzerTypes
 		}
+		if code == CodeEnumOrder {
+			az = AnalyzerTypes
+		}
 		out = append(out, pgFinding{analyzer: az, code: code, pos: pos, text: text, fix: fix})
 	}
 	lockTimeout, reportedTimeout := false, false
@@ -128,6 +131,13 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 				if rel := relOf(n); existing(rel) {
 					locks(pos, rel)
 				}
+			}
+		case n.GetAlterEnumStmt() != nil:
+			ae := n.GetAlterEnumStmt()
+			locks(pos, "type "+deparseNames(ae.TypeName))
+			if ae.NewVal != "" && ae.NewValNeighbor == "" {
+				add(CodeEnumOrder, pos, fmt.Sprintf("ADD VALUE %q without BEFORE or AFTER appends it: the order of the type then depends on the order files ran in", ae.NewVal),
+					fmt.Sprintf("ALTER TYPE %s ADD VALUE %s AFTER '<previous value>'", deparseNames(ae.TypeName), quoteLiteral(ae.NewVal)))
 			}
 		case n.GetTruncateStmt() != nil:
 			if n.GetTruncateStmt().Behavior == pg.DropBehavior_DROP_CASCADE {
@@ -261,6 +271,9 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 						}
 					}
 					to := deparseType(cd.TypeName)
+					if typeNameOf(cd.TypeName) == "varchar" && len(cd.TypeName.Typmods) > 0 {
+						add(CodePreferText, pos, fmt.Sprintf("Column %q.%q becomes varchar(n): changing n later takes an ACCESS EXCLUSIVE lock", rel, cmd.Name), "Use text with a CHECK (length(col) <= n) constraint")
+					}
 					if from != "" && !binaryCompatible(from, to) {
 						add(CodeTypeRewrite, pos, fmt.Sprintf("Changing column %q of table %q from %s to %s rewrites the table under an ACCESS EXCLUSIVE lock", cmd.Name, rel, from, to),
 							"Add a new column, backfill it in batches, switch readers over, then drop the old column")
@@ -316,6 +329,14 @@ func typeRules(cd *pg.ColumnDef, pos int, table string) []pgFinding {
 		add(CodeBanChar, fmt.Sprintf("Column %s is char(n): values are blank-padded", col), "Use text (with a CHECK on length if needed)")
 	}
 	return out
+}
+
+func deparseNames(ns []*pg.Node) string {
+	var parts []string
+	for _, n := range ns {
+		parts = append(parts, n.GetString_().GetSval())
+	}
+	return strings.Join(parts, ".")
 }
 
 func typeNameOf(t *pg.TypeName) string {

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -72,7 +73,8 @@ type groups struct {
 	conc     []schema.Change // CREATE/DROP INDEX CONCURRENTLY
 	rawConc  []planStmt      // ADD CONSTRAINT ... USING INDEX
 	validate []planStmt
-	existing map[string]bool // tables present before the diff (by their new name)
+	existing map[string]bool     // tables present before the diff (by their new name)
+	enums    map[string][]string // desired enum values, to place added values
 }
 
 // shape sorts the changes into groups: renames first, creates and
@@ -100,7 +102,7 @@ func (m *Migrator) shape(ctx context.Context, db *devDB, changes []schema.Change
 				case *schema.RenameIndex:
 					ren = append(ren, mc)
 				case *schema.ModifyColumn:
-					if err := m.addUsing(ctx, db, c.T, mc); err != nil {
+					if err := m.addUsing(ctx, db, g, c.T, mc); err != nil {
 						return err
 					}
 					if zd && existing && mc.Change.Is(schema.ChangeNull) && !mc.To.Type.Null {
@@ -285,20 +287,29 @@ func funcNames(expr string) []string {
 // addUsing adds USING col::type to type changes PostgreSQL cannot do with an
 // assignment cast (text to bigint, text to an enum, text to jsonb): without
 // it the statement fails even on an empty table.
-func (m *Migrator) addUsing(ctx context.Context, db *devDB, t *schema.Table, mc *schema.ModifyColumn) error {
+func (m *Migrator) addUsing(ctx context.Context, db *devDB, g *groups, t *schema.Table, mc *schema.ModifyColumn) error {
 	if !mc.Change.Is(schema.ChangeType) {
 		return nil
 	}
 	from, to := colTypeSQL(mc.From), colTypeSQL(mc.To)
 	var ok bool
-	err := db.db.QueryRowContext(ctx, `SELECT s = t OR t IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
-  OR EXISTS (SELECT 1 FROM pg_cast WHERE castsource = s AND casttarget = t AND castcontext IN ('a', 'i'))
+	err := db.db.QueryRowContext(ctx, `SELECT coalesce(s = t OR t IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+  OR EXISTS (SELECT 1 FROM pg_cast WHERE castsource = s AND casttarget = t AND castcontext IN ('a', 'i')), false)
 FROM (SELECT to_regtype($1) AS s, to_regtype($2) AS t) x`, from, to).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("migrate: look up cast %s -> %s: %w", from, to, err)
 	}
 	if !ok {
 		mc.Extra = append(mc.Extra, &postgres.ConvertUsing{X: quoteIdent(mc.To.Name) + "::" + to})
+		if mc.From.Default != nil {
+			// The old default cannot be cast either: drop it first, set the
+			// new one in the same ALTER as the type.
+			g.rawRen = append(g.rawRen, planStmt{fmt.Sprintf("drop the default of %q.%q before its type changes", t.Name, mc.From.Name),
+				fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", quoteIdent(t.Name), quoteIdent(mc.From.Name))})
+			if mc.To.Default != nil {
+				mc.Change |= schema.ChangeDefault
+			}
+		}
 	}
 	return nil
 }
@@ -325,7 +336,7 @@ func (m *Migrator) planFiles(ctx context.Context, drv amigrate.Driver, name stri
 		}
 		out := make([]planStmt, len(p.Changes))
 		for i, c := range p.Changes {
-			out[i] = planStmt{c.Comment, c.Cmd}
+			out[i] = planStmt{c.Comment, g.placeEnumValue(c.Cmd)}
 		}
 		return out, nil
 	}
@@ -352,7 +363,8 @@ func (m *Migrator) planFiles(ctx context.Context, drv amigrate.Driver, name stri
 		}
 	}
 	if len(main.stmts) > 0 {
-		if !m.cfg.Diff.Unsafe && touchesExisting(main.stmts, g.existing) {
+		// Even a new table locks the tables it references.
+		if !m.cfg.Diff.Unsafe {
 			timeout(main, true)
 		}
 		files = append(files, main)
@@ -373,6 +385,32 @@ func (m *Migrator) planFiles(ctx context.Context, drv amigrate.Driver, name stri
 	}
 	return files, nil
 }
+
+var addValue = regexp.MustCompile(`^ALTER TYPE "([^"]+)" ADD VALUE '((?:[^']|'')*)'$`)
+
+// placeEnumValue states where an added enum value goes (AFTER the value
+// before it in schema/), so the order never depends on the statement order.
+func (g *groups) placeEnumValue(cmd string) string {
+	m := addValue.FindStringSubmatch(cmd)
+	if m == nil {
+		return cmd
+	}
+	vals := g.enums[m[1]]
+	for i, v := range vals {
+		if v == strings.ReplaceAll(m[2], "''", "'") {
+			if i == 0 {
+				if len(vals) > 1 {
+					return cmd + " BEFORE " + quoteLiteral(vals[1])
+				}
+				return cmd
+			}
+			return cmd + " AFTER " + quoteLiteral(vals[i-1])
+		}
+	}
+	return cmd
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // touchesExisting reports whether a statement alters, renames, drops or
 // indexes a table that existed before the diff.

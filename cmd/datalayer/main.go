@@ -2,7 +2,7 @@
 // versioned PostgreSQL migrations on the Atlas library (package
 // migrate):
 //
-//	datalayer migrate diff [name] [--check]
+//	datalayer migrate diff [name] [--check] [--rename old=new]... [--no-rename]
 //	datalayer migrate apply [--baseline V] [--dry-run] [--to V]
 //	datalayer migrate status [--json]
 //	datalayer migrate lint [--git-base REF | --latest N] [--format text|json|markdown]
@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -36,7 +37,8 @@ import (
 const usage = `usage: datalayer migrate <command> [flags]
 
 commands:
-  diff [name] [--check]   write the next migration from schema/ (--check: fail if one is needed)
+  diff [name] [--check]   write the next migration from schema/ (--check: fail if one is needed;
+                          --rename old=new / table.old=new confirms a rename, --no-rename drops and adds)
   apply                   apply pending migrations (--baseline V, --dry-run, --to V)
   status                  show applied, pending, failed and drifted files (--json)
   lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown)
@@ -78,7 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		gitBase  = fs.String("git-base", "", "lint: files changed since this git ref")
 		latest   = fs.Int("latest", 0, "lint: the latest N files")
 		format   = fs.String("format", "text", "lint: text, json or markdown")
+		noRename = fs.Bool("no-rename", false, "diff: write drop + add for rename candidates not confirmed")
+		renames  []string
 	)
+	fs.Func("rename", "diff: confirm a rename, old=new (table) or table.old=new (column); repeatable", func(v string) error {
+		renames = append(renames, v)
+		return nil
+	})
 	// Go's flag package stops at the first positional: pull out diff's name.
 	var positional []string
 	for len(args) > 0 {
@@ -147,7 +155,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			fmt.Fprintf(stdout, "schema/ and %s are in sync (%s)\n", m.Config().Dir, time.Since(start).Round(time.Millisecond))
 			return 0
 		}
-		res, err := m.Diff(ctx, name)
+		opts := migrate.DiffOptions{Name: name, Renames: renames, NoRenames: *noRename}
+		if isTerminal(os.Stdin) {
+			opts.Confirm = prompt(os.Stdin, stderr)
+		}
+		res, err := m.DiffWith(ctx, opts)
 		if errors.Is(err, migrate.ErrNoChanges) {
 			fmt.Fprintln(stdout, "The migration directory is synced with the desired state, no changes to be made")
 			return 0
@@ -155,7 +167,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "wrote %s/%s (%s)\n", m.Config().Dir, res.File, time.Since(start).Round(time.Millisecond))
+		for _, f := range res.Files {
+			fmt.Fprintf(stdout, "wrote %s/%s\n", m.Config().Dir, f.Name)
+		}
+		fmt.Fprintf(stdout, "(%s)\n", time.Since(start).Round(time.Millisecond))
 		return 0
 	case "apply":
 		db, err := openTarget(target)
@@ -265,6 +280,26 @@ func startDev(ctx context.Context) (string, func(context.Context) error, error) 
 		return "", nil, err
 	}
 	return srv.URL, srv.Stop, nil
+}
+
+// isTerminal reports whether f is a character device (an interactive terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// prompt asks a yes/no question on the terminal; the default is no.
+func prompt(in io.Reader, out io.Writer) func(string) (bool, error) {
+	r := bufio.NewReader(in)
+	return func(q string) (bool, error) {
+		fmt.Fprintf(out, "%s [y/N] ", q)
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return false, fmt.Errorf("no answer to %q: %w", q, err)
+		}
+		a := strings.ToLower(strings.TrimSpace(line))
+		return a == "y" || a == "yes", nil
+	}
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
