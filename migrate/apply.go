@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"time"
@@ -103,11 +104,18 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	if err := validate(dir); err != nil {
 		return nil, err
 	}
-	drv, err := postgres.Open(db)
+	// Everything runs on one connection: the advisory lock is held by a
+	// session, and a pool of one connection must not wait for a second.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close()
+	drv, err := postgres.Open(conn)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	unlock, err := drv.Lock(ctx, LockName, m.cfg.LockTimeout)
+	unlock, err := advisoryLock(ctx, conn, LockName, m.cfg.LockTimeout)
 	if errors.Is(err, schema.ErrLocked) {
 		return nil, fmt.Errorf("%w (waited %s)", ErrLocked, m.cfg.LockTimeout)
 	}
@@ -121,7 +129,7 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	}()
 	if opts.DryRun {
 		// Everything a dry run writes (revisions table, baseline) is undone.
-		tx, err := db.BeginTx(ctx, nil)
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
@@ -133,7 +141,7 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 		res, _, err := m.pending(ctx, txDrv, tx, dir, opts)
 		return res, err
 	}
-	res, pending, err := m.pending(ctx, drv, db, dir, opts)
+	res, pending, err := m.pending(ctx, drv, conn, dir, opts)
 	if err != nil || len(pending) == 0 {
 		return res, err
 	}
@@ -141,10 +149,14 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	if err != nil {
 		return res, err
 	}
-	rrw := &revisions{conn: db, schema: m.cfg.RevisionsSchema, hashes: hashes}
+	totals, err := currentTotals(dir)
+	if err != nil {
+		return res, err
+	}
+	rrw := &revisions{conn: conn, schema: m.cfg.RevisionsSchema, hashes: hashes, totals: totals}
 	for i, f := range pending {
 		start := time.Now()
-		if err := m.execFile(ctx, db, drv, rrw, dir, f, res.Files[i].TxMode); err != nil {
+		if err := m.execFile(ctx, conn, drv, rrw, dir, f, res.Files[i].TxMode); err != nil {
 			return res, err
 		}
 		res.Files[i].Duration = time.Since(start)
@@ -217,24 +229,14 @@ func txMode(f amigrate.File) string {
 
 // execFile runs one file. In a transaction, a failure rolls everything back
 // and the failure is recorded afterwards, outside the aborted transaction.
-func (m *Migrator) execFile(ctx context.Context, db *sql.DB, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
+func (m *Migrator) execFile(ctx context.Context, conn *sql.Conn, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
 	opts := []amigrate.ExecutorOption{amigrate.WithOperatorVersion(OperatorVersion), amigrate.WithLogger(slogLogger{m.log})}
 	if mode == "none" {
-		// One session for the whole file, so its SET statements (lock_timeout)
-		// apply to the statements after them; reset before it is pooled again.
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL")
-			conn.Close()
-		}()
-		connDrv, err := postgres.Open(conn)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		ex, err := amigrate.NewExecutor(connDrv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes}, opts...)
+		// The file's session settings (SET lock_timeout) apply to the
+		// statements after them, and are reset before the connection goes
+		// back to the caller's pool.
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL") }()
+		ex, err := amigrate.NewExecutor(drv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes, totals: rrw.totals}, opts...)
 		if err != nil {
 			return err
 		}
@@ -244,14 +246,14 @@ func (m *Migrator) execFile(ctx context.Context, db *sql.DB, drv amigrate.Driver
 		}
 		return nil
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: begin: %w", err)
 	}
 	txDrv, err := postgres.Open(tx)
 	if err == nil {
 		var ex *amigrate.Executor
-		if ex, err = amigrate.NewExecutor(txDrv, dir, &revisions{conn: tx, schema: rrw.schema, hashes: rrw.hashes}, opts...); err == nil {
+		if ex, err = amigrate.NewExecutor(txDrv, dir, &revisions{conn: tx, schema: rrw.schema, hashes: rrw.hashes, totals: rrw.totals}, opts...); err == nil {
 			err = ex.Execute(ctx, f)
 		}
 	}
@@ -335,6 +337,44 @@ func checkHistory(ctx context.Context, rrw *revisions, dir amigrate.Dir) error {
 		return fmt.Errorf("%w: %v", ErrUnknownRevision, unknown)
 	}
 	return nil
+}
+
+// advisoryLock takes the session-level advisory lock the Atlas CLI uses for
+// name (FNV-32 of the name) on conn, retrying until timeout.
+func advisoryLock(ctx context.Context, conn *sql.Conn, name string, timeout time.Duration) (func() error, error) {
+	h := fnv.New32()
+	h.Write([]byte(name))
+	id := int64(h.Sum32())
+	deadline := time.Now().Add(timeout)
+	wait := 25 * time.Millisecond
+	for {
+		var ok bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, schema.ErrLocked
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+	return func() error {
+		var released bool
+		if err := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", id).Scan(&released); err != nil {
+			return err
+		}
+		if !released {
+			return fmt.Errorf("migrate: advisory lock %d was not held", id)
+		}
+		return nil
+	}, nil
 }
 
 // slogLogger forwards executor events to slog at debug level.

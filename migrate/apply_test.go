@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/migrate"
 	"github.com/agentical/datalayer/migrations"
@@ -181,8 +184,8 @@ func TestApplyTxModeNone(t *testing.T) {
 	if f := st.Files[1]; f.State != migrate.StateFailed || f.Applied != 1 || f.Total != 2 {
 		t.Fatalf("status: %+v", f)
 	}
-	// Fixing the failed statement resumes after the applied one.
-	writeFile(t, filepath.Join(p.dir, v2+"_idx.sql"), "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\nCREATE TABLE x (id int REFERENCES users);\n")
+	// Fixing the failed statement (and adding one) resumes after the applied one.
+	writeFile(t, filepath.Join(p.dir, v2+"_idx.sql"), "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\nCREATE TABLE x (id int REFERENCES users);\nCREATE INDEX CONCURRENTLY x_id_idx ON x (id);\n")
 	if err := m.Hash(); err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +195,12 @@ func TestApplyTxModeNone(t *testing.T) {
 	if st, _ = m.Status(ctx, db); !st.OK() {
 		t.Fatalf("after resume: %s", states(st))
 	}
+	// The resumed file counts each statement once (applied > total before).
+	if f := st.Files[1]; f.Applied != 3 || f.Total != 3 {
+		t.Errorf("resumed revision: applied %d of %d, want 3 of 3", f.Applied, f.Total)
+	}
 	// Without a transaction a file still runs on one session: SET carries over.
-	p.addMigration(t, v3+"_session.sql", "-- atlas:txmode none\n\nSET LOCAL lock_timeout = '5s';\n"+
+	p.addMigration(t, v3+"_session.sql", "-- atlas:txmode none\n\nSET lock_timeout = '5s';\n"+
 		"DO $$ BEGIN IF current_setting('lock_timeout') <> '5s' THEN RAISE EXCEPTION 'lock_timeout not set'; END IF; END $$;\n")
 	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); err != nil {
 		t.Fatalf("session file: %v", err)
@@ -352,6 +359,37 @@ func TestAutoConcurrentStarters(t *testing.T) {
 
 // TestAutoEmbeddedMigrations applies the committed migrations (the
 // project's real schema) from the embed and checks sqlc's tables exist.
+// TestAutoPoolOfOne: the advisory lock and the files share one connection,
+// so a pool of one connection applies instead of waiting for a second one.
+func TestAutoPoolOfOne(t *testing.T) {
+	p := newProject(t)
+	_, dsn := targetDB(t, p.server)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	res, err := migrate.AutoPool(ctx, pool, migrations.FS, migrate.Config{})
+	if err != nil {
+		t.Fatalf("AutoPool with MaxConns=1: %v", err)
+	}
+	if len(res.Files) == 0 {
+		t.Fatal("nothing applied")
+	}
+	// The connection went back to the pool without session settings.
+	var lt string
+	if err := pool.QueryRow(ctx, "SHOW lock_timeout").Scan(&lt); err != nil || lt != "0" {
+		t.Errorf("lock_timeout on the pooled connection: %q %v", lt, err)
+	}
+}
+
 func TestAutoEmbeddedMigrations(t *testing.T) {
 	ctx := context.Background()
 	p := newProject(t)
