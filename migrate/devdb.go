@@ -110,6 +110,10 @@ func (m *Migrator) releaseDev(ctx context.Context, dbs ...*devDB) {
 		if db == nil {
 			continue
 		}
+		if db.keep {
+			db.Close(ctx)
+			continue
+		}
 		if _, err := db.db.ExecContext(ctx, resetQuery); err != nil {
 			db.Close(ctx)
 			continue
@@ -137,23 +141,102 @@ func (m *Migrator) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// devDB is one throwaway database, dropped by Close.
+// devDB is one throwaway database, dropped by Close unless it is a cached
+// one (keep), which Close only disconnects from.
 type devDB struct {
 	db   *sql.DB
 	drv  amigrate.Driver
 	name string
 	srv  *devServer
+	keep bool
+}
+
+// cachePrefix starts the names of cached dev databases.
+const cachePrefix = "dlcache_"
+
+// cached returns the dev database kind_<key>, building it with build when
+// it does not exist yet. Building happens under a temporary name that is
+// renamed when complete, so a failed or concurrent build never publishes a
+// half-loaded database; older databases of the same kind are dropped. The
+// result must not be modified (clone it with cloneOf).
+func (m *Migrator) cached(ctx context.Context, kind, key string, build func(*devDB) error) (*devDB, error) {
+	m.mu.Lock()
+	if m.dev == nil {
+		srv, err := m.openDev(ctx)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		m.dev = srv
+	}
+	srv := m.dev
+	m.mu.Unlock()
+	name := cachePrefix + kind + "_" + key
+	var exists bool
+	if err := srv.admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate: look up cached dev database: %w", err)
+	}
+	if !exists {
+		tmp, err := srv.create(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := build(tmp); err != nil {
+			tmp.Close(ctx)
+			return nil, err
+		}
+		tmp.db.Close()
+		if _, err := srv.admin.ExecContext(ctx, "ALTER DATABASE "+quoteIdent(tmp.name)+" RENAME TO "+quoteIdent(name)); err != nil {
+			tmp.Close(ctx) // another process published it first
+		}
+		rows, err := srv.admin.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", cachePrefix+kind+"_%", name)
+		if err == nil {
+			var old []string
+			for rows.Next() {
+				var n string
+				if rows.Scan(&n) == nil {
+					old = append(old, n)
+				}
+			}
+			rows.Close()
+			for _, n := range old {
+				_, _ = srv.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(n)+" WITH (FORCE)")
+			}
+		}
+	}
+	return srv.open(ctx, name, true)
+}
+
+// cloneOf copies a cached database (which must have no open connection)
+// into a new throwaway one.
+func (m *Migrator) cloneOf(ctx context.Context, src *devDB) (*devDB, error) {
+	src.db.Close()
+	return src.srv.createFrom(ctx, src.name)
 }
 
 // create makes a fresh empty database from template0.
 func (s *devServer) create(ctx context.Context) (*devDB, error) {
+	return s.createFrom(ctx, "template0")
+}
+
+// createFrom makes a new database copied from template.
+func (s *devServer) createFrom(ctx context.Context, template string) (*devDB, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "atlasdev_" + hex.EncodeToString(b[:])
-	if _, err := s.admin.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)+" TEMPLATE template0"); err != nil {
+	q := "CREATE DATABASE " + quoteIdent(name) + " TEMPLATE " + quoteIdent(template)
+	if template != "template0" {
+		q += " STRATEGY FILE_COPY"
+	}
+	if _, err := s.admin.ExecContext(ctx, q); err != nil {
 		return nil, fmt.Errorf("migrate: create dev database: %w", err)
 	}
-	d := &devDB{name: name, srv: s}
+	return s.open(ctx, name, false)
+}
+
+// open connects to an existing dev database.
+func (s *devServer) open(ctx context.Context, name string, keep bool) (*devDB, error) {
+	d := &devDB{name: name, srv: s, keep: keep}
 	cfg := s.cfg.Copy()
 	cfg.Database = name
 	d.db = stdlib.OpenDB(*cfg)
@@ -168,9 +251,13 @@ func (s *devServer) create(ctx context.Context) (*devDB, error) {
 	return d, nil
 }
 
-// Close drops the database, ending sessions still connected to it.
+// Close drops the database, ending sessions still connected to it; a
+// cached database is only disconnected.
 func (d *devDB) Close(ctx context.Context) error {
 	err := d.db.Close()
+	if d.keep {
+		return err
+	}
 	if _, err2 := d.srv.admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoteIdent(d.name)+" WITH (FORCE)"); err2 != nil {
 		err = errors.Join(err, fmt.Errorf("migrate: drop dev database: %w", err2))
 	}

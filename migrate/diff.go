@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -115,26 +117,55 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, opts DiffOptions) (
 		return nil, err
 	}
 	t0 := time.Now()
-	dbs, err := m.acquireDev(ctx, 2)
-	if err != nil {
-		return nil, err
-	}
-	defer m.releaseDev(ctx, dbs...)
-	desired, current := dbs[0], dbs[1]
-	m.log.Debug("migrate: dev databases ready", "took", time.Since(t0))
 	var (
-		want       *schema.Realm
-		errD, errC error
-		wg         sync.WaitGroup
+		desired, current *devDB
+		want             *schema.Realm
+		errD, errC       error
+		wg               sync.WaitGroup
 	)
-	wg.Add(1)
-	go func() { defer wg.Done(); want, errD = loadDesired(ctx, desired, schemaFiles, m.cfg.SchemaDir) }()
-	for _, f := range dirFiles {
-		if errC = execStmts(ctx, current.drv, f, m.cfg.Dir); errC != nil {
-			break
+	replay := func(db *devDB) error {
+		for _, f := range dirFiles {
+			if err := execStmts(ctx, db.drv, f, m.cfg.Dir); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	wg.Wait()
+	if m.cfg.CacheDev {
+		sum, err := d.Checksum()
+		if err != nil {
+			return nil, fmt.Errorf("migrate: hash directory: %w", err)
+		}
+		sumText, _ := sum.MarshalText()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			desired, errD = m.cached(ctx, "schema", contentKey(schemaFiles), func(db *devDB) error {
+				_, err := loadDesired(ctx, db, schemaFiles, m.cfg.SchemaDir)
+				return err
+			})
+			if errD == nil {
+				var s *schema.Schema
+				if s, errD = desired.drv.InspectSchema(ctx, "", nil); errD == nil {
+					want = schema.NewRealm(s)
+				}
+			}
+		}()
+		current, errC = m.cached(ctx, "dir", contentKey([]amigrate.File{amigrate.NewLocalFile(OperatorVersion, sumText)}), replay)
+		wg.Wait()
+		defer m.releaseDev(ctx, desired, current)
+	} else {
+		dbs, err := m.acquireDev(ctx, 2)
+		if err != nil {
+			return nil, err
+		}
+		defer m.releaseDev(ctx, dbs...)
+		desired, current = dbs[0], dbs[1]
+		wg.Add(1)
+		go func() { defer wg.Done(); want, errD = loadDesired(ctx, desired, schemaFiles, m.cfg.SchemaDir) }()
+		errC = replay(current)
+		wg.Wait()
+	}
 	if err := errors.Join(errD, errC); err != nil {
 		return nil, err
 	}
@@ -195,11 +226,29 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, opts DiffOptions) (
 		res.SQL = b.String()
 	}
 	start := time.Now()
-	if err := verifyPlan(ctx, current, res.Files, wantS); err != nil {
+	target := current
+	if current.keep {
+		// The cached replay stays as it is: verify on a copy.
+		if target, err = m.cloneOf(ctx, current); err != nil {
+			return nil, err
+		}
+		defer m.releaseDev(ctx, target)
+	}
+	if err := verifyPlan(ctx, target, res.Files, wantS); err != nil {
 		return nil, err
 	}
 	m.log.Debug("migrate: planned files replayed", "took", time.Since(start))
 	return res, nil
+}
+
+// contentKey hashes file names and contents into a database name part.
+func contentKey(files []amigrate.File) string {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Name(), len(f.Bytes()))
+		h.Write(f.Bytes())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
 }
 
 // verifyPlan runs the planned files on db, which holds the replayed

@@ -43,6 +43,7 @@ commands:
   status                  show applied, pending, failed and drifted files (--json)
   lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown)
   hash                    rewrite atlas.sum
+  dev-stop                stop the dev server kept between runs (DATALAYER_DEV_KEEP=0: none is kept)
 
 common flags (after the command): --config atlas.hcl --env local --dir --schema --url --dev-url -v
 `
@@ -127,7 +128,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	keep := getenv("DATALAYER_DEV_KEEP") != "0"
 	cfg.StartDev = startDev
+	if keep {
+		dir := keptDir(getenv)
+		cfg.StartDev = func(ctx context.Context) (string, func(context.Context) error, error) {
+			dsn, err := keptDevServer(ctx, dir)
+			return dsn, func(context.Context) error { return nil }, err
+		}
+		// Replays and schema loads are kept as databases on the dev server.
+		cfg.CacheDev = true
+	}
+	if cmd == "dev-stop" {
+		if err := stopKeptDevServer(ctx, keptDir(getenv)); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
 	m := migrate.New(cfg)
 	defer func() {
 		if err := m.Close(context.WithoutCancel(ctx)); err != nil {
