@@ -299,12 +299,6 @@ func startDev(ctx context.Context) (string, func(context.Context) error, error) 
 	return srv.URL, srv.Stop, nil
 }
 
-// isTerminal reports whether f is a character device (an interactive terminal).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // prompt asks a yes/no question on the terminal; the default is no.
 func prompt(in io.Reader, out io.Writer) func(string) (bool, error) {
 	r := bufio.NewReader(in)
