@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -84,6 +85,12 @@ type LintOptions struct {
 	GitBase string
 	// Latest lints the latest N files.
 	Latest int
+	// Against is a real database (production or a copy) on which the
+	// data-dependent risks of the linted files are checked (DL3xx: values
+	// too long, NULLs, casts that fail, duplicates, rows violating a new
+	// CHECK or FOREIGN KEY), read-only, and whose table sizes are added to
+	// lock findings. Nil skips these checks.
+	Against *sql.DB
 }
 
 // LintReport is the result of Lint.
@@ -164,7 +171,7 @@ func (m *Migrator) Lint(ctx context.Context, opts LintOptions) (*LintReport, err
 			}
 			continue
 		}
-		lf, err := m.lintFile(ctx, db, f)
+		lf, err := m.lintFile(ctx, db, f, opts.Against)
 		if err != nil {
 			return nil, err
 		}
@@ -248,7 +255,7 @@ const codeExec = "LT100"
 
 // lintFile executes f on db statement by statement, recording the schema
 // changes each statement makes, and runs all analyzers.
-func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*LintFile, error) {
+func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File, against *sql.DB) (*LintFile, error) {
 	lf := &LintFile{Name: f.Name(), Findings: []Finding{}}
 	stmts, err := scanStmts(f)
 	if err != nil {
@@ -318,7 +325,23 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*L
 			fmt.Sprintf("Column %q of table %q is dropped and %q is added with the same type %s: a rename written as drop + add loses the data", r.from, r.table, r.to, r.typ),
 			stmtAt(stmts, r.pos), fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", quoteIdent(r.table), quoteIdent(r.from), quoteIdent(r.to))))
 	}
-	for _, x := range pgRules(file, parsed, txMode(f) == "none") {
+	pgf := pgRules(file, parsed, txMode(f) == "none")
+	if against != nil {
+		pgf = append(pgf, dataChecks(ctx, against, parsed)...)
+		sizes := map[string]string{}
+		for i, x := range pgf {
+			if x.table == "" || x.analyzer != AnalyzerZeroDowntime {
+				continue
+			}
+			if _, ok := sizes[x.table]; !ok {
+				sizes[x.table] = tableSize(ctx, against, x.table)
+			}
+			if sz := sizes[x.table]; sz != "" {
+				pgf[i].text += " (" + sz + ")"
+			}
+		}
+	}
+	for _, x := range pgf {
 		lf.Findings = append(lf.Findings, m.finding(f, x.analyzer, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
 	}
 	kept := lf.Findings[:0]

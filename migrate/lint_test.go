@@ -238,3 +238,59 @@ func TestLintGitBase(t *testing.T) {
 		t.Fatalf("report: %+v", rep.Files)
 	}
 }
+
+// TestLintAgainst: with a real database, lint reports the data that would
+// make a file fail, and table sizes on lock findings.
+func TestLintAgainst(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.addMigration(t, v1+"_base.sql", `CREATE TABLE users (id bigint PRIMARY KEY, email text, code varchar(20), n text);
+CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint);
+`)
+	m := p.migrator(migrate.Config{})
+	target, _ := targetDB(t, p.server)
+	if _, err := m.Apply(ctx, target, migrate.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.ExecContext(ctx, `INSERT INTO users SELECT i, CASE WHEN i = 7 THEN NULL ELSE 'u' || (i % 90) || '@x' END, repeat('c', 5 + i % 10), CASE WHEN i = 3 THEN 'abc' ELSE i::text END FROM generate_series(1, 100) i;
+INSERT INTO posts SELECT i, CASE WHEN i = 5 THEN 999 ELSE i END FROM generate_series(1, 10) i;`); err != nil {
+		t.Fatal(err)
+	}
+	p.addMigration(t, v2+"_risky.sql", lt+`ALTER TABLE users ALTER COLUMN code TYPE varchar(8);
+ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+ALTER TABLE users ALTER COLUMN n TYPE bigint USING n::bigint;
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
+ALTER TABLE users ADD CONSTRAINT users_code_check CHECK (length(code) < 14) NOT VALID;
+ALTER TABLE posts ADD CONSTRAINT posts_user_fkey FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+`)
+	rep, err := m.Lint(ctx, migrate.LintOptions{Latest: 1, Against: target})
+	if !errors.Is(err, migrate.ErrLintFailed) {
+		t.Fatalf("lint: %v", err)
+	}
+	got := map[string]string{}
+	for _, x := range rep.Files[0].Findings {
+		got[x.Code] = x.Text
+	}
+	for code, want := range map[string]string{
+		"DL301": "longer than 8 characters",
+		"DL302": "1 row(s) of \"users\" have \"email\" NULL",
+		"DL303": "invalid input syntax for type bigint",
+		"DL304": "appear more than once",
+		"DL305": "violate CHECK \"users_code_check\"",
+		"DL306": "1 row(s) of \"posts\" reference no row of \"users\"",
+		"DL107": "~100 rows",
+	} {
+		if !strings.Contains(got[code], want) {
+			var b bytes.Buffer
+			rep.Write(&b, migrate.FormatText)
+			t.Errorf("%s: %q does not say %q\n%s", code, got[code], want, b.String())
+		}
+	}
+	// Without a database, none of the data codes.
+	rep, _ = m.Lint(ctx, migrate.LintOptions{Latest: 1})
+	for _, x := range rep.Files[0].Findings {
+		if strings.HasPrefix(x.Code, "DL3") {
+			t.Errorf("data finding without --against: %+v", x)
+		}
+	}
+}

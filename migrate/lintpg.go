@@ -49,6 +49,8 @@ const (
 	CodeDataNulls      = "DL302" // NOT NULL with NULLs present
 	CodeDataCastFails  = "DL303" // a type change whose cast fails on existing values
 	CodeDataDuplicates = "DL304" // a unique index or constraint with duplicates present
+	CodeDataCheck      = "DL305" // a new CHECK that existing rows violate
+	CodeDataOrphans    = "DL306" // a new FOREIGN KEY that existing rows violate
 	// Renames (analyzer rename).
 	CodeRename = "RN101" // drop + add of a column with the same type: a rename that loses data
 )

@@ -21,6 +21,7 @@ const (
 type pgFinding struct {
 	analyzer, code, text, fix string
 	pos                       int
+	table                     string // the existing table a lock finding is about
 }
 
 // pgRules runs the PostgreSQL checks the library lacks, statement by
@@ -40,6 +41,7 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 		return ok
 	}
 	var out []pgFinding
+	curTable := ""
 	add := func(code string, pos int, text, fix string) {
 		az := AnalyzerZeroDowntime
 		if strings.HasPrefix(code, "DL2") {
@@ -48,7 +50,7 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 		if code == CodeEnumOrder {
 			az = AnalyzerTypes
 		}
-		out = append(out, pgFinding{analyzer: az, code: code, pos: pos, text: text, fix: fix})
+		out = append(out, pgFinding{analyzer: az, code: code, pos: pos, text: text, fix: fix, table: curTable})
 	}
 	lockTimeout, reportedTimeout := false, false
 	sessionSet := map[string]int{} // session-level SET name -> position, until RESET
@@ -67,6 +69,10 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 		pos, n := p.stmt.Pos, p.node
 		if n == nil {
 			continue
+		}
+		curTable = ""
+		if rel := relName(n); existing(rel) {
+			curTable = rel
 		}
 		switch {
 		case n.GetTransactionStmt() != nil:

@@ -5,7 +5,7 @@
 //	datalayer migrate diff [name] [--check] [--rename old=new]... [--no-rename]
 //	datalayer migrate apply [--baseline V] [--dry-run] [--to V]
 //	datalayer migrate status [--json]
-//	datalayer migrate lint [--git-base REF | --latest N] [--format text|json|markdown]
+//	datalayer migrate lint [--git-base REF | --latest N] [--format text|json|markdown] [--against URL]
 //	datalayer migrate hash
 //
 // Settings come from flags, then the atlas.hcl env (--env, default "local"),
@@ -41,7 +41,8 @@ commands:
                           --rename old=new / table.old=new confirms a rename, --no-rename drops and adds)
   apply                   apply pending migrations (--baseline V, --dry-run, --to V)
   status                  show applied, pending, failed and drifted files (--json)
-  lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown)
+  lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown,
+                          --against URL: data checks and table sizes on a real database)
   hash                    rewrite atlas.sum
   dev-stop                stop the dev server kept between runs (DATALAYER_DEV_KEEP=0: none is kept)
 
@@ -82,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		latest   = fs.Int("latest", 0, "lint: the latest N files")
 		format   = fs.String("format", "text", "lint: text, json or markdown")
 		noRename = fs.Bool("no-rename", false, "diff: write drop + add for rename candidates not confirmed")
+		against  = fs.String("against", "", "lint: check data-dependent risks and table sizes on this database URL (read-only)")
 		renames  []string
 	)
 	fs.Func("rename", "diff: confirm a rename, old=new (table) or table.old=new (column); repeatable", func(v string) error {
@@ -244,6 +246,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	case "lint":
 		opts := migrate.LintOptions{GitBase: *gitBase, Latest: *latest}
+		if *against != "" {
+			db, err := migrate.Open(*against)
+			if err != nil {
+				return fail(err)
+			}
+			defer db.Close()
+			opts.Against = db
+		}
 		if opts.GitBase == "" && opts.Latest == 0 {
 			opts.GitBase, opts.Latest = proj.LintGitBase, proj.LintLatest
 		}
