@@ -274,7 +274,7 @@ func execStmts(ctx context.Context, drv amigrate.Driver, f amigrate.File, dir st
 	}
 	for _, s := range stmts {
 		if _, err := drv.ExecContext(ctx, s.Text); err != nil {
-			return fmt.Errorf("migrate: %s", stmtError(filepath.Join(dir, f.Name()), f, s, err))
+			return fmt.Errorf("migrate: %w", stmtError(filepath.Join(dir, f.Name()), f, s, err))
 		}
 	}
 	return nil

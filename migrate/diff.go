@@ -277,7 +277,7 @@ func verifyPlan(ctx context.Context, db *devDB, files []DiffFile, want *schema.S
 				if tx != nil {
 					_ = tx.Rollback()
 				}
-				return fmt.Errorf("%w: %s", ErrPlanFails, stmtError(df.Name, f, s, err))
+				return fmt.Errorf("%w: %w", ErrPlanFails, stmtError(df.Name, f, s, err))
 			}
 		}
 		if tx != nil {

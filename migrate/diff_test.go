@@ -277,3 +277,116 @@ func TestDiffRefusesEditedDirectory(t *testing.T) {
 	}
 	_ = os.Remove
 }
+
+// TestDiffSchemaErrorsNameFileAndLine: a syntax error in schema/ names the
+// file and the line of the error, not only the statement; an unsupported
+// object is blamed on the file that creates it, even when another file
+// mentions its name.
+func TestDiffSchemaErrorsNameFileAndLine(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.setSchema(t, map[string]string{
+		"01_users.sql": baseSchema,
+		"02_posts.sql": "-- posts\nCREATE TABLE posts (\n    id bigint PRIMARY KEY,\n    title text NOT NULL,\n    body text NOT NUL\n);\n",
+	})
+	_, err := p.migrator(migrate.Config{}).Diff(ctx, "x")
+	var se *migrate.StmtError
+	if !errors.As(err, &se) || !strings.HasSuffix(se.Path, "02_posts.sql") || se.Line != 5 {
+		t.Fatalf("error %v (%+v), want 02_posts.sql line 5", err, se)
+	}
+	if !strings.Contains(err.Error(), "02_posts.sql:5: ") {
+		t.Errorf("message %q lacks file:line", err)
+	}
+	p.setSchema(t, map[string]string{
+		"01_users.sql": baseSchema + "-- users_count is defined in 03_views.sql\n",
+		"02_posts.sql": postsSchema,
+		"03_views.sql": "CREATE VIEW users_count AS SELECT count(*) FROM users;\n",
+	})
+	_, err = p.migrator(migrate.Config{}).Diff(ctx, "x")
+	if !errors.Is(err, migrate.ErrUnsupported) || !strings.Contains(err.Error(), "view public.users_count (") || strings.Contains(err.Error(), "01_users.sql") {
+		t.Fatalf("unsupported object blamed on the wrong file: %v", err)
+	}
+}
+
+// TestDiffRenames: a rename candidate is refused until confirmed, by flag,
+// schema comment or prompt; --no-rename writes the drop and add.
+func TestDiffRenames(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	m := p.migrator(migrate.Config{})
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema})
+	if _, err := m.Diff(ctx, "initial"); err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(baseSchema, "email text NOT NULL", "mail text NOT NULL", 1)
+	p.setSchema(t, map[string]string{"01_users.sql": renamed})
+	if _, err := m.Diff(ctx, "r"); !errors.Is(err, migrate.ErrRenameUnconfirmed) || !strings.Contains(err.Error(), "users.email=mail") {
+		t.Fatalf("unconfirmed: %v", err)
+	}
+	var asked []string
+	res, err := m.DiffWith(ctx, migrate.DiffOptions{Name: "r", Confirm: func(q string) (bool, error) { asked = append(asked, q); return false, nil }})
+	if err != nil || len(asked) != 1 || !strings.Contains(res.SQL, `DROP COLUMN "email"`) || !strings.Contains(res.SQL, `ADD COLUMN "mail"`) {
+		t.Fatalf("prompt answered no: %v %v\n%s", err, asked, res.SQL)
+	}
+	if idx := strings.Index(res.SQL, `ADD COLUMN "mail"`); idx > strings.Index(res.SQL, `DROP COLUMN "email"`) {
+		t.Errorf("drop before add:\n%s", res.SQL)
+	}
+	// Undo that file and confirm by schema comment instead.
+	os.Remove(filepath.Join(p.dir, res.File))
+	m.Hash()
+	p.setSchema(t, map[string]string{"01_users.sql": "-- migrate:rename users.email=mail\n" + renamed})
+	res, err = m.Diff(ctx, "r")
+	if err != nil || !strings.Contains(res.SQL, `ALTER TABLE "users" RENAME COLUMN "email" TO "mail";`) || strings.Contains(res.SQL, "DROP") {
+		t.Fatalf("comment rename: %v\n%v", err, res)
+	}
+	// A --rename flag that matches nothing is an error.
+	p.setSchema(t, map[string]string{"01_users.sql": renamed + "CREATE TABLE extra (id bigint PRIMARY KEY);\n"})
+	if _, err := m.DiffWith(ctx, migrate.DiffOptions{Name: "x", Renames: []string{"nope=extra"}}); err == nil || !strings.Contains(err.Error(), "--rename nope=extra") {
+		t.Fatalf("unmatched --rename: %v", err)
+	}
+}
+
+// TestDiffCacheDev: cached replays and schema loads follow atlas.sum and
+// schema/, so a cached Check never reports a stale result.
+func TestDiffCacheDev(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	fresh := func() *migrate.Migrator { return p.migrator(migrate.Config{CacheDev: true}) }
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema})
+	if _, err := fresh().Diff(ctx, "initial"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // built, then reused by another Migrator (another process)
+		if _, err := fresh().Check(ctx); err != nil {
+			t.Fatalf("check: %v", err)
+		}
+	}
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema + "CREATE TABLE t (id bigint PRIMARY KEY);\n"})
+	if _, err := fresh().Check(ctx); !errors.Is(err, migrate.ErrDrift) {
+		t.Fatalf("check after a schema change: %v", err)
+	}
+	if _, err := fresh().Diff(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh().Check(ctx); err != nil {
+		t.Fatalf("check after the new file: %v", err)
+	}
+}
+
+// TestDiffPolicyFromProject: atlas.hcl's diff block sets the policy.
+func TestDiffPolicyFromProject(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "atlas.hcl")
+	writeFile(t, path, "diff {\n  zero_downtime = false\n  lock_timeout = \"2s\"\n}\nenv \"local\" {\n  src = \"file://schema\"\n}\n")
+	proj, err := migrate.LoadProject(path, "local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := proj.Config(migrate.Config{}).Diff; got != (migrate.DiffPolicy{Unsafe: true, LockTimeout: "2s"}) {
+		t.Errorf("policy %+v", got)
+	}
+	writeFile(t, path, "diff {\n  lock_timeout = \"soon\"\n}\n")
+	if _, err := migrate.LoadProject(path, "", nil); err == nil || !strings.Contains(err.Error(), "diff.lock_timeout") {
+		t.Errorf("bad lock_timeout: %v", err)
+	}
+}
