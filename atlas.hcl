@@ -52,18 +52,7 @@ env "ci" {
   migration {
     dir = "file://migrations"
   }
-  # Policy for the files `migrate diff` writes (zero downtime, on by default):
-# indexes on existing tables built CONCURRENTLY in their own txmode none
-# file, FOREIGN KEY / CHECK added NOT VALID and validated in a later file,
-# UNIQUE via a concurrent unique index + USING INDEX, SET NOT NULL proved by
-# a validated CHECK, volatile defaults backfilled, and SET LOCAL lock_timeout
-# (RESET in txmode none files) so nothing leaks into pooled connections.
-diff {
-  zero_downtime = true
-  lock_timeout  = "5s"
-}
-
-lint {
+  lint {
     git {
       base = "origin/main"
     }
