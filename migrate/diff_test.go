@@ -62,7 +62,7 @@ CREATE INDEX "users_nickname_idx" ON "users" ("nickname");
 		{"enum_value", map[string]string{"01_users.sql": strings.Replace(strings.Replace(baseSchema, "'member');", "'member', 'owner');", 1), "email text NOT NULL,", "email text NOT NULL,\n    nickname text NULL,", 1) +
 			"CREATE INDEX users_nickname_idx ON users (nickname);\n"},
 			`-- Add value to enum type: "user_role"
-ALTER TYPE "user_role" ADD VALUE 'owner';
+ALTER TYPE "user_role" ADD VALUE 'owner' AFTER 'member';
 `},
 	}
 	withEnum := strings.Replace(strings.Replace(baseSchema, "'member');", "'member', 'owner');", 1), "email text NOT NULL,", "email text NOT NULL,\n    nickname text NULL,", 1) +
