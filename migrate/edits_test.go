@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/agentical/datalayer/migrate"
 )
+
+var showEdits = flag.Bool("edits.show", false, "TestSchemaEdits: log every generated file")
 
 // editsBase is the schema every edit starts from.
 const editsBase = `CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
@@ -351,6 +354,11 @@ func TestSchemaEdits(t *testing.T) {
 				if _, err := m.CheckDatabase(ctx, db); err != nil {
 					t.Errorf("database after apply: %v", err)
 				}
+				for old, to := range e.tables {
+					if to != "" && queryInt(t, db, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", to+"_pkey") != 1 {
+						t.Errorf("renamed table %s -> %s: primary key index not renamed", old, to)
+					}
+				}
 				if _, err := m.Check(ctx); err != nil {
 					t.Errorf("diff --check after the edit: %v", err)
 				}
@@ -400,7 +408,7 @@ func TestSchemaEdits(t *testing.T) {
 				}
 				slices.Sort(sq)
 				row += strings.Join(slices.Compact(sq), ", ") + " |"
-				if t.Failed() {
+				if t.Failed() || *showEdits {
 					for _, f := range res.Files {
 						t.Logf("%s:\n%s", f.Name, p.read(t, f.Name))
 					}

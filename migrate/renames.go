@@ -104,6 +104,7 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 		return false, nil
 	}
 	var renames []schema.Change
+	var pkRen []planStmt
 	oldName := map[string]string{} // new table name -> old
 	// Tables: a dropped and an added table sharing at least half their columns.
 	changes, err := drv.SchemaDiff(cur, want)
@@ -137,6 +138,13 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 			if ok {
 				taken[a] = true
 				renames = append(renames, &schema.RenameTable{From: &schema.Table{Name: d.Name, Schema: d.Schema}, To: d})
+				// The primary key index follows the table's name when it
+				// had the default one (the inspection does not compare it).
+				if d.PrimaryKey != nil && a.PrimaryKey != nil && d.PrimaryKey.Name == d.Name+"_pkey" && a.PrimaryKey.Name == a.Name+"_pkey" {
+					pkRen = append(pkRen, planStmt{fmt.Sprintf("rename the primary key of %q to %q", a.Name, a.PrimaryKey.Name),
+						fmt.Sprintf("ALTER INDEX %s RENAME TO %s", quoteIdent(d.PrimaryKey.Name), quoteIdent(a.PrimaryKey.Name))})
+					d.PrimaryKey.Name = a.PrimaryKey.Name
+				}
 				oldName[a.Name] = d.Name
 				d.Name = a.Name
 				break
@@ -211,7 +219,7 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 		}
 	}
 	raw, err := renameIndexes(ctx, drv, cur, want, &renames)
-	return renames, raw, err
+	return renames, append(pkRen, raw...), err
 }
 
 func explicit(specs []renameSpec, r renameSpec) bool {
