@@ -231,11 +231,12 @@ func txMode(f amigrate.File) string {
 // and the failure is recorded afterwards, outside the aborted transaction.
 func (m *Migrator) execFile(ctx context.Context, conn *sql.Conn, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
 	opts := []amigrate.ExecutorOption{amigrate.WithOperatorVersion(OperatorVersion), amigrate.WithLogger(slogLogger{m.log})}
+	// A file's session settings (SET lock_timeout, even inside a committed
+	// transaction) apply to its later statements only: they are reset
+	// before the next file and before the connection goes back to the
+	// caller's pool (AutoPool shares the service's).
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL") }()
 	if mode == "none" {
-		// The file's session settings (SET lock_timeout) apply to the
-		// statements after them, and are reset before the connection goes
-		// back to the caller's pool.
-		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL") }()
 		ex, err := amigrate.NewExecutor(drv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes, totals: rrw.totals}, opts...)
 		if err != nil {
 			return err

@@ -383,10 +383,29 @@ func TestAutoPoolOfOne(t *testing.T) {
 	if len(res.Files) == 0 {
 		t.Fatal("nothing applied")
 	}
-	// The connection went back to the pool without session settings.
-	var lt string
-	if err := pool.QueryRow(ctx, "SHOW lock_timeout").Scan(&lt); err != nil || lt != "0" {
-		t.Errorf("lock_timeout on the pooled connection: %q %v", lt, err)
+	// A file that SETs lock_timeout (session-level, in its transaction)
+	// leaves the pooled connection as it found it.
+	fsys := fstest.MapFS{"20250101000001_t.sql": {Data: []byte("SET lock_timeout = '3s';\nSET statement_timeout = '7s';\nCREATE TABLE pool_t (id bigint PRIMARY KEY);\n")}}
+	sum, err := migrate.FSDir(fsys).Checksum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sum.MarshalText()
+	fsys["atlas.sum"] = &fstest.MapFile{Data: b}
+	_, dsn2 := targetDB(t, p.server)
+	cfg2, _ := pgxpool.ParseConfig(dsn2)
+	cfg2.MaxConns = 1
+	pool2, err := pgxpool.NewWithConfig(ctx, cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool2.Close()
+	if _, err := migrate.AutoPool(ctx, pool2, fsys, migrate.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var lt, st string
+	if err := pool2.QueryRow(ctx, "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").Scan(&lt, &st); err != nil || lt != "0" || st != "0" {
+		t.Errorf("settings leaked into the pooled connection: lock_timeout %q statement_timeout %q %v", lt, st, err)
 	}
 }
 
