@@ -17,6 +17,7 @@ import (
 	amigrate "ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlcheck"
 )
 
 // DiffResult describes the migration files Diff planned.
@@ -30,6 +31,10 @@ type DiffResult struct {
 	// add a txmode none file for concurrent index builds and a file that
 	// validates constraints.
 	Files []DiffFile
+	// Findings are the PostgreSQL lint checks (DL codes) on the planned
+	// files: what no policy can avoid (a table rewrite, a NOT NULL column
+	// without default that fails on rows). Lint reports them too.
+	Findings []Finding
 }
 
 // DiffFile is one planned migration file.
@@ -224,6 +229,20 @@ func (m *Migrator) plan(ctx context.Context, d amigrate.Dir, opts DiffOptions) (
 			fmt.Fprintf(&b, "-- file: %s\n%s", f.Name, f.SQL)
 		}
 		res.SQL = b.String()
+	}
+	from := schema.NewRealm(cur)
+	prior := map[string]string{}
+	for _, df := range res.Files {
+		f := amigrate.NewLocalFile(df.Name, []byte(df.SQL))
+		stmts, err := scanStmts(f)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: scan %s: %w", df.Name, err)
+		}
+		parsed := parseStmts(stmts)
+		for _, x := range pgRules(&sqlcheck.File{File: f, From: from}, parsed, txMode(f) == "none", prior) {
+			res.Findings = append(res.Findings, m.finding(f, x.analyzer, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
+		}
+		addedChecks(parsed, prior)
 	}
 	start := time.Now()
 	target := current

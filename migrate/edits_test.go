@@ -377,6 +377,21 @@ func TestSchemaEdits(t *testing.T) {
 						ours[f.Name][x.Code] = true
 					}
 				}
+				// Diff reports the same DL findings when it writes the files.
+				var fromDiff, dlLint []string
+				for _, x := range res.Findings {
+					fromDiff = append(fromDiff, x.Code)
+				}
+				for _, c := range got {
+					if strings.HasPrefix(c, "DL") {
+						dlLint = append(dlLint, c)
+					}
+				}
+				slices.Sort(fromDiff)
+				slices.Sort(dlLint)
+				if !slices.Equal(fromDiff, dlLint) {
+					t.Errorf("diff findings %v, lint DL findings %v", fromDiff, dlLint)
+				}
 				slices.Sort(got)
 				want := slices.Clone(e.lint)
 				slices.Sort(want)

@@ -325,7 +325,7 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File, aga
 			fmt.Sprintf("Column %q of table %q is dropped and %q is added with the same type %s: a rename written as drop + add loses the data", r.from, r.table, r.to, r.typ),
 			stmtAt(stmts, r.pos), fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", quoteIdent(r.table), quoteIdent(r.from), quoteIdent(r.to))))
 	}
-	pgf := pgRules(file, parsed, txMode(f) == "none")
+	pgf := pgRules(file, parsed, txMode(f) == "none", nil)
 	if against != nil {
 		pgf = append(pgf, dataChecks(ctx, against, parsed)...)
 		sizes := map[string]string{}

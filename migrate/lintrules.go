@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,7 +28,10 @@ type pgFinding struct {
 // pgRules runs the PostgreSQL checks the library lacks, statement by
 // statement like squawk. "Existing" tables are those present before the
 // file ran: locking a table created in the same file costs nothing.
-func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding {
+//
+// prior holds CHECK constraints (name -> expression) added by earlier files
+// the file's From state does not show (files diff plans together).
+func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool, prior map[string]string) []pgFinding {
 	var before *schema.Schema
 	if len(file.From.Schemas) > 0 {
 		before = file.From.Schemas[0]
@@ -55,7 +59,10 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 	lockTimeout, reportedTimeout := false, false
 	sessionSet := map[string]int{} // session-level SET name -> position, until RESET
 	notValid := map[string]bool{}  // constraints added NOT VALID in this file
-	checks := map[string]string{}  // constraint name -> CHECK expression (this file)
+	checks := maps.Clone(prior)    // constraint name -> CHECK expression
+	if checks == nil {
+		checks = map[string]string{}
+	}
 	validated := map[string]bool{} // constraints validated in this file
 	locks := func(pos int, table string) {
 		if !lockTimeout && !reportedTimeout {
@@ -304,6 +311,23 @@ func pgRules(file *sqlcheck.File, parsed []parsedStmt, txNone bool) []pgFinding 
 			fmt.Sprintf("Use SET LOCAL %s in a transactional file, or RESET %s at the end of a txmode none file", name, name))
 	}
 	return out
+}
+
+// addedChecks collects the CHECK constraints the statements add.
+func addedChecks(parsed []parsedStmt, into map[string]string) {
+	for _, p := range parsed {
+		at := p.node.GetAlterTableStmt()
+		if at == nil {
+			continue
+		}
+		for _, c := range at.Cmds {
+			if cmd := c.GetAlterTableCmd(); cmd != nil && cmd.Subtype == pg.AlterTableType_AT_AddConstraint {
+				if con := cmd.Def.GetConstraint(); con != nil && con.Contype == pg.ConstrType_CONSTR_CHECK {
+					into[con.Conname] = deparseExpr(con.RawExpr)
+				}
+			}
+		}
+	}
 }
 
 // typeRules are squawk's prefer-* column type checks.

@@ -189,6 +189,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		for _, f := range res.Files {
 			fmt.Fprintf(stdout, "wrote %s/%s\n", m.Config().Dir, f.Name)
 		}
+		for _, x := range res.Findings {
+			fmt.Fprintf(stderr, "%s:%d: %s [%s] %s\n  safe rewrite: %s\n", x.File, x.Line, x.Code, x.Severity, x.Text, x.Fix)
+		}
 		fmt.Fprintf(stdout, "(%s)\n", time.Since(start).Round(time.Millisecond))
 		return 0
 	case "apply":
