@@ -339,6 +339,14 @@ func TestDiffRenames(t *testing.T) {
 	if err != nil || !strings.Contains(res.SQL, `ALTER TABLE "users" RENAME COLUMN "email" TO "mail";`) || strings.Contains(res.SQL, "DROP") {
 		t.Fatalf("comment rename: %v\n%v", err, res)
 	}
+	// With two candidates for one dropped column, confirming one settles both.
+	os.Remove(filepath.Join(p.dir, res.File))
+	m.Hash()
+	p.setSchema(t, map[string]string{"01_users.sql": strings.Replace(renamed, "mail text NOT NULL,", "alias text NOT NULL,\n    mail text NOT NULL,", 1)})
+	res, err = m.DiffWith(ctx, migrate.DiffOptions{Name: "r", Renames: []string{"users.email=mail"}})
+	if err != nil || !strings.Contains(res.SQL, `RENAME COLUMN "email" TO "mail"`) || !strings.Contains(res.SQL, `ADD COLUMN "alias"`) {
+		t.Fatalf("two candidates: %v\n%v", err, res)
+	}
 	// A --rename flag that matches nothing is an error.
 	p.setSchema(t, map[string]string{"01_users.sql": renamed + "CREATE TABLE extra (id bigint PRIMARY KEY);\n"})
 	if _, err := m.DiffWith(ctx, migrate.DiffOptions{Name: "x", Renames: []string{"nope=extra"}}); err == nil || !strings.Contains(err.Error(), "--rename nope=extra") {

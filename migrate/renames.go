@@ -123,8 +123,9 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 	}
 	taken := map[*schema.Table]bool{}
 	for _, d := range drops {
+		only := explicitTarget(specs, "", d.Name)
 		for _, a := range adds {
-			if taken[a] {
+			if taken[a] || only != "" && a.Name != only {
 				continue
 			}
 			r := renameSpec{from: d.Name, to: a.Name}
@@ -177,8 +178,12 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 		var cols []schema.Change
 		took := map[*schema.Column]bool{}
 		for _, d := range dcols {
+			only := explicitTarget(specs, t.Name, d.Name)
+			if old := oldName[t.Name]; only == "" && old != "" {
+				only = explicitTarget(specs, old, d.Name)
+			}
 			for _, a := range acols {
-				if took[a] {
+				if took[a] || only != "" && a.Name != only {
 					continue
 				}
 				r := renameSpec{table: t.Name, from: d.Name, to: a.Name}
@@ -220,6 +225,16 @@ func resolveRenames(ctx context.Context, drv amigrate.Driver, cur, want *schema.
 	}
 	raw, err := renameIndexes(ctx, drv, cur, want, &renames)
 	return renames, append(pkRen, raw...), err
+}
+
+// explicitTarget is the new name an explicit rename gives from, "" if none.
+func explicitTarget(specs []renameSpec, table, from string) string {
+	for _, s := range specs {
+		if s.table == table && s.from == from {
+			return s.to
+		}
+	}
+	return ""
 }
 
 func explicit(specs []renameSpec, r renameSpec) bool {
