@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
 // ApplyOptions select what Apply does. The zero value applies every pending file.
@@ -243,7 +244,9 @@ func (m *Migrator) execFile(ctx context.Context, conn *sql.Conn, drv amigrate.Dr
 		}
 		// The executor records progress after every statement itself.
 		if err := ex.Execute(ctx, f); err != nil {
-			return failed(f, err)
+			fe := failed(f, err)
+			dropInvalidIndex(ctx, conn, fe.Stmt)
+			return fe
 		}
 		return nil
 	}
@@ -269,6 +272,30 @@ func (m *Migrator) execFile(ctx context.Context, conn *sql.Conn, drv amigrate.Dr
 		return errors.Join(ferr, rerr)
 	}
 	return ferr
+}
+
+// dropInvalidIndex removes the INVALID index a failed CREATE INDEX
+// CONCURRENTLY leaves behind, so the resumed file can run the statement
+// again (it would fail with "already exists").
+func dropInvalidIndex(ctx context.Context, conn *sql.Conn, stmt string) {
+	res, err := pg.Parse(stmt)
+	if err != nil || len(res.Stmts) != 1 {
+		return
+	}
+	is := res.Stmts[0].Stmt.GetIndexStmt()
+	if is == nil || !is.Concurrent || is.Idxname == "" {
+		return
+	}
+	name := quoteIdent(is.Idxname)
+	if s := is.Relation.GetSchemaname(); s != "" {
+		name = quoteIdent(s) + "." + name
+	}
+	ctx = context.WithoutCancel(ctx)
+	var invalid bool
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce((SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)", name).Scan(&invalid); err != nil || !invalid {
+		return
+	}
+	_, _ = conn.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+name)
 }
 
 func failed(f amigrate.File, err error) *FailedFileError {

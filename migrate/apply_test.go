@@ -359,6 +359,33 @@ func TestAutoConcurrentStarters(t *testing.T) {
 
 // TestAutoEmbeddedMigrations applies the committed migrations (the
 // project's real schema) from the embed and checks sqlc's tables exist.
+// TestApplyResumesFailedConcurrentIndex: a CREATE UNIQUE INDEX
+// CONCURRENTLY that fails (duplicates) leaves an INVALID index; apply drops
+// it, so once the data is fixed the resumed file builds the index.
+func TestApplyResumesFailedConcurrentIndex(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.addMigration(t, v1+"_t.sql", "CREATE TABLE t (id bigint PRIMARY KEY, email text);\nINSERT INTO t VALUES (1, 'a'), (2, 'a');\n")
+	p.addMigration(t, v2+"_idx.sql", "-- atlas:txmode none\n\nCREATE UNIQUE INDEX CONCURRENTLY t_email_key ON t (email);\n")
+	m := p.migrator(migrate.Config{})
+	db, _ := targetDB(t, p.server)
+	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); !errors.Is(err, migrate.ErrFailedFile) {
+		t.Fatalf("apply with duplicates: %v", err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pg_class WHERE relname = 't_email_key'"); n != 0 {
+		t.Fatalf("invalid index left behind")
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM t WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); err != nil {
+		t.Fatalf("resume after fixing the data: %v", err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pg_index WHERE indexrelid = 't_email_key'::regclass AND indisvalid"); n != 1 {
+		t.Fatal("index not built")
+	}
+}
+
 // TestAutoPoolOfOne: the advisory lock and the files share one connection,
 // so a pool of one connection applies instead of waiting for a second one.
 func TestAutoPoolOfOne(t *testing.T) {

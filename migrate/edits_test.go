@@ -171,7 +171,7 @@ var squawkRules = map[string][]string{
 var squawkDeliberate = map[string]string{
 	"require-statement-timeout":              "we bound lock waits (lock_timeout), not run time: a statement_timeout would abort a VALIDATE or a CONCURRENTLY build that blocks nobody",
 	"changing-column-type/binary-compatible": "widening varchar or varchar to text changes only the catalog: no rewrite, so no DL110",
-	"prefer-robust-stmts":                    "apply records progress per statement in txmode none files and resumes at the failed one; IF NOT EXISTS would keep an INVALID index left by a failed concurrent build",
+	"prefer-robust-stmts":                    "apply records progress per statement in txmode none files, resumes at the failed one and drops the INVALID index a failed concurrent build leaves; IF NOT EXISTS would keep that invalid index",
 }
 
 type squawkFinding struct {
