@@ -151,13 +151,17 @@ type devDB struct {
 	keep bool
 }
 
-// cachePrefix starts the names of cached dev databases.
-const cachePrefix = "dlcache_"
+// cachePrefix starts the names of cached dev databases; cacheKeep is how
+// many of each kind are kept.
+const (
+	cachePrefix = "dlcache_"
+	cacheKeep   = 6
+)
 
 // cached returns the dev database kind_<key>, building it with build when
 // it does not exist yet. Building happens under a temporary name that is
 // renamed when complete, so a failed or concurrent build never publishes a
-// half-loaded database; older databases of the same kind are dropped. The
+// half-loaded database; only the newest cacheKeep of a kind are kept. The
 // result must not be modified (clone it with cloneOf).
 func (m *Migrator) cached(ctx context.Context, kind, key string, build func(*devDB) error) (*devDB, error) {
 	m.mu.Lock()
@@ -189,7 +193,9 @@ func (m *Migrator) cached(ctx context.Context, kind, key string, build func(*dev
 		if _, err := srv.admin.ExecContext(ctx, "ALTER DATABASE "+quoteIdent(tmp.name)+" RENAME TO "+quoteIdent(name)); err != nil {
 			tmp.Close(ctx) // another process published it first
 		}
-		rows, err := srv.admin.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", cachePrefix+kind+"_%", name)
+		// Keep the newest few of this kind (several projects may share a
+		// dev server), drop the rest.
+		rows, err := srv.admin.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2 ORDER BY oid DESC OFFSET $3", cachePrefix+kind+"_%", name, cacheKeep-1)
 		if err == nil {
 			var old []string
 			for rows.Next() {
