@@ -11,14 +11,12 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/events"
 	"github.com/agentical/datalayer/httpmw"
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/reqctx"
-	"github.com/agentical/datalayer/stores"
 )
 
 // api holds what the handlers need.
@@ -64,30 +62,8 @@ type conflictBody struct {
 
 // writeError answers a data-layer error through httpmw.WriteError (404,
 // 409, 422, 503 + Retry-After, 500).
-//
-// Workaround: stores.ErrPoolExhausted (the gated pool's "no connection
-// within DB_POOL_TIMEOUT", which the gate also returns for any failed
-// acquire, e.g. PostgreSQL refusing connections) is not known to
-// httpmw.StatusOf and would be answered 500; it is answered as
-// httpmw.ErrPoolExhausted (503 + Retry-After) instead.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	httpmw.WriteError(w, r, poolError(err))
-}
-
-func poolError(err error) error {
-	if errors.Is(err, stores.ErrPoolExhausted) && !errors.Is(err, httpmw.ErrPoolExhausted) {
-		return fmt.Errorf("%w: %w", httpmw.ErrPoolExhausted, err)
-	}
-	return err
-}
-
-// txBeginner applies poolError to BEGIN's errors (see writeError), for
-// httpmw.Transactional.
-type txBeginner struct{ postgres.TxBeginner }
-
-func (b txBeginner) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	tx, err := b.TxBeginner.BeginTx(ctx, opts)
-	return tx, poolError(err)
+	httpmw.WriteError(w, r, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -204,7 +204,7 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		repo:   repository,
 		bus:    bus,
 		log:    logger,
-		txConf: httpmw.TxConfig{DB: txBeginner{dl.DB()}, BeginTimeout: 2 * time.Second, Options: postgres.TxOptions{OnRetry: tel.TxRetried}},
+		txConf: httpmw.TxConfig{DB: dl.DB(), BeginTimeout: 2 * time.Second, Options: postgres.TxOptions{OnRetry: tel.TxRetried}},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /livez", dl.Health().Live())
