@@ -80,6 +80,11 @@ type Options struct {
 	Postgres func(*postgres.Config)
 	Cache    func(*cache.Config)
 	Surreal  func(*surreal.Config)
+	// Resilience and Runtime, if set, adjust the policies' and the
+	// repository runtime's configuration the same way (retry and breaker
+	// callbacks, the per-method observer).
+	Resilience func(*resilience.Config)
+	Runtime    func(*repo.Config)
 }
 
 func (o *Options) setDefaults() {
@@ -143,6 +148,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *Stores, err 
 
 	rc := cfg.ResiliencePolicies()
 	rc.Logger = s.log
+	if opts.Resilience != nil {
+		opts.Resilience(&rc)
+	}
 	if s.policies, err = resilience.New(rc); err != nil {
 		return nil, fmt.Errorf("stores: resilience policies: %w", err)
 	}
@@ -167,7 +175,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *Stores, err 
 		return nil, err
 	}
 
-	if s.runtime, err = repo.New(repo.Config{Cache: s.cache, Policies: s.policies}); err != nil {
+	rtc := repo.Config{Cache: s.cache, Policies: s.policies}
+	if opts.Runtime != nil {
+		opts.Runtime(&rtc)
+	}
+	if s.runtime, err = repo.New(rtc); err != nil {
 		return nil, fmt.Errorf("stores: repository runtime: %w", err)
 	}
 	if len(opts.Methods) > 0 {

@@ -66,12 +66,12 @@ import (
 	"github.com/agentical/datalayer"
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/config"
-	"github.com/agentical/datalayer/db"
 	"github.com/agentical/datalayer/debugpage"
 	"github.com/agentical/datalayer/events"
 	"github.com/agentical/datalayer/httpmw"
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
+	"github.com/agentical/datalayer/resilience"
 	"github.com/agentical/datalayer/stores"
 	"github.com/agentical/datalayer/telemetry"
 )
@@ -152,6 +152,11 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		// otelpgx first, then the data layer's own tracer (slow queries,
 		// per-request accounting).
 		Postgres: func(pc *postgres.Config) { pc.Tracer = tel.PgxTracer(pc.Tracer) },
+		Resilience: func(rc *resilience.Config) {
+			rc.OnRetry = tel.Retried
+			rc.OnStateChange = tel.BreakerChanged("postgres")
+		},
+		Runtime: func(rc *repo.Config) { rc.Observer = tel.MethodObserver() },
 		Cache: func(cc *cache.Config) {
 			if cc.Observer != nil {
 				cc.Observer = tel.CacheObserver(cc.Observer)
@@ -173,17 +178,7 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		logger.Info("agentsvc: data layer closed")
 	}()
 
-	// stores.Options has no hook for the runtime's method observer, so the
-	// service builds its repository on a runtime of its own over the same
-	// cache, policies and gated pool (dl.Repo is left unused).
-	rt, err := repo.New(repo.Config{Cache: dl.Cache(), Policies: dl.Policies(), Observer: tel.MethodObserver()})
-	if err != nil {
-		return err
-	}
-	if err := rt.Check(db.Methods()); err != nil {
-		return err
-	}
-	repository := db.NewRepository(dl.DB(), rt)
+	rt, repository := dl.Runtime(), dl.Repo
 
 	stopObserve, err := tel.Observe(telemetry.Sources{
 		Pools:    map[string]*pgxpool.Pool{"main": dl.Pool()},
