@@ -5,6 +5,17 @@
 # Left empty (DATALAYER_DEV_URL unset), the tool starts its own server from
 # the local PostgreSQL binaries, so `go generate ./...` needs no setup.
 
+# Policy for the files `migrate diff` writes (zero downtime, on by default):
+# indexes on existing tables built CONCURRENTLY in their own txmode none
+# file, FOREIGN KEY / CHECK added NOT VALID and validated in a later file,
+# UNIQUE via a concurrent unique index + USING INDEX, SET NOT NULL proved by
+# a validated CHECK, volatile defaults backfilled, and SET LOCAL lock_timeout
+# (RESET in txmode none files) so nothing leaks into pooled connections.
+diff {
+  zero_downtime = true
+  lock_timeout  = "5s"
+}
+
 lint {
   # Files to lint by default: the latest one. CI passes --git-base.
   latest = 1
@@ -14,7 +25,9 @@ lint {
   data_depend   { error = false }  # MF1xx: may fail depending on data
   incompatible  { error = false }  # BC1xx: renames that break old clients
   condrop       { error = false }  # CD101
-  zero_downtime { error = true }   # PG101-PG105: locks and rewrites on live tables
+  zero_downtime { error = true }   # DL1xx: locks and rewrites on live tables
+  types         { error = false }  # DL2xx: varchar(n), int, serial, timestamp, char
+  data          { error = true }   # DL3xx: lint --against DATABASE_URL data checks
   rename        { error = true }   # RN101: rename written as drop + add
 
   # Per-code overrides: skip, warn, fail.

@@ -68,3 +68,19 @@ func (cfg Config) LogValue() slog.Value { return slog.StringValue(cfg.String()) 
 
 // MarshalJSON writes the masked view (function fields are left out).
 func (cfg Config) MarshalJSON() ([]byte, error) { return json.Marshal(cfg.view()) }
+
+// String describes the cache without its configuration's password: fmt
+// would otherwise print the unexported Config field as it is. GoString and
+// LogValue say the same.
+func (c *Cache) String() string {
+	if c == nil {
+		return "cache.Cache(nil)"
+	}
+	return fmt.Sprintf("cache.Cache{Addrs: %q, Prefix: %q, SchemaVersion: %q}", c.cfg.Addrs, c.prefix, c.schema)
+}
+
+// GoString is String.
+func (c *Cache) GoString() string { return c.String() }
+
+// LogValue is String, for slog.
+func (c *Cache) LogValue() slog.Value { return slog.StringValue(c.String()) }

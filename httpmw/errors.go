@@ -18,8 +18,10 @@ import (
 )
 
 // ErrPoolExhausted is returned (wrapped) when a transactional handler found
-// no free database connection within TxConfig.BeginTimeout.
-var ErrPoolExhausted = errors.New("httpmw: no database connection available")
+// no free database connection within TxConfig.BeginTimeout. It is
+// postgres.ErrPoolExhausted, which stores.DB returns too, so StatusOf maps
+// both to 503.
+var ErrPoolExhausted = postgres.ErrPoolExhausted
 
 // StatusClientClosed is the status StatusOf gives a request whose client went
 // away (nginx's 499); nobody receives it, it only reaches the access log.

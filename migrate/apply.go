@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
 // ApplyOptions select what Apply does. The zero value applies every pending file.
@@ -103,11 +105,18 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	if err := validate(dir); err != nil {
 		return nil, err
 	}
-	drv, err := postgres.Open(db)
+	// Everything runs on one connection: the advisory lock is held by a
+	// session, and a pool of one connection must not wait for a second.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close()
+	drv, err := postgres.Open(conn)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	unlock, err := drv.Lock(ctx, LockName, m.cfg.LockTimeout)
+	unlock, err := advisoryLock(ctx, conn, LockName, m.cfg.LockTimeout)
 	if errors.Is(err, schema.ErrLocked) {
 		return nil, fmt.Errorf("%w (waited %s)", ErrLocked, m.cfg.LockTimeout)
 	}
@@ -121,7 +130,7 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	}()
 	if opts.DryRun {
 		// Everything a dry run writes (revisions table, baseline) is undone.
-		tx, err := db.BeginTx(ctx, nil)
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
@@ -133,7 +142,7 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 		res, _, err := m.pending(ctx, txDrv, tx, dir, opts)
 		return res, err
 	}
-	res, pending, err := m.pending(ctx, drv, db, dir, opts)
+	res, pending, err := m.pending(ctx, drv, conn, dir, opts)
 	if err != nil || len(pending) == 0 {
 		return res, err
 	}
@@ -141,10 +150,14 @@ func (m *Migrator) ApplyDir(ctx context.Context, db *sql.DB, dir amigrate.Dir, o
 	if err != nil {
 		return res, err
 	}
-	rrw := &revisions{conn: db, schema: m.cfg.RevisionsSchema, hashes: hashes}
+	totals, err := currentTotals(dir)
+	if err != nil {
+		return res, err
+	}
+	rrw := &revisions{conn: conn, schema: m.cfg.RevisionsSchema, hashes: hashes, totals: totals}
 	for i, f := range pending {
 		start := time.Now()
-		if err := m.execFile(ctx, db, drv, rrw, dir, f, res.Files[i].TxMode); err != nil {
+		if err := m.execFile(ctx, conn, drv, rrw, dir, f, res.Files[i].TxMode); err != nil {
 			return res, err
 		}
 		res.Files[i].Duration = time.Since(start)
@@ -217,41 +230,34 @@ func txMode(f amigrate.File) string {
 
 // execFile runs one file. In a transaction, a failure rolls everything back
 // and the failure is recorded afterwards, outside the aborted transaction.
-func (m *Migrator) execFile(ctx context.Context, db *sql.DB, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
+func (m *Migrator) execFile(ctx context.Context, conn *sql.Conn, drv amigrate.Driver, rrw *revisions, dir amigrate.Dir, f amigrate.File, mode string) error {
 	opts := []amigrate.ExecutorOption{amigrate.WithOperatorVersion(OperatorVersion), amigrate.WithLogger(slogLogger{m.log})}
+	// A file's session settings (SET lock_timeout, even inside a committed
+	// transaction) apply to its later statements only: they are reset
+	// before the next file and before the connection goes back to the
+	// caller's pool (AutoPool shares the service's).
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL") }()
 	if mode == "none" {
-		// One session for the whole file, so its SET statements (lock_timeout)
-		// apply to the statements after them; reset before it is pooled again.
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET ALL")
-			conn.Close()
-		}()
-		connDrv, err := postgres.Open(conn)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		ex, err := amigrate.NewExecutor(connDrv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes}, opts...)
+		ex, err := amigrate.NewExecutor(drv, dir, &revisions{conn: conn, schema: rrw.schema, hashes: rrw.hashes, totals: rrw.totals}, opts...)
 		if err != nil {
 			return err
 		}
 		// The executor records progress after every statement itself.
 		if err := ex.Execute(ctx, f); err != nil {
-			return failed(f, err)
+			fe := failed(f, err)
+			dropInvalidIndex(ctx, conn, fe.Stmt)
+			return fe
 		}
 		return nil
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: begin: %w", err)
 	}
 	txDrv, err := postgres.Open(tx)
 	if err == nil {
 		var ex *amigrate.Executor
-		if ex, err = amigrate.NewExecutor(txDrv, dir, &revisions{conn: tx, schema: rrw.schema, hashes: rrw.hashes}, opts...); err == nil {
+		if ex, err = amigrate.NewExecutor(txDrv, dir, &revisions{conn: tx, schema: rrw.schema, hashes: rrw.hashes, totals: rrw.totals}, opts...); err == nil {
 			err = ex.Execute(ctx, f)
 		}
 	}
@@ -266,6 +272,30 @@ func (m *Migrator) execFile(ctx context.Context, db *sql.DB, drv amigrate.Driver
 		return errors.Join(ferr, rerr)
 	}
 	return ferr
+}
+
+// dropInvalidIndex removes the INVALID index a failed CREATE INDEX
+// CONCURRENTLY leaves behind, so the resumed file can run the statement
+// again (it would fail with "already exists").
+func dropInvalidIndex(ctx context.Context, conn *sql.Conn, stmt string) {
+	res, err := pg.Parse(stmt)
+	if err != nil || len(res.Stmts) != 1 {
+		return
+	}
+	is := res.Stmts[0].Stmt.GetIndexStmt()
+	if is == nil || !is.Concurrent || is.Idxname == "" {
+		return
+	}
+	name := quoteIdent(is.Idxname)
+	if s := is.Relation.GetSchemaname(); s != "" {
+		name = quoteIdent(s) + "." + name
+	}
+	ctx = context.WithoutCancel(ctx)
+	var invalid bool
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce((SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)", name).Scan(&invalid); err != nil || !invalid {
+		return
+	}
+	_, _ = conn.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+name)
 }
 
 func failed(f amigrate.File, err error) *FailedFileError {
@@ -335,6 +365,44 @@ func checkHistory(ctx context.Context, rrw *revisions, dir amigrate.Dir) error {
 		return fmt.Errorf("%w: %v", ErrUnknownRevision, unknown)
 	}
 	return nil
+}
+
+// advisoryLock takes the session-level advisory lock the Atlas CLI uses for
+// name (FNV-32 of the name) on conn, retrying until timeout.
+func advisoryLock(ctx context.Context, conn *sql.Conn, name string, timeout time.Duration) (func() error, error) {
+	h := fnv.New32()
+	h.Write([]byte(name))
+	id := int64(h.Sum32())
+	deadline := time.Now().Add(timeout)
+	wait := 25 * time.Millisecond
+	for {
+		var ok bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, schema.ErrLocked
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+	return func() error {
+		var released bool
+		if err := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", id).Scan(&released); err != nil {
+			return err
+		}
+		if !released {
+			return fmt.Errorf("migrate: advisory lock %d was not held", id)
+		}
+		return nil
+	}, nil
 }
 
 // slogLogger forwards executor events to slog at debug level.

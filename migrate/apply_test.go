@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentical/datalayer/migrate"
 	"github.com/agentical/datalayer/migrations"
@@ -181,8 +184,8 @@ func TestApplyTxModeNone(t *testing.T) {
 	if f := st.Files[1]; f.State != migrate.StateFailed || f.Applied != 1 || f.Total != 2 {
 		t.Fatalf("status: %+v", f)
 	}
-	// Fixing the failed statement resumes after the applied one.
-	writeFile(t, filepath.Join(p.dir, v2+"_idx.sql"), "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\nCREATE TABLE x (id int REFERENCES users);\n")
+	// Fixing the failed statement (and adding one) resumes after the applied one.
+	writeFile(t, filepath.Join(p.dir, v2+"_idx.sql"), "-- atlas:txmode none\n\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\nCREATE TABLE x (id int REFERENCES users);\nCREATE INDEX CONCURRENTLY x_id_idx ON x (id);\n")
 	if err := m.Hash(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +194,10 @@ func TestApplyTxModeNone(t *testing.T) {
 	}
 	if st, _ = m.Status(ctx, db); !st.OK() {
 		t.Fatalf("after resume: %s", states(st))
+	}
+	// The resumed file counts each statement once (applied > total before).
+	if f := st.Files[1]; f.Applied != 3 || f.Total != 3 {
+		t.Errorf("resumed revision: applied %d of %d, want 3 of 3", f.Applied, f.Total)
 	}
 	// Without a transaction a file still runs on one session: SET carries over.
 	p.addMigration(t, v3+"_session.sql", "-- atlas:txmode none\n\nSET lock_timeout = '5s';\n"+
@@ -352,6 +359,83 @@ func TestAutoConcurrentStarters(t *testing.T) {
 
 // TestAutoEmbeddedMigrations applies the committed migrations (the
 // project's real schema) from the embed and checks sqlc's tables exist.
+// TestApplyResumesFailedConcurrentIndex: a CREATE UNIQUE INDEX
+// CONCURRENTLY that fails (duplicates) leaves an INVALID index; apply drops
+// it, so once the data is fixed the resumed file builds the index.
+func TestApplyResumesFailedConcurrentIndex(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.addMigration(t, v1+"_t.sql", "CREATE TABLE t (id bigint PRIMARY KEY, email text);\nINSERT INTO t VALUES (1, 'a'), (2, 'a');\n")
+	p.addMigration(t, v2+"_idx.sql", "-- atlas:txmode none\n\nCREATE UNIQUE INDEX CONCURRENTLY t_email_key ON t (email);\n")
+	m := p.migrator(migrate.Config{})
+	db, _ := targetDB(t, p.server)
+	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); !errors.Is(err, migrate.ErrFailedFile) {
+		t.Fatalf("apply with duplicates: %v", err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pg_class WHERE relname = 't_email_key'"); n != 0 {
+		t.Fatalf("invalid index left behind")
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM t WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, db, migrate.ApplyOptions{}); err != nil {
+		t.Fatalf("resume after fixing the data: %v", err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pg_index WHERE indexrelid = 't_email_key'::regclass AND indisvalid"); n != 1 {
+		t.Fatal("index not built")
+	}
+}
+
+// TestAutoPoolOfOne: the advisory lock and the files share one connection,
+// so a pool of one connection applies instead of waiting for a second one.
+func TestAutoPoolOfOne(t *testing.T) {
+	p := newProject(t)
+	_, dsn := targetDB(t, p.server)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	res, err := migrate.AutoPool(ctx, pool, migrations.FS, migrate.Config{})
+	if err != nil {
+		t.Fatalf("AutoPool with MaxConns=1: %v", err)
+	}
+	if len(res.Files) == 0 {
+		t.Fatal("nothing applied")
+	}
+	// A file that SETs lock_timeout (session-level, in its transaction)
+	// leaves the pooled connection as it found it.
+	fsys := fstest.MapFS{"20250101000001_t.sql": {Data: []byte("SET lock_timeout = '3s';\nSET statement_timeout = '7s';\nCREATE TABLE pool_t (id bigint PRIMARY KEY);\n")}}
+	sum, err := migrate.FSDir(fsys).Checksum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sum.MarshalText()
+	fsys["atlas.sum"] = &fstest.MapFile{Data: b}
+	_, dsn2 := targetDB(t, p.server)
+	cfg2, _ := pgxpool.ParseConfig(dsn2)
+	cfg2.MaxConns = 1
+	pool2, err := pgxpool.NewWithConfig(ctx, cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool2.Close()
+	if _, err := migrate.AutoPool(ctx, pool2, fsys, migrate.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var lt, st string
+	if err := pool2.QueryRow(ctx, "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").Scan(&lt, &st); err != nil || lt != "0" || st != "0" {
+		t.Errorf("settings leaked into the pooled connection: lock_timeout %q statement_timeout %q %v", lt, st, err)
+	}
+}
+
 func TestAutoEmbeddedMigrations(t *testing.T) {
 	ctx := context.Background()
 	p := newProject(t)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentical/datalayer/internal/devserver"
 	"github.com/agentical/datalayer/internal/testinfra"
 	"github.com/agentical/datalayer/migrate"
 )
@@ -38,6 +39,54 @@ func BenchmarkDiffProjectSchema(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCheckProcess is `datalayer migrate diff --check` on the
+// project's schema as one CLI process does it, a new Migrator per run:
+//
+//   - throwaway_server: the previous CLI (a dev server started per run,
+//     schema/ loaded and migrations/ replayed every time);
+//   - fresh_databases: a running dev server, throwaway databases per run;
+//   - cached: a running dev server keeping the replay (keyed by the
+//     atlas.sum hash) and the loaded schema/ between runs (CacheDev, the
+//     CLI's default now).
+func BenchmarkCheckProcess(b *testing.B) {
+	root, err := testinfra.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := testinfra.PostgresServer(b)
+	check := func(b *testing.B, cfg migrate.Config) {
+		cfg.Dir, cfg.SchemaDir = filepath.Join(root, "migrations"), filepath.Join(root, "schema")
+		m := migrate.New(cfg)
+		defer m.Close(context.Background())
+		if _, err := m.Check(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("throwaway_server", func(b *testing.B) {
+		for b.Loop() {
+			check(b, migrate.Config{StartDev: func(ctx context.Context) (string, func(context.Context) error, error) {
+				pg, err := devserver.StartPostgres(ctx, devserver.PostgresConfig{})
+				if err != nil {
+					return "", nil, err
+				}
+				return pg.DSN(), pg.Stop, nil
+			}})
+		}
+	})
+	b.Run("fresh_databases", func(b *testing.B) {
+		for b.Loop() {
+			check(b, migrate.Config{DevURL: server})
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		check(b, migrate.Config{DevURL: server, CacheDev: true}) // warm
+		b.ResetTimer()
+		for b.Loop() {
+			check(b, migrate.Config{DevURL: server, CacheDev: true})
+		}
+	})
 }
 
 // BenchmarkDiff100Tables: a generated 100-table schema with foreign keys

@@ -31,10 +31,13 @@ const postsSchema = `CREATE TABLE posts (
 // TestDiffSteps walks a schema through the common changes and checks the
 // SQL each diff writes. The clock is frozen, so every diff happens "within
 // the same second": versions must still be distinct and increasing.
+//
+// The zero-downtime policy is off here (one plain file per step); the
+// policy's files are checked by TestSchemaEdits.
 func TestDiffSteps(t *testing.T) {
 	ctx := context.Background()
 	p := newProject(t)
-	m := p.migrator(migrate.Config{})
+	m := p.migrator(migrate.Config{Diff: migrate.DiffPolicy{Unsafe: true}})
 
 	steps := []struct {
 		name   string
@@ -59,7 +62,7 @@ CREATE INDEX "users_nickname_idx" ON "users" ("nickname");
 		{"enum_value", map[string]string{"01_users.sql": strings.Replace(strings.Replace(baseSchema, "'member');", "'member', 'owner');", 1), "email text NOT NULL,", "email text NOT NULL,\n    nickname text NULL,", 1) +
 			"CREATE INDEX users_nickname_idx ON users (nickname);\n"},
 			`-- Add value to enum type: "user_role"
-ALTER TYPE "user_role" ADD VALUE 'owner';
+ALTER TYPE "user_role" ADD VALUE 'owner' AFTER 'member';
 `},
 	}
 	withEnum := strings.Replace(strings.Replace(baseSchema, "'member');", "'member', 'owner');", 1), "email text NOT NULL,", "email text NOT NULL,\n    nickname text NULL,", 1) +
@@ -152,7 +155,7 @@ func TestCheckReportsMissingSQL(t *testing.T) {
 	if !errors.Is(err, migrate.ErrDrift) {
 		t.Fatalf("check: %v, want ErrDrift", err)
 	}
-	if !strings.Contains(res.SQL, `CREATE INDEX "users_email_idx" ON "users" ("email");`) || !strings.Contains(err.Error(), "users_email_idx") {
+	if !strings.Contains(res.SQL, `CREATE INDEX CONCURRENTLY "users_email_idx" ON "users" ("email");`) || !strings.Contains(err.Error(), "users_email_idx") {
 		t.Errorf("missing SQL not reported: %q / %v", res.SQL, err)
 	}
 	if files, _ := filepath.Glob(filepath.Join(p.dir, "*.sql")); len(files) != 1 {
@@ -170,7 +173,7 @@ func TestDiffRejectsUnsupportedObjects(t *testing.T) {
 		want []string
 	}{
 		"nextval": {`CREATE SEQUENCE order_no_seq;
-CREATE TABLE orders (id bigint NOT NULL DEFAULT nextval('order_no_seq'), PRIMARY KEY (id));`, []string{"standalone sequence public.order_no_seq (10_objects.sql)"}},
+CREATE TABLE orders (id bigint NOT NULL DEFAULT nextval('order_no_seq'), PRIMARY KEY (id));`, []string{"standalone sequence public.order_no_seq (", "/10_objects.sql)"}},
 		"view and function": {`CREATE TABLE t (id int PRIMARY KEY);
 CREATE VIEW t_view AS SELECT id FROM t;
 CREATE MATERIALIZED VIEW t_mat AS SELECT id FROM t;
@@ -227,7 +230,7 @@ func TestDiffKeepsHandWrittenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.File != "20250301120002_idx.sql" {
+	if res.File != "20250301120002_idx_indexes.sql" {
 		t.Errorf("file %s", res.File)
 	}
 	// Hand-written objects the library ignores (a trigger function whose body
@@ -254,7 +257,7 @@ CREATE TRIGGER users_touch BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION 
 		t.Error("trigger from the hand-written file did not run")
 	}
 	rep, err := m.Lint(ctx, migrate.LintOptions{Latest: 1})
-	if !errors.Is(err, migrate.ErrLintFailed) || len(rep.Files) != 1 || len(rep.Files[0].Findings) != 1 || rep.Files[0].Findings[0].Code != "PG105" {
+	if !errors.Is(err, migrate.ErrLintFailed) || len(rep.Files) != 1 || len(rep.Files[0].Findings) != 1 || rep.Files[0].Findings[0].Code != "DL112" {
 		t.Fatalf("lint of the hand-written file: %v %+v", err, rep)
 	}
 }
@@ -273,4 +276,125 @@ func TestDiffRefusesEditedDirectory(t *testing.T) {
 		t.Fatalf("diff on edited dir: %v, want ErrChecksum", err)
 	}
 	_ = os.Remove
+}
+
+// TestDiffSchemaErrorsNameFileAndLine: a syntax error in schema/ names the
+// file and the line of the error, not only the statement; an unsupported
+// object is blamed on the file that creates it, even when another file
+// mentions its name.
+func TestDiffSchemaErrorsNameFileAndLine(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.setSchema(t, map[string]string{
+		"01_users.sql": baseSchema,
+		"02_posts.sql": "-- posts\nCREATE TABLE posts (\n    id bigint PRIMARY KEY,\n    title text NOT NULL,\n    body text NOT NUL\n);\n",
+	})
+	_, err := p.migrator(migrate.Config{}).Diff(ctx, "x")
+	var se *migrate.StmtError
+	if !errors.As(err, &se) || !strings.HasSuffix(se.Path, "02_posts.sql") || se.Line != 5 {
+		t.Fatalf("error %v (%+v), want 02_posts.sql line 5", err, se)
+	}
+	if !strings.Contains(err.Error(), "02_posts.sql:5: ") {
+		t.Errorf("message %q lacks file:line", err)
+	}
+	p.setSchema(t, map[string]string{
+		"01_users.sql": baseSchema + "-- users_count is defined in 03_views.sql\n",
+		"02_posts.sql": postsSchema,
+		"03_views.sql": "CREATE VIEW users_count AS SELECT count(*) FROM users;\n",
+	})
+	_, err = p.migrator(migrate.Config{}).Diff(ctx, "x")
+	if !errors.Is(err, migrate.ErrUnsupported) || !strings.Contains(err.Error(), "view public.users_count (") || strings.Contains(err.Error(), "01_users.sql") {
+		t.Fatalf("unsupported object blamed on the wrong file: %v", err)
+	}
+}
+
+// TestDiffRenames: a rename candidate is refused until confirmed, by flag,
+// schema comment or prompt; --no-rename writes the drop and add.
+func TestDiffRenames(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	m := p.migrator(migrate.Config{})
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema})
+	if _, err := m.Diff(ctx, "initial"); err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(baseSchema, "email text NOT NULL", "mail text NOT NULL", 1)
+	p.setSchema(t, map[string]string{"01_users.sql": renamed})
+	if _, err := m.Diff(ctx, "r"); !errors.Is(err, migrate.ErrRenameUnconfirmed) || !strings.Contains(err.Error(), "users.email=mail") {
+		t.Fatalf("unconfirmed: %v", err)
+	}
+	var asked []string
+	res, err := m.DiffWith(ctx, migrate.DiffOptions{Name: "r", Confirm: func(q string) (bool, error) { asked = append(asked, q); return false, nil }})
+	if err != nil || len(asked) != 1 || !strings.Contains(res.SQL, `DROP COLUMN "email"`) || !strings.Contains(res.SQL, `ADD COLUMN "mail"`) {
+		t.Fatalf("prompt answered no: %v %v\n%s", err, asked, res.SQL)
+	}
+	if idx := strings.Index(res.SQL, `ADD COLUMN "mail"`); idx > strings.Index(res.SQL, `DROP COLUMN "email"`) {
+		t.Errorf("drop before add:\n%s", res.SQL)
+	}
+	// Undo that file and confirm by schema comment instead.
+	os.Remove(filepath.Join(p.dir, res.File))
+	m.Hash()
+	p.setSchema(t, map[string]string{"01_users.sql": "-- migrate:rename users.email=mail\n" + renamed})
+	res, err = m.Diff(ctx, "r")
+	if err != nil || !strings.Contains(res.SQL, `ALTER TABLE "users" RENAME COLUMN "email" TO "mail";`) || strings.Contains(res.SQL, "DROP") {
+		t.Fatalf("comment rename: %v\n%v", err, res)
+	}
+	// With two candidates for one dropped column, confirming one settles both.
+	os.Remove(filepath.Join(p.dir, res.File))
+	m.Hash()
+	p.setSchema(t, map[string]string{"01_users.sql": strings.Replace(renamed, "mail text NOT NULL,", "alias text NOT NULL,\n    mail text NOT NULL,", 1)})
+	res, err = m.DiffWith(ctx, migrate.DiffOptions{Name: "r", Renames: []string{"users.email=mail"}})
+	if err != nil || !strings.Contains(res.SQL, `RENAME COLUMN "email" TO "mail"`) || !strings.Contains(res.SQL, `ADD COLUMN "alias"`) {
+		t.Fatalf("two candidates: %v\n%v", err, res)
+	}
+	// A --rename flag that matches nothing is an error.
+	p.setSchema(t, map[string]string{"01_users.sql": renamed + "CREATE TABLE extra (id bigint PRIMARY KEY);\n"})
+	if _, err := m.DiffWith(ctx, migrate.DiffOptions{Name: "x", Renames: []string{"nope=extra"}}); err == nil || !strings.Contains(err.Error(), "--rename nope=extra") {
+		t.Fatalf("unmatched --rename: %v", err)
+	}
+}
+
+// TestDiffCacheDev: cached replays and schema loads follow atlas.sum and
+// schema/, so a cached Check never reports a stale result.
+func TestDiffCacheDev(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	fresh := func() *migrate.Migrator { return p.migrator(migrate.Config{CacheDev: true}) }
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema})
+	if _, err := fresh().Diff(ctx, "initial"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // built, then reused by another Migrator (another process)
+		if _, err := fresh().Check(ctx); err != nil {
+			t.Fatalf("check: %v", err)
+		}
+	}
+	p.setSchema(t, map[string]string{"01_users.sql": baseSchema + "CREATE TABLE t (id bigint PRIMARY KEY);\n"})
+	if _, err := fresh().Check(ctx); !errors.Is(err, migrate.ErrDrift) {
+		t.Fatalf("check after a schema change: %v", err)
+	}
+	if _, err := fresh().Diff(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh().Check(ctx); err != nil {
+		t.Fatalf("check after the new file: %v", err)
+	}
+}
+
+// TestDiffPolicyFromProject: atlas.hcl's diff block sets the policy.
+func TestDiffPolicyFromProject(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "atlas.hcl")
+	writeFile(t, path, "diff {\n  zero_downtime = false\n  lock_timeout = \"2s\"\n}\nenv \"local\" {\n  src = \"file://schema\"\n}\n")
+	proj, err := migrate.LoadProject(path, "local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := proj.Config(migrate.Config{}).Diff; got != (migrate.DiffPolicy{Unsafe: true, LockTimeout: "2s"}) {
+		t.Errorf("policy %+v", got)
+	}
+	writeFile(t, path, "diff {\n  lock_timeout = \"soon\"\n}\n")
+	if _, err := migrate.LoadProject(path, "", nil); err == nil || !strings.Contains(err.Error(), "diff.lock_timeout") {
+		t.Errorf("bad lock_timeout: %v", err)
+	}
 }

@@ -12,6 +12,14 @@
 // hand-written migration files, which every other operation handles like
 // generated ones.
 //
+// Diff resolves renames (confirmed by DiffOptions, "-- migrate:rename"
+// comments or a prompt, never a silent drop + add), adds USING casts, puts
+// creates before drops, shapes the files under the zero-downtime DiffPolicy
+// (concurrent index file, NOT VALID + later VALIDATE, UNIQUE USING INDEX,
+// SET LOCAL lock_timeout) and replays them after the directory before
+// writing. Lint adds squawk-level PostgreSQL checks (DL codes) and, with
+// LintOptions.Against, data checks on a real database.
+//
 // What the Atlas library leaves to callers is implemented here: the revisions
 // table (atlas_schema_revisions.atlas_schema_revisions), one transaction per
 // file honouring "-- atlas:txmode none", failed-file bookkeeping outside the

@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,7 @@ const (
 	AnalyzerDataDepend   = "data_depend"   // MF1xx (library)
 	AnalyzerIncompatible = "incompatible"  // BC1xx (library)
 	AnalyzerConDrop      = "condrop"       // CD101 (library)
-	AnalyzerZeroDowntime = "zero_downtime" // PG1xx (this package)
+	AnalyzerZeroDowntime = "zero_downtime" // DL1xx (this package)
 	AnalyzerRename       = "rename"        // RN101 (this package)
 	analyzerExec         = "exec"          // LT100: the file does not run on the dev database
 )
@@ -53,6 +54,8 @@ var defaultSeverities = map[string]Severity{
 	AnalyzerIncompatible: SeverityWarning,
 	AnalyzerConDrop:      SeverityWarning,
 	AnalyzerZeroDowntime: SeverityError,
+	AnalyzerTypes:        SeverityWarning,
+	AnalyzerData:         SeverityError,
 	AnalyzerRename:       SeverityError,
 	analyzerExec:         SeverityError,
 }
@@ -82,6 +85,12 @@ type LintOptions struct {
 	GitBase string
 	// Latest lints the latest N files.
 	Latest int
+	// Against is a real database (production or a copy) on which the
+	// data-dependent risks of the linted files are checked (DL3xx: values
+	// too long, NULLs, casts that fail, duplicates, rows violating a new
+	// CHECK or FOREIGN KEY), read-only, and whose table sizes are added to
+	// lock findings. Nil skips these checks.
+	Against *sql.DB
 }
 
 // LintReport is the result of Lint.
@@ -99,6 +108,7 @@ type LintFile struct {
 
 // Finding is one lint diagnostic.
 type Finding struct {
+	File     string   `json:"file"`
 	Code     string   `json:"code"`
 	Analyzer string   `json:"analyzer"`
 	Severity Severity `json:"severity"`
@@ -150,18 +160,18 @@ func (m *Migrator) Lint(ctx context.Context, opts LintOptions) (*LintReport, err
 		}
 	}
 	for _, f := range files[:first] {
-		if err := execStmts(ctx, db.drv, f); err != nil {
+		if err := execStmts(ctx, db.drv, f, m.cfg.Dir); err != nil {
 			return nil, fmt.Errorf("migrate: lint: replay: %w", err)
 		}
 	}
 	for _, f := range files[first:] {
 		if !targets[f.Name()] {
-			if err := execStmts(ctx, db.drv, f); err != nil {
+			if err := execStmts(ctx, db.drv, f, m.cfg.Dir); err != nil {
 				return nil, fmt.Errorf("migrate: lint: replay: %w", err)
 			}
 			continue
 		}
-		lf, err := m.lintFile(ctx, db, f)
+		lf, err := m.lintFile(ctx, db, f, opts.Against)
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +255,7 @@ const codeExec = "LT100"
 
 // lintFile executes f on db statement by statement, recording the schema
 // changes each statement makes, and runs all analyzers.
-func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*LintFile, error) {
+func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File, against *sql.DB) (*LintFile, error) {
 	lf := &LintFile{Name: f.Name(), Findings: []Finding{}}
 	stmts, err := scanStmts(f)
 	if err != nil {
@@ -311,12 +321,28 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*L
 		}
 	}
 	for _, r := range renames {
-		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerRename, "RN101", r.pos,
+		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerRename, CodeRename, r.pos,
 			fmt.Sprintf("Column %q of table %q is dropped and %q is added with the same type %s: a rename written as drop + add loses the data", r.from, r.table, r.to, r.typ),
 			stmtAt(stmts, r.pos), fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", quoteIdent(r.table), quoteIdent(r.from), quoteIdent(r.to))))
 	}
-	for _, x := range zeroDowntime(file, parsed) {
-		lf.Findings = append(lf.Findings, m.finding(f, AnalyzerZeroDowntime, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
+	pgf := pgRules(file, parsed, txMode(f) == "none", nil)
+	if against != nil {
+		pgf = append(pgf, dataChecks(ctx, against, parsed)...)
+		sizes := map[string]string{}
+		for i, x := range pgf {
+			if x.table == "" || x.analyzer != AnalyzerZeroDowntime {
+				continue
+			}
+			if _, ok := sizes[x.table]; !ok {
+				sizes[x.table] = tableSize(ctx, against, x.table)
+			}
+			if sz := sizes[x.table]; sz != "" {
+				pgf[i].text += " (" + sz + ")"
+			}
+		}
+	}
+	for _, x := range pgf {
+		lf.Findings = append(lf.Findings, m.finding(f, x.analyzer, x.code, x.pos, x.text, stmtAt(stmts, x.pos), x.fix))
 	}
 	kept := lf.Findings[:0]
 	for _, x := range lf.Findings {
@@ -331,7 +357,7 @@ func (m *Migrator) lintFile(ctx context.Context, db *devDB, f amigrate.File) (*L
 
 func (m *Migrator) finding(f amigrate.File, analyzer, code string, pos int, text, stmt, fix string) Finding {
 	return Finding{
-		Code: code, Analyzer: analyzer, Severity: m.cfg.Lint.severity(analyzer, code),
+		File: filepath.Join(m.cfg.Dir, f.Name()), Code: code, Analyzer: analyzer, Severity: m.cfg.Lint.severity(analyzer, code),
 		Line: lineOf(f.Bytes(), pos), Text: text, Stmt: strings.TrimSpace(stmt), Fix: fix,
 	}
 }

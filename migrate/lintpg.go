@@ -3,6 +3,7 @@ package migrate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,14 +14,45 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
-// Codes of the checks this package adds to the library's analyzers.
+// Codes of the checks this package adds to the library's analyzers. The
+// DL prefix (datalayer) is not used by Atlas, whose PG1xx codes mean other
+// things. Each check names squawk's rule it corresponds to, if any.
 const (
-	CodeIndexNotConcurrent = "PG101" // CREATE INDEX without CONCURRENTLY on an existing table
-	CodeNotNullNoDefault   = "PG102" // NOT NULL column without default added to an existing table
-	CodeTypeRewrite        = "PG103" // column type change that rewrites the table
-	CodeConstraintValid    = "PG104" // FOREIGN KEY / CHECK added without NOT VALID on an existing table
-	CodeNoLockTimeout      = "PG105" // file locks existing tables without setting lock_timeout
-	CodeRename             = "RN101" // drop + add of a column with the same type: a rename that loses data
+	// Zero downtime (analyzer zero_downtime): locks and rewrites on tables
+	// that existed before the file.
+	CodeIndexNotConcurrent     = "DL101" // CREATE INDEX without CONCURRENTLY (require-concurrent-index-creation)
+	CodeDropIndexNotConcurrent = "DL102" // DROP INDEX without CONCURRENTLY (require-concurrent-index-deletion)
+	CodeConcurrentInTx         = "DL103" // CONCURRENTLY in a transactional file: apply fails (ban-concurrent-index-creation-in-transaction)
+	CodeConstraintValid        = "DL104" // FOREIGN KEY / CHECK without NOT VALID (adding-foreign-key-constraint, constraint-missing-not-valid)
+	CodeValidateSameTx         = "DL105" // NOT VALID and VALIDATE in one transaction (constraint-missing-not-valid)
+	CodeUniqueConstraint       = "DL106" // UNIQUE / PRIMARY KEY built under lock (disallowed-unique-constraint, adding-primary-key-constraint)
+	CodeSetNotNull             = "DL107" // SET NOT NULL scans under lock (adding-not-nullable-field)
+	CodeNotNullNoDefault       = "DL108" // ADD COLUMN NOT NULL without default fails on rows (adding-required-field)
+	CodeVolatileDefault        = "DL109" // ADD COLUMN with a volatile default rewrites (adding-field-with-default)
+	CodeTypeRewrite            = "DL110" // ALTER COLUMN TYPE rewrites the table (changing-column-type)
+	CodeUnsafeCast             = "DL111" // type change whose cast can fail on existing values
+	CodeNoLockTimeout          = "DL112" // locks without lock_timeout (require-lock-timeout)
+	CodeSessionSetting         = "DL113" // session-level SET not reset: leaks into pooled connections
+	CodeInlineReference        = "DL114" // ADD COLUMN ... REFERENCES: no NOT VALID possible (adding-foreign-key-constraint)
+	CodeTransactionNesting     = "DL115" // BEGIN / COMMIT inside a file (transaction-nesting)
+	CodeDropNotNull            = "DL116" // DROP NOT NULL breaks readers (ban-drop-not-null)
+	CodeTruncateCascade        = "DL117" // TRUNCATE ... CASCADE (ban-truncate-cascade)
+	// Types (analyzer types, warnings): squawk's prefer-* rules.
+	CodePreferText        = "DL201" // varchar(n) (prefer-text-field)
+	CodePreferBigint      = "DL202" // integer / smallint keys and counters (prefer-bigint-over-int, prefer-bigint-over-smallint)
+	CodePreferIdentity    = "DL203" // serial (prefer-identity)
+	CodePreferTimestamptz = "DL204" // timestamp without time zone (prefer-timestamp-tz)
+	CodeBanChar           = "DL205" // char(n) (ban-char-field)
+	CodeEnumOrder         = "DL206" // ADD VALUE without BEFORE/AFTER (require-enum-value-ordering)
+	// Data (analyzer data, LintOptions.Against): checked on a real database.
+	CodeDataTooLong    = "DL301" // shrinking a length below existing values
+	CodeDataNulls      = "DL302" // NOT NULL with NULLs present
+	CodeDataCastFails  = "DL303" // a type change whose cast fails on existing values
+	CodeDataDuplicates = "DL304" // a unique index or constraint with duplicates present
+	CodeDataCheck      = "DL305" // a new CHECK that existing rows violate
+	CodeDataOrphans    = "DL306" // a new FOREIGN KEY that existing rows violate
+	// Renames (analyzer rename).
+	CodeRename = "RN101" // drop + add of a column with the same type: a rename that loses data
 )
 
 type parsedStmt struct {
@@ -58,6 +90,8 @@ func detectRenames(changes []*sqlcheck.Change, parsed []parsedStmt) []rename {
 			explicit[p.stmt.Pos] = true
 		case r.RenameType == pg.ObjectType_OBJECT_TABLE:
 			renameTable(changes, p.stmt.Pos, r.Relation.GetRelname(), r.Newname)
+		case r.RenameType == pg.ObjectType_OBJECT_TABCONSTRAINT:
+			renameConstraintChange(changes, p.stmt.Pos)
 		}
 	}
 	type colRef struct {
@@ -152,6 +186,29 @@ func renameTable(changes []*sqlcheck.Change, pos int, from, to string) {
 	}
 }
 
+// renameConstraintChange drops the drop + add an inspection sees for
+// ALTER TABLE ... RENAME CONSTRAINT: nothing is dropped.
+func renameConstraintChange(changes []*sqlcheck.Change, pos int) {
+	for _, ch := range changes {
+		if ch.Stmt.Pos != pos {
+			continue
+		}
+		for _, c := range ch.Changes {
+			mt, ok := c.(*schema.ModifyTable)
+			if !ok {
+				continue
+			}
+			mt.Changes = slices.DeleteFunc(mt.Changes, func(x schema.Change) bool {
+				switch x.(type) {
+				case *schema.DropForeignKey, *schema.AddForeignKey, *schema.DropCheck, *schema.AddCheck:
+					return true
+				}
+				return false
+			})
+		}
+	}
+}
+
 func typeString(c *schema.Column) string {
 	if c.Type == nil || c.Type.Type == nil {
 		return ""
@@ -161,109 +218,6 @@ func typeString(c *schema.Column) string {
 		return fmt.Sprintf("%T", c.Type.Type)
 	}
 	return s
-}
-
-type pgFinding struct {
-	code, text, fix string
-	pos             int
-}
-
-// zeroDowntime runs the PostgreSQL checks the library lacks. "Existing"
-// tables are those present before the file ran: locking a table created in
-// the same file costs nothing.
-func zeroDowntime(file *sqlcheck.File, parsed []parsedStmt) []pgFinding {
-	var before *schema.Schema
-	if len(file.From.Schemas) > 0 {
-		before = file.From.Schemas[0]
-	}
-	existing := func(name string) bool {
-		if before == nil {
-			return false
-		}
-		_, ok := before.Table(name)
-		return ok
-	}
-	var out []pgFinding
-	lockTimeout, reported := false, false
-	locks := func(pos int, table string) {
-		if !lockTimeout && !reported {
-			reported = true
-			out = append(out, pgFinding{code: CodeNoLockTimeout, pos: pos,
-				text: fmt.Sprintf("Statement locks existing table %q but the file does not set lock_timeout: a long-held lock queues all queries behind it", table),
-				fix:  "Start the file with SET lock_timeout = '5s';"})
-		}
-	}
-	for _, p := range parsed {
-		pos := p.stmt.Pos
-		switch n := p.node; {
-		case n == nil:
-		case n.GetVariableSetStmt() != nil:
-			if strings.EqualFold(n.GetVariableSetStmt().Name, "lock_timeout") {
-				lockTimeout = true
-			}
-		case n.GetIndexStmt() != nil:
-			is := n.GetIndexStmt()
-			if rel := is.Relation.GetRelname(); existing(rel) && !is.Concurrent {
-				locks(pos, rel)
-				out = append(out, pgFinding{code: CodeIndexNotConcurrent, pos: pos,
-					text: fmt.Sprintf("Creating index %q non-concurrently blocks writes to table %q while it builds", is.Idxname, rel),
-					fix:  "Use CREATE INDEX CONCURRENTLY in a file marked -- atlas:txmode none"})
-			}
-		case n.GetAlterTableStmt() != nil:
-			at := n.GetAlterTableStmt()
-			rel := at.Relation.GetRelname()
-			if !existing(rel) {
-				continue
-			}
-			locks(pos, rel)
-			for _, c := range at.Cmds {
-				cmd := c.GetAlterTableCmd()
-				if cmd == nil || cmd.Subtype != pg.AlterTableType_AT_AddConstraint {
-					continue
-				}
-				con := cmd.Def.GetConstraint()
-				if con == nil || con.SkipValidation || (con.Contype != pg.ConstrType_CONSTR_FOREIGN && con.Contype != pg.ConstrType_CONSTR_CHECK) {
-					continue
-				}
-				out = append(out, pgFinding{code: CodeConstraintValid, pos: pos,
-					text: fmt.Sprintf("Adding constraint %q to table %q without NOT VALID scans the whole table under lock", con.Conname, rel),
-					fix:  "Add it with NOT VALID, then VALIDATE CONSTRAINT in a later statement"})
-			}
-		case n.GetCreateTrigStmt() != nil && existing(n.GetCreateTrigStmt().Relation.GetRelname()):
-			locks(pos, n.GetCreateTrigStmt().Relation.GetRelname())
-		case n.GetDropStmt() != nil && n.GetDropStmt().RemoveType == pg.ObjectType_OBJECT_TABLE,
-			n.GetRenameStmt() != nil && existing(n.GetRenameStmt().Relation.GetRelname()):
-			locks(pos, relOf(n))
-		}
-	}
-	for _, ch := range file.Changes {
-		for _, c := range ch.Changes {
-			mt, ok := c.(*schema.ModifyTable)
-			if !ok || !existing(mt.T.Name) {
-				continue
-			}
-			for _, mc := range mt.Changes {
-				switch mc := mc.(type) {
-				case *schema.AddColumn:
-					if mc.C.Type != nil && !mc.C.Type.Null && mc.C.Default == nil && !generated(mc.C) {
-						out = append(out, pgFinding{code: CodeNotNullNoDefault, pos: ch.Stmt.Pos,
-							text: fmt.Sprintf("Adding NOT NULL column %q without a default to table %q fails on a non-empty table", mc.C.Name, mt.T.Name),
-							fix:  "Add the column with a DEFAULT, or nullable, backfill, then SET NOT NULL"})
-					}
-				case *schema.ModifyColumn:
-					if mc.Change.Is(schema.ChangeType) {
-						from, to := typeString(mc.From), typeString(mc.To)
-						if !binaryCompatible(from, to) {
-							out = append(out, pgFinding{code: CodeTypeRewrite, pos: ch.Stmt.Pos,
-								text: fmt.Sprintf("Changing column %q of table %q from %s to %s rewrites the table under an ACCESS EXCLUSIVE lock", mc.From.Name, mt.T.Name, from, to),
-								fix:  "Add a new column, backfill it in batches, then switch readers over"})
-						}
-					}
-				}
-			}
-		}
-	}
-	return out
 }
 
 func relOf(n *pg.Node) string {

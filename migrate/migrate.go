@@ -77,6 +77,14 @@ type Config struct {
 	Now func() time.Time
 	// Lint is the lint policy. The zero value is DefaultLintPolicy.
 	Lint LintPolicy
+	// CacheDev keeps the replayed migration directory and the loaded
+	// schema/ as databases on the dev server, named by the hash of
+	// atlas.sum and of schema/, and reuses them in later runs (and later
+	// processes): a Check with nothing changed then only inspects them.
+	CacheDev bool
+	// Diff is the policy for the files Diff writes. The zero value is the
+	// zero-downtime policy (see DiffPolicy).
+	Diff DiffPolicy
 	// Logger receives progress messages. Nil discards them.
 	Logger *slog.Logger
 }

@@ -29,6 +29,11 @@ var ErrEnvNotFound = errors.New("migrate: env not defined in project file")
 //	    revisions_schema = "atlas_schema_revisions"
 //	  }
 //	  lint { ... }                   // overrides the top-level lint block
+//	  diff { ... }                   // overrides the top-level diff block
+//	}
+//	diff {
+//	  zero_downtime = true           // default: concurrent indexes, NOT VALID + VALIDATE, USING INDEX
+//	  lock_timeout  = "5s"           // set in generated files that lock existing tables
 //	}
 //	lint {
 //	  latest = 1                     // default file selection
@@ -58,12 +63,18 @@ type Project struct {
 	Lint            LintPolicy
 	LintLatest      int
 	LintGitBase     string
+	// Diff is the policy for generated files (zero value: zero downtime).
+	Diff DiffPolicy
 }
 
 type (
 	projectSpec struct {
 		Envs []*envSpec `spec:"env"`
 		Lint *lintSpec  `spec:"lint"`
+		Diff *diffSpec  `spec:"diff"`
+	}
+	diffSpec struct {
+		schemahcl.DefaultExtension
 	}
 	envSpec struct {
 		Name      string         `spec:"name,name"`
@@ -71,6 +82,7 @@ type (
 		Dev       string         `spec:"dev"`
 		Migration *migrationSpec `spec:"migration"`
 		Lint      *lintSpec      `spec:"lint"`
+		Diff      *diffSpec      `spec:"diff"`
 		schemahcl.DefaultExtension
 	}
 	migrationSpec struct {
@@ -116,6 +128,9 @@ func LoadProject(path, env string, getenv func(string) string) (*Project, error)
 		if err := applyLintSpec(p, spec.Lint); err != nil {
 			return nil, err
 		}
+	}
+	if err := applyDiffSpec(p, spec.Diff); err != nil {
+		return nil, err
 	}
 	var e *envSpec
 	for _, x := range spec.Envs {
@@ -166,7 +181,34 @@ func LoadProject(path, env string, getenv func(string) string) (*Project, error)
 			return nil, err
 		}
 	}
+	if err := applyDiffSpec(p, e.Diff); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+func applyDiffSpec(p *Project, d *diffSpec) error {
+	if d == nil {
+		return nil
+	}
+	if a, ok := d.Extra.Attr("zero_downtime"); ok {
+		b, err := a.Bool()
+		if err != nil {
+			return fmt.Errorf("migrate: diff.zero_downtime: %w", err)
+		}
+		p.Diff.Unsafe = !b
+	}
+	if a, ok := d.Extra.Attr("lock_timeout"); ok {
+		v, err := a.String()
+		if err != nil {
+			return fmt.Errorf("migrate: diff.lock_timeout: %w", err)
+		}
+		if _, err := time.ParseDuration(v); err != nil {
+			return fmt.Errorf("migrate: diff.lock_timeout %q: want a duration such as \"5s\": %w", v, err)
+		}
+		p.Diff.LockTimeout = v
+	}
+	return nil
 }
 
 func applyLintSpec(p *Project, l *lintSpec) error {
@@ -240,6 +282,9 @@ func (p *Project) Config(base Config) Config {
 	}
 	if p.Lint.Analyzers != nil {
 		base.Lint = p.Lint
+	}
+	if p.Diff != (DiffPolicy{}) {
+		base.Diff = p.Diff
 	}
 	return base
 }

@@ -49,3 +49,18 @@ func (p Project) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // MarshalJSON writes p with its URLs' passwords masked.
 func (p Project) MarshalJSON() ([]byte, error) { return json.Marshal(p.redacted()) }
+
+// String describes the migrator by its Config's String (DevURL's password
+// masked); GoString and LogValue say the same.
+func (m *Migrator) String() string {
+	if m == nil {
+		return "migrate.Migrator(nil)"
+	}
+	return "migrate.Migrator{" + m.cfg.String() + "}"
+}
+
+// GoString is String.
+func (m *Migrator) GoString() string { return m.String() }
+
+// LogValue is String, for slog.
+func (m *Migrator) LogValue() slog.Value { return slog.StringValue(m.String()) }

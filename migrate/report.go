@@ -36,9 +36,12 @@ func (r *LintReport) writeText(w io.Writer) error {
 	for _, f := range r.Files {
 		fmt.Fprintf(&b, "%s: %s\n", f.Name, plural(len(f.Findings), "finding"))
 		for _, x := range f.Findings {
-			fmt.Fprintf(&b, "  L%d: %s [%s] %s (%s)\n", x.Line, x.Code, x.Severity, x.Text, x.Analyzer)
+			fmt.Fprintf(&b, "  %s:%d: %s [%s] %s (%s)\n", x.File, x.Line, x.Code, x.Severity, x.Text, x.Analyzer)
+			if x.Stmt != "" {
+				fmt.Fprintf(&b, "        statement: %s\n", oneLine(x.Stmt))
+			}
 			if x.Fix != "" {
-				fmt.Fprintf(&b, "        fix: %s\n", x.Fix)
+				fmt.Fprintf(&b, "        safe rewrite: %s\n", oneLine(x.Fix))
 			}
 		}
 	}
@@ -91,6 +94,10 @@ func (r *LintReport) writeMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func mdCell(s string) string {

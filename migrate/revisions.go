@@ -29,6 +29,10 @@ type revisions struct {
 	// keeps the hash of a revision's first attempt; a failed file fixed and
 	// retried must be recorded with the content that finally ran.
 	hashes map[string]string
+	// totals maps versions to their current statement count: the library
+	// keeps the total of the first attempt, so a file fixed with an extra
+	// statement and resumed recorded applied > total.
+	totals map[string]int
 }
 
 var _ amigrate.RevisionReadWriter = (*revisions)(nil)
@@ -141,6 +145,9 @@ func (r *revisions) WriteRevision(ctx context.Context, rev *amigrate.Revision) e
 	if h, ok := r.hashes[rev.Version]; ok && rev.Type != amigrate.RevisionTypeBaseline {
 		rev.Hash = h
 	}
+	if n, ok := r.totals[rev.Version]; ok && rev.Type != amigrate.RevisionTypeBaseline {
+		rev.Total = n
+	}
 	var partial any
 	if rev.PartialHashes != nil {
 		b, err := json.Marshal(rev.PartialHashes)
@@ -178,6 +185,23 @@ func currentHashes(dir amigrate.Dir) (map[string]string, error) {
 	m := make(map[string]string, len(sum))
 	for _, e := range sum {
 		m[amigrate.NewLocalFile(e.N, nil).Version()] = e.H
+	}
+	return m, nil
+}
+
+// currentTotals maps each file version of dir to its statement count.
+func currentTotals(dir amigrate.Dir) (map[string]int, error) {
+	files, err := dir.Files()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]int, len(files))
+	for _, f := range files {
+		stmts, err := scanStmts(f)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: scan %s: %w", f.Name(), err)
+		}
+		m[f.Version()] = len(stmts)
 	}
 	return m, nil
 }

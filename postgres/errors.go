@@ -19,6 +19,10 @@ var (
 	ErrForeignKey = errors.New("postgres: foreign key violation")
 	ErrCheck      = errors.New("postgres: check violation")
 	ErrNotNull    = errors.New("postgres: not-null violation")
+	// ErrPoolExhausted: no pooled connection became free within the pool
+	// timeout. Not retried, not a breaker failure: answer 503 with
+	// Retry-After.
+	ErrPoolExhausted = errors.New("postgres: no database connection free within the pool timeout")
 )
 
 // ConstraintError reports a violated constraint. Its message names the

@@ -11,7 +11,9 @@ import (
 //
 //  1. new work stops: database calls through DB fail with ErrClosed;
 //  2. operations in flight finish (bounded by DrainTimeout);
-//  3. pending cache invalidations reach Redis (bounded by DrainTimeout);
+//  3. the invalidations following those operations are applied (the cache
+//     stays open until none was seen for 50ms) and pending ones reach
+//     Redis (bounded by DrainTimeout);
 //  4. the cache and its Redis client close;
 //  5. SurrealDB closes (and its background connect stops);
 //  6. the pool closes once its connections are back (bounded).
@@ -42,10 +44,17 @@ func (s *Stores) close(parent context.Context) error {
 		errs = append(errs, fmt.Errorf("stores: close: %d database operations still running after %s", s.gate.inFlight(), s.opts.DrainTimeout))
 	}
 
-	// 3. Pending invalidations.
+	// 3. Invalidations: a write's (or a commit's) invalidation runs just
+	// after its last database call, so the cache stays open until none
+	// has been seen for a moment, then until none is pending.
 	cancel()
 	ctx, cancel = step()
 	if s.cache != nil {
+		idleAt := time.Now()
+		_ = waitFor(ctx, func() bool {
+			last := max(idleAt.UnixNano(), s.tap.last.Load())
+			return time.Since(time.Unix(0, last)) >= invalidationSettle
+		})
 		if err := waitFor(ctx, func() bool { return s.cache.Pending() == 0 }); err != nil {
 			s.log.Warn("stores: closing with cache invalidations pending", "pending", s.cache.Pending())
 		}
@@ -89,6 +98,11 @@ func (s *Stores) close(parent context.Context) error {
 	s.log.Info("stores: closed")
 	return nil
 }
+
+// invalidationSettle is how long Close waits, after the last database
+// operation and the last invalidation, for invalidations still on their
+// way (the repository applies them right after the database call returns).
+const invalidationSettle = 50 * time.Millisecond
 
 // waitFor polls cond until it holds or ctx ends.
 func waitFor(ctx context.Context, cond func() bool) error {

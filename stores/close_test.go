@@ -3,6 +3,7 @@ package stores_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -22,6 +23,12 @@ func TestCloseDrainsInFlightAndRefusesNewWork(t *testing.T) {
 	repo := db.NewRepository(s.DB(), s.Runtime())
 	ctx := t.Context()
 	u := newUser(t, repo, "close@example.com")
+	// Cache the user in Redis: the transaction's invalidation must reach it
+	// before Close closes the cache, or the check below reads it stale.
+	if _, err := repo.GetUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	valueKeyTTL(t, r)
 
 	inTx, release := make(chan struct{}), make(chan struct{})
 	txErr := make(chan error, 1)
@@ -40,10 +47,10 @@ func TestCloseDrainsInFlightAndRefusesNewWork(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close(context.Background()) }()
 
-	// New work is refused while the transaction drains.
+	// New database work is refused while the transaction drains.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := repo.GetUser(ctx, u.ID)
+		_, err := repo.GetUserByEmail(ctx, fmt.Sprintf("nobody-%d@example.com", time.Now().UnixNano()))
 		if errors.Is(err, stores.ErrClosed) {
 			break
 		}
@@ -65,7 +72,8 @@ func TestCloseDrainsInFlightAndRefusesNewWork(t *testing.T) {
 		t.Errorf("Close after a clean drain = %v", err)
 	}
 
-	// The transaction committed: its last write is in the database.
+	// The transaction committed and its invalidation was applied: another
+	// process reads the new row, not the cached one.
 	check := open(t, loadConfig(t, env(t, dsn, r)), prefixed(r, agentical(stores.Options{Logger: discard()})))
 	got, err := db.NewRepository(check.DB(), check.Runtime()).GetUser(ctx, u.ID)
 	if err != nil || got.Role != db.UserRoleViewer {

@@ -40,7 +40,10 @@
 // # Close
 //
 // Close stops new work, waits (bounded by Options.DrainTimeout) for
-// operations in flight and for pending cache invalidations, closes the
+// operations in flight, for the invalidations that follow them (until none
+// has been seen for 50ms: the repository applies a write's invalidation
+// right after its database call, a transaction's right after COMMIT, which
+// the gate cannot see) and for pending cache invalidations, closes the
 // cache and its Redis client, SurrealDB, then the pool, and returns what
 // did not drain.
 package stores

@@ -1,6 +1,10 @@
 package stores
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/agentical/datalayer/postgres"
+)
 
 var (
 	// ErrClosed is returned by every database call made through Stores.DB
@@ -10,7 +14,8 @@ var (
 	// within DB_POOL_TIMEOUT (Database.PoolTimeout). It is not retried and
 	// does not count towards the circuit breaker; an HTTP layer should
 	// answer 503 with Retry-After.
-	ErrPoolExhausted = errors.New("stores: no database connection free within DB_POOL_TIMEOUT")
+	// It is postgres.ErrPoolExhausted, the sentinel httpmw maps to 503.
+	ErrPoolExhausted = postgres.ErrPoolExhausted
 	// ErrDatabaseAhead is returned by Open when the database has migrations
 	// applied that this build does not know: it was migrated by a newer
 	// build.

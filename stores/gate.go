@@ -2,6 +2,7 @@ package stores
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -88,10 +89,15 @@ func (g *gate) acquire(ctx context.Context) (*pgxpool.Conn, func(), error) {
 		actx, cancel = context.WithTimeout(ctx, g.timeout)
 	}
 	c, err := g.pool.Acquire(actx)
+	// Read the bound's state before cancel, which would set it whatever
+	// happened: only an acquire that ran out of the pool timeout while
+	// every connection was taken is "exhausted". A failed dial keeps its
+	// own error, so the breaker counts it as an infrastructure failure.
+	timedOut := ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded)
 	cancel()
 	if err != nil {
 		g.leave()
-		if ctx.Err() == nil && actx.Err() != nil {
+		if timedOut && g.pool.Stat().TotalConns() >= g.pool.Config().MaxConns {
 			return nil, nil, fmt.Errorf("%w (%s)", ErrPoolExhausted, g.timeout)
 		}
 		return nil, nil, err

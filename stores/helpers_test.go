@@ -198,9 +198,8 @@ func withHostPort(t testing.TB, dsn, addr string) string {
 	return u.String()
 }
 
-type slogLogger = slog.Logger
-
-var slogDiscard = slog.New(slog.DiscardHandler)
+// discard is a logger that drops everything.
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func amigrateDir(t testing.TB, fsys fs.FS) amigrate.Dir {
 	t.Helper()

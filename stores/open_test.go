@@ -3,9 +3,6 @@ package stores_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -234,9 +231,3 @@ func TestBreakerDisabled(t *testing.T) {
 		t.Errorf("disabled breaker is %s after 20 failures", s.Policies().State())
 	}
 }
-
-func discard() *slogLogger { return slogDiscard }
-
-var _ = fmt.Sprint
-var _ = http.StatusOK
-var _ = httptest.NewRecorder

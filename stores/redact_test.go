@@ -9,10 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentical/datalayer"
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/config"
+	"github.com/agentical/datalayer/internal/testinfra"
+	"github.com/agentical/datalayer/internal/testinfra/surrealpeer"
 	"github.com/agentical/datalayer/migrate"
 	"github.com/agentical/datalayer/postgres"
+	"github.com/agentical/datalayer/stores"
 	"github.com/agentical/datalayer/surreal"
 )
 
@@ -168,5 +172,84 @@ func TestConfigsStillDescribeThemselves(t *testing.T) {
 				t.Errorf("%s printed with %s lacks %q:\n%s", name, form, want, s)
 			}
 		}
+	}
+}
+
+// printAny renders v (already a pointer or interface) every way.
+func printAny(t *testing.T, v any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out[verb] = fmt.Sprintf(verb, v)
+		out[verb+" nested"] = fmt.Sprintf(verb, struct{ Inner any }{v})
+	}
+	if b, err := json.Marshal(v); err == nil {
+		out["json"] = string(b)
+	}
+	for name, h := range map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var b bytes.Buffer
+		slog.New(h(&b)).Info("v", "v", v)
+		out["slog "+name] = b.String()
+	}
+	return out
+}
+
+// The values Open returns print no secret either: the stores, the layer,
+// the cache, the SurrealDB store, the pool and the runtime.
+func TestOpenedStoresNeverPrintSecrets(t *testing.T) {
+	const pgSecret = "Opened-S3cret/pw" // the harness's server trusts loopback: any password works
+	dsn := testinfra.Postgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), pgSecret)
+	r := testinfra.Redis(t)
+	sp := surrealpeer.ForTest(t)
+	cfg := loadConfig(t, env(t, u.String(), r, "SURREALDB_URL", sp.URL, "SURREALDB_USERNAME", sp.Username,
+		"SURREALDB_PASSWORD", sp.Password, "SURREALDB_NAMESPACE", sp.Namespace, "SURREALDB_DATABASE", sp.Database))
+	var logs logBuffer
+	s := open(t, cfg, prefixed(r, stores.Options{Logger: logs.logger()}))
+	st, err := s.Surreal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cache whose configuration holds a password (its client is given, so
+	// the password is not used to connect).
+	const redisSecret = "Cache-S3cret@pw"
+	pwCache, err := cache.New(t.Context(), cache.Config{Client: redisClient(t, r.URL()), DisableClientCache: true, Password: redisSecret,
+		Prefix: strings.TrimSuffix(r.Prefix, ":")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pwCache.Close()
+	values := map[string]any{
+		"*stores.Stores": s, "*cache.Cache with password": pwCache, "*cache.Cache": s.Cache(), "*surreal.Store": st, "*pgxpool.Pool": s.Pool(),
+		"*repo.Runtime": s.Runtime(), "DB()": s.DB(), "*health.Checker": s.Health(), "Config()": s.Config(),
+		"datalayer.Layer": datalayer.Layer{Stores: s},
+	}
+	plain := []string{pgSecret, url.QueryEscape(pgSecret), url.PathEscape(pgSecret), redisSecret}
+	if sp.Password != "" {
+		plain = append(plain, sp.Password)
+	}
+	for name, v := range values {
+		for form, out := range printAny(t, v) {
+			for _, secret := range plain {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s printed with %s shows a secret (%q):\n%s", name, form, secret, out)
+				}
+			}
+		}
+	}
+	for _, secret := range plain {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("Open logged a secret (%q):\n%s", secret, logs.String())
+		}
+	}
+	if !strings.Contains(fmt.Sprint(s), r.Addr) {
+		t.Errorf("Stores prints as %q; want the Redis address in it", fmt.Sprint(s))
 	}
 }

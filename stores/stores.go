@@ -80,6 +80,11 @@ type Options struct {
 	Postgres func(*postgres.Config)
 	Cache    func(*cache.Config)
 	Surreal  func(*surreal.Config)
+	// Resilience and Runtime, if set, adjust the policies' and the
+	// repository runtime's configuration the same way (retry and breaker
+	// callbacks, the per-method observer).
+	Resilience func(*resilience.Config)
+	Runtime    func(*repo.Config)
 }
 
 func (o *Options) setDefaults() {
@@ -110,6 +115,7 @@ type Stores struct {
 	tracer      *postgres.Tracer
 	cache       *cache.Cache
 	redisClient rueidis.Client // ours to close when the cache does not own it
+	tap         *invalidationTap
 	policies    *resilience.Policies
 	runtime     *repo.Runtime
 	migrated    *migrate.ApplyResult
@@ -142,6 +148,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *Stores, err 
 
 	rc := cfg.ResiliencePolicies()
 	rc.Logger = s.log
+	if opts.Resilience != nil {
+		opts.Resilience(&rc)
+	}
 	if s.policies, err = resilience.New(rc); err != nil {
 		return nil, fmt.Errorf("stores: resilience policies: %w", err)
 	}
@@ -166,7 +175,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *Stores, err 
 		return nil, err
 	}
 
-	if s.runtime, err = repo.New(repo.Config{Cache: s.cache, Policies: s.policies}); err != nil {
+	rtc := repo.Config{Cache: s.cache, Policies: s.policies}
+	if opts.Runtime != nil {
+		opts.Runtime(&rtc)
+	}
+	if s.runtime, err = repo.New(rtc); err != nil {
 		return nil, fmt.Errorf("stores: repository runtime: %w", err)
 	}
 	if len(opts.Methods) > 0 {
@@ -214,10 +227,15 @@ func hostOf(dsn string) string {
 // returns the last error and the number of attempts.
 func (s *Stores) retry(ctx context.Context, what string, deadline time.Time, try func(ctx context.Context) error) (int, error) {
 	delay := s.opts.BackoffBase
+	var prev error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, deadline)
 		err := try(actx)
 		cancel()
+		if err != nil && prev != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = prev // the deadline cut the last attempt short: the one before says why
+		}
+		prev = err
 		if err == nil {
 			if attempt > 1 {
 				s.log.Info("stores: "+what+" is up", "attempt", attempt)
@@ -291,6 +309,11 @@ func (s *Stores) openCache(ctx context.Context) error {
 	if s.opts.Cache != nil {
 		s.opts.Cache(&cc)
 	}
+	if cc.Observer == nil {
+		cc.Observer = cache.NopObserver{}
+	}
+	s.tap = &invalidationTap{Observer: cc.Observer}
+	cc.Observer = s.tap
 	addr := fmt.Sprint(cc.Addrs)
 	_, err = s.retry(ctx, "redis at "+addr, s.deadline(ctx, s.opts.OptionalWait), func(ctx context.Context) error {
 		c, err := cache.New(ctx, cc)
@@ -470,4 +493,17 @@ func (s *Stores) Surreal() (*surreal.Store, error) {
 		return st, nil
 	}
 	return nil, ErrSurrealUnavailable
+}
+
+// invalidationTap notes when the cache last applied (or queued) an
+// invalidation, so Close can wait for the ones that follow a write's last
+// database call.
+type invalidationTap struct {
+	cache.Observer
+	last atomic.Int64 // unix nanoseconds
+}
+
+func (t *invalidationTap) CacheInvalidate(e cache.InvalidateEvent) {
+	t.last.Store(time.Now().UnixNano())
+	t.Observer.CacheInvalidate(e)
 }

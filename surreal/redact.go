@@ -39,3 +39,19 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(v)
 }
+
+// String describes the store by its configuration's String (no password,
+// no token): fmt would otherwise print the unexported Config field as it
+// is. GoString and LogValue say the same.
+func (s *Store) String() string {
+	if s == nil {
+		return "surreal.Store(nil)"
+	}
+	return "surreal.Store{" + s.cfg.String() + "}"
+}
+
+// GoString is String.
+func (s *Store) GoString() string { return s.String() }
+
+// LogValue is String, for slog.
+func (s *Store) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -2,10 +2,10 @@
 // versioned PostgreSQL migrations on the Atlas library (package
 // migrate):
 //
-//	datalayer migrate diff [name] [--check]
+//	datalayer migrate diff [name] [--check] [--rename old=new]... [--no-rename]
 //	datalayer migrate apply [--baseline V] [--dry-run] [--to V]
 //	datalayer migrate status [--json]
-//	datalayer migrate lint [--git-base REF | --latest N] [--format text|json|markdown]
+//	datalayer migrate lint [--git-base REF | --latest N] [--format text|json|markdown] [--against URL]
 //	datalayer migrate hash
 //
 // Settings come from flags, then the atlas.hcl env (--env, default "local"),
@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -36,11 +37,14 @@ import (
 const usage = `usage: datalayer migrate <command> [flags]
 
 commands:
-  diff [name] [--check]   write the next migration from schema/ (--check: fail if one is needed)
+  diff [name] [--check]   write the next migration from schema/ (--check: fail if one is needed;
+                          --rename old=new / table.old=new confirms a rename, --no-rename drops and adds)
   apply                   apply pending migrations (--baseline V, --dry-run, --to V)
   status                  show applied, pending, failed and drifted files (--json)
-  lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown)
+  lint                    lint new migrations (--git-base REF | --latest N, --format text|json|markdown,
+                          --against URL: data checks and table sizes on a real database)
   hash                    rewrite atlas.sum
+  dev-stop                stop the dev server kept between runs (DATALAYER_DEV_KEEP=0: none is kept)
 
 common flags (after the command): --config atlas.hcl --env local --dir --schema --url --dev-url -v
 `
@@ -78,7 +82,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		gitBase  = fs.String("git-base", "", "lint: files changed since this git ref")
 		latest   = fs.Int("latest", 0, "lint: the latest N files")
 		format   = fs.String("format", "text", "lint: text, json or markdown")
+		noRename = fs.Bool("no-rename", false, "diff: write drop + add for rename candidates not confirmed")
+		against  = fs.String("against", "", "lint: check data-dependent risks and table sizes on this database URL (read-only)")
+		renames  []string
 	)
+	fs.Func("rename", "diff: confirm a rename, old=new (table) or table.old=new (column); repeatable", func(v string) error {
+		renames = append(renames, v)
+		return nil
+	})
 	// Go's flag package stops at the first positional: pull out diff's name.
 	var positional []string
 	for len(args) > 0 {
@@ -119,7 +130,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	keep := getenv("DATALAYER_DEV_KEEP") != "0"
 	cfg.StartDev = startDev
+	if keep {
+		dir := keptDir(getenv)
+		cfg.StartDev = func(ctx context.Context) (string, func(context.Context) error, error) {
+			dsn, err := keptDevServer(ctx, dir)
+			return dsn, func(context.Context) error { return nil }, err
+		}
+		// Replays and schema loads are kept as databases on the dev server.
+		cfg.CacheDev = true
+	}
+	if cmd == "dev-stop" {
+		if err := stopKeptDevServer(ctx, keptDir(getenv)); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
 	m := migrate.New(cfg)
 	defer func() {
 		if err := m.Close(context.WithoutCancel(ctx)); err != nil {
@@ -147,7 +174,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			fmt.Fprintf(stdout, "schema/ and %s are in sync (%s)\n", m.Config().Dir, time.Since(start).Round(time.Millisecond))
 			return 0
 		}
-		res, err := m.Diff(ctx, name)
+		opts := migrate.DiffOptions{Name: name, Renames: renames, NoRenames: *noRename}
+		if isTerminal(os.Stdin) {
+			opts.Confirm = prompt(os.Stdin, stderr)
+		}
+		res, err := m.DiffWith(ctx, opts)
 		if errors.Is(err, migrate.ErrNoChanges) {
 			fmt.Fprintln(stdout, "The migration directory is synced with the desired state, no changes to be made")
 			return 0
@@ -155,7 +186,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "wrote %s/%s (%s)\n", m.Config().Dir, res.File, time.Since(start).Round(time.Millisecond))
+		for _, f := range res.Files {
+			fmt.Fprintf(stdout, "wrote %s/%s\n", m.Config().Dir, f.Name)
+		}
+		for _, x := range res.Findings {
+			fmt.Fprintf(stderr, "%s:%d: %s [%s] %s\n  safe rewrite: %s\n", x.File, x.Line, x.Code, x.Severity, x.Text, x.Fix)
+		}
+		fmt.Fprintf(stdout, "(%s)\n", time.Since(start).Round(time.Millisecond))
 		return 0
 	case "apply":
 		db, err := openTarget(target)
@@ -212,6 +249,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	case "lint":
 		opts := migrate.LintOptions{GitBase: *gitBase, Latest: *latest}
+		if *against != "" {
+			db, err := migrate.Open(*against)
+			if err != nil {
+				return fail(err)
+			}
+			defer db.Close()
+			opts.Against = db
+		}
 		if opts.GitBase == "" && opts.Latest == 0 {
 			opts.GitBase, opts.Latest = proj.LintGitBase, proj.LintLatest
 		}
@@ -265,6 +310,20 @@ func startDev(ctx context.Context) (string, func(context.Context) error, error) 
 		return "", nil, err
 	}
 	return srv.URL, srv.Stop, nil
+}
+
+// prompt asks a yes/no question on the terminal; the default is no.
+func prompt(in io.Reader, out io.Writer) func(string) (bool, error) {
+	r := bufio.NewReader(in)
+	return func(q string) (bool, error) {
+		fmt.Fprintf(out, "%s [y/N] ", q)
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return false, fmt.Errorf("no answer to %q: %w", q, err)
+		}
+		a := strings.ToLower(strings.TrimSpace(line))
+		return a == "y" || a == "yes", nil
+	}
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

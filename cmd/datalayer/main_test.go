@@ -101,7 +101,7 @@ func TestMigrateCommands(t *testing.T) {
 	write(filepath.Join(schemaDir, "01.sql"), "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, price numeric, sku text NOT NULL);\n")
 	cli(0, "migrate", "diff", "sku")
 	out, _ = cli(1, "migrate", "lint", "--latest", "1", "--format", "markdown")
-	if !strings.HasPrefix(out, migrate.MarkdownMarker) || !strings.Contains(out, "PG102") {
+	if !strings.HasPrefix(out, migrate.MarkdownMarker) || !strings.Contains(out, "DL108") {
 		t.Fatalf("lint markdown:\n%s", out)
 	}
 
@@ -117,6 +117,20 @@ func TestMigrateCommands(t *testing.T) {
 	out, _ = cli(0, "migrate", "status")
 	if !strings.Contains(out, "Current version: ") || strings.Count(out, "  applied ") != 3 {
 		t.Fatalf("status text:\n%s", out)
+	}
+	// A rename is never a silent drop + add: refused until confirmed.
+	write(filepath.Join(schemaDir, "01.sql"), "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL, price numeric, sku text NOT NULL);\n")
+	_, stderr = cli(1, "migrate", "diff", "rename")
+	if !strings.Contains(stderr, "possible rename not confirmed: items.name=title") || !strings.Contains(stderr, "--rename items.name=title") {
+		t.Fatalf("unconfirmed rename:\n%s", stderr)
+	}
+	out, _ = cli(0, "migrate", "diff", "rename", "--rename", "items.name=title")
+	files, _ := filepath.Glob(filepath.Join(dir, "*_rename.sql"))
+	if len(files) != 1 {
+		t.Fatalf("diff --rename wrote %v\n%s", files, out)
+	}
+	if b, _ := os.ReadFile(files[0]); !strings.Contains(string(b), `ALTER TABLE "items" RENAME COLUMN "name" TO "title";`) || strings.Contains(string(b), "DROP") {
+		t.Fatalf("rename file:\n%s", b)
 	}
 	cli(2, "migrate", "bogus")
 }
