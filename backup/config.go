@@ -45,6 +45,10 @@ type Config struct {
 	// PassphraseFile holds a passphrase (first line) for age's scrypt
 	// encryption (BACKUP_PASSPHRASE_FILE); exclusive with AgeRecipients.
 	PassphraseFile string
+	// PassphraseWorkFactor is the scrypt work factor (log2) used when
+	// encrypting with a passphrase; default 18, age's own. Each artifact
+	// costs 2^N scrypt work to encrypt and to decrypt.
+	PassphraseWorkFactor int
 
 	// KeepDaily, KeepWeekly and KeepMonthly are the retention of Prune
 	// (BACKUP_KEEP_DAILY/WEEKLY/MONTHLY): the newest backup of each of the

@@ -41,9 +41,9 @@ type Manifest struct {
 	// StartedAt and FinishedAt bound the backup; a logical backup is a
 	// consistent snapshot taken at StartedAt, a base backup is consistent
 	// from FinishedAt on, an incremental covers [parent's end, FinishedAt].
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	Stores     []string  `json:"stores"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt time.Time  `json:"finished_at"`
+	Stores     []string   `json:"stores"`
 	Artifacts  []Artifact `json:"artifacts"`
 	// MigrationVersion is the newest applied migration of the database
 	// (atlas_schema_revisions) or, when it has none, the newest version of

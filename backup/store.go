@@ -57,8 +57,9 @@ func newCodec(cfg Config) (*codec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: BACKUP_PASSPHRASE_FILE: %v", ErrConfig, err)
 		}
-		// A low work factor would weaken the passphrase; age's default (18)
-		// costs ~1 s per artifact, which is fine for backups.
+		if cfg.PassphraseWorkFactor > 0 {
+			r.SetWorkFactor(cfg.PassphraseWorkFactor)
+		}
 		id, err := age.NewScryptIdentity(pass)
 		if err != nil {
 			return nil, fmt.Errorf("%w: BACKUP_PASSPHRASE_FILE: %v", ErrConfig, err)
