@@ -23,6 +23,9 @@ const (
 // Printing or logging a Config (fmt, slog, encoding/json) redacts the
 // passwords in PostgresURL and SurrealPassword.
 type Config struct {
+	// Enabled is BACKUP_ENABLED: a service starts no backup machinery when
+	// false. The CLI and the Manager do not look at it.
+	Enabled bool
 	// Dir is the local backup directory (BACKUP_DIR): the store when URL is
 	// empty (file://<Dir>). Default "./backups".
 	Dir string
@@ -107,6 +110,17 @@ type ProgressEvent struct {
 	Total    int64 // plain bytes expected, -1 when unknown
 	Done     bool
 }
+
+// Validate reports the first problem of the configuration; the message
+// names the variable.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// SchedulerWanted reports whether a service should run a Scheduler:
+// BACKUP_ENABLED and AUTO_BACKUP_ENABLED.
+func (c Config) SchedulerWanted() bool { return c.Enabled && c.AutoEnabled }
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Dir == "" {

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,11 @@ import (
 
 // openBucket opens the configured storage URL.
 func openBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" && u.Path != "" {
+		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("%w: BACKUP_URL %s: %v", ErrConfig, rawURL, err)
+		}
+	}
 	b, err := blob.OpenBucket(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: BACKUP_URL %s: %v", ErrConfig, redact.DSN(rawURL), redact.Error(err, rawURL))
