@@ -75,6 +75,10 @@ type PostgresInfo struct {
 	StartSegment string `json:"start_segment,omitempty"`
 	StopSegment  string `json:"stop_segment,omitempty"`
 	Timeline     int    `json:"timeline,omitempty"`
+	// Settings are the source's settings a recovering cluster must not go
+	// below (max_connections, max_worker_processes, ...): physical
+	// backups only; RestoreToTime writes them into the new cluster.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // SurrealInfo is the SurrealDB part of a manifest.

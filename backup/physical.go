@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +57,22 @@ func (m *Manager) baseBackup(ctx context.Context, man *Manifest) error {
 	}
 	if man.MigrationVersion, err = appliedMigration(ctx, conn); err != nil {
 		return err
+	}
+	rows, err := conn.Query(ctx, `SELECT name, setting FROM pg_settings WHERE name IN
+		('max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction')`)
+	if err != nil {
+		return fmt.Errorf("backup: read settings: %w", err)
+	}
+	info.Settings = map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("backup: read settings: %w", err)
+		}
+		info.Settings[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backup: read settings: %w", err)
 	}
 	connStr, env := toolConn(m.cfg.PostgresURL)
 	cmd := exec.CommandContext(ctx, m.pgTool("pg_basebackup"), "--dbname="+connStr, "--pgdata=-", "--format=tar",
@@ -389,6 +407,9 @@ func (m *Manager) RestoreToTime(ctx context.Context, target time.Time, opts PITR
 	abs, _ := filepath.Abs(walDir)
 	conf := fmt.Sprintf("\n# datalayer backup restore --to-time (base %s)\nrestore_command = 'cp \"%s/%%f\" \"%%p\"'\nrecovery_target_time = '%s'\nrecovery_target_action = 'promote'\n",
 		base.ID, strings.ReplaceAll(abs, "'", "''"), target.UTC().Format("2006-01-02 15:04:05.999999-07"))
+	for _, k := range slices.Sorted(maps.Keys(base.Postgres.Settings)) {
+		conf += fmt.Sprintf("%s = '%s'\n", k, strings.ReplaceAll(base.Postgres.Settings[k], "'", "''"))
+	}
 	if !opts.KeepArchiving {
 		conf += "archive_mode = 'off'\n"
 	}
