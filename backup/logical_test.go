@@ -15,6 +15,7 @@ import (
 // A logical backup of PostgreSQL and SurrealDB restores both to the state
 // at backup time, replacing the targets.
 func TestLogicalBackupRestoreBothStores(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	seedUsers(t, e.dsn, 50)
 	sc := surrealDB(t, e.sur, e.sur.Database)
@@ -100,6 +101,7 @@ func TestLogicalBackupRestoreBothStores(t *testing.T) {
 // Verify checks checksums and, by restoring into a scratch database, the
 // per-table counts and checksums recorded at backup time.
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	seedUsers(t, e.dsn, 30)
 	surrealQuery(t, surrealDB(t, e.sur, e.sur.Database), "CREATE person:1 SET name = 'ada'")
@@ -145,6 +147,7 @@ func TestVerify(t *testing.T) {
 // A corrupted or truncated artifact is a clear error from verify and
 // restore, and the restore target is untouched.
 func TestCorruptArtifactNeverRestores(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	seedUsers(t, e.dsn, 20)
 	m := newManager(t, e.config())
@@ -189,6 +192,7 @@ func TestCorruptArtifactNeverRestores(t *testing.T) {
 
 // A pg_restore that fails half-way leaves the target as it was.
 func TestFailedPgRestoreLeavesTarget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	c := connect(t, e.dsn)
 	role := "bk_owner_" + strings.ToLower(strings.ReplaceAll(e.dbName[len(e.dbName)-10:], "-", "_"))
@@ -238,6 +242,7 @@ func TestFailedPgRestoreLeavesTarget(t *testing.T) {
 // Encrypted backups restore with the right key and fail clearly with a
 // wrong one, leaving the target untouched.
 func TestEncryption(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	seedUsers(t, e.dsn, 15)
 	dir := t.TempDir()
@@ -304,6 +309,7 @@ func TestEncryption(t *testing.T) {
 // A backup made by newer code (a newer migration version) is refused
 // unless forced.
 func TestRestoreRefusesNewerMigration(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	seedUsers(t, e.dsn, 5)
 	cfg := e.config()

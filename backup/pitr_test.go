@@ -27,6 +27,7 @@ import (
 // calling our CLI (encrypted), rows committed at known times; a restore to
 // a time between two commits has exactly the earlier rows.
 func TestPointInTimeRecovery(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	shared := worldDir(t)
 	bin := buildCLI(t, shared)
@@ -132,6 +133,31 @@ func TestPointInTimeRecovery(t *testing.T) {
 
 	_, err = m.RestoreToTime(ctx, base.StartedAt.Add(-time.Hour), backup.PITROptions{DataDir: filepath.Join(shared, "too-early")})
 	mustErrIs(t, err, backup.ErrNoBase)
+
+	// A newer base backup and keep-1-daily: the old base and its
+	// incremental go, and so does the WAL before the new base.
+	base2, err := m.Create(ctx, backup.CreateOptions{Kind: backup.KindBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruner := newManager(t, backup.Config{URL: "file://" + store, KeepDaily: 1, AgeIdentityFile: idFile})
+	pr, err := pruner.Prune(ctx, backup.PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Kept) != 1 || pr.Kept[0] != base2.ID || len(pr.Deleted) != 2 || pr.WALDeleted == 0 {
+		t.Fatalf("prune: %+v", pr)
+	}
+	records, _ := filepath.Glob(filepath.Join(store, "wal", "*.json"))
+	for _, r := range records {
+		if name := filepath.Base(r); name[:24] < base2.Postgres.StartSegment {
+			t.Errorf("WAL %s older than the kept base (%s) survived", name, base2.Postgres.StartSegment)
+		}
+	}
+	segments, _ := filepath.Glob(filepath.Join(store, "wal", "*.zst.age"))
+	if len(segments) != len(records) {
+		t.Errorf("%d WAL records but %d WAL objects", len(records), len(segments))
+	}
 }
 
 // worldDir is a temporary directory the postgres OS user can use.
