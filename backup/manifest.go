@@ -88,8 +88,9 @@ type SurrealInfo struct {
 	Version   string `json:"version,omitempty"`
 }
 
-// TableStat is one table's row count and content checksum: md5 over the
-// sorted md5 of every row's text form, so it does not depend on row order.
+// TableStat is one table's row count and content checksum: the sum of the
+// first 64 bits of the md5 of every row's text form, so it does not depend
+// on row order.
 type TableStat struct {
 	Table    string `json:"table"` // schema.name
 	Rows     int64  `json:"rows"`
