@@ -82,6 +82,13 @@ func BenchmarkBackupRestore(b *testing.B) {
 		}
 		reportSize(b, plainDump)
 	})
+	b.Run("pg_dump-Z0", func(b *testing.B) { // no compression: the dump alone
+		b.SetBytes(size)
+		for b.Loop() {
+			run(b, "pg_dump", "--format=custom", "--compress=0", "--file="+plainDump+".z0", "--dbname="+dsn)
+		}
+		reportSize(b, plainDump+".z0")
+	})
 	b.Run("pg_restore", func(b *testing.B) {
 		if _, err := os.Stat(plainDump); err != nil {
 			run(b, "pg_dump", "--format=custom", "--file="+plainDump, "--dbname="+dsn)

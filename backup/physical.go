@@ -126,6 +126,18 @@ func (m *Manager) baseBackup(ctx context.Context, man *Manifest) error {
 	return nil
 }
 
+// lsnAdd returns lsn+delta in the X/Y text form.
+func lsnAdd(lsn string, delta int64) (string, error) {
+	hi, lo, ok := strings.Cut(lsn, "/")
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return "", fmt.Errorf("backup: bad LSN %q", lsn)
+	}
+	pos := uint64(int64(h<<32|l) + delta)
+	return fmt.Sprintf("%X/%X", pos>>32, pos&0xffffffff), nil
+}
+
 // segmentName returns the WAL file name holding lsn on timeline tli.
 func segmentName(ctx context.Context, q querier, tli int, lsn string) (string, error) {
 	var segSize int64
@@ -266,7 +278,14 @@ func (m *Manager) createIncremental(ctx context.Context) (*Manifest, error) {
 	if err := conn.QueryRow(ctx, "SELECT pg_switch_wal()::text, current_setting('server_version'), current_database()").Scan(&lsn, &info.ServerVersion, &info.Database); err != nil {
 		return nil, fmt.Errorf("backup: pg_switch_wal: %w", err)
 	}
-	last, err := segmentName(ctx, conn, tli, lsn)
+	// pg_switch_wal returns the end of the completed segment plus one, or,
+	// when nothing was written since the last switch, the start of the
+	// current segment: one byte back is in the last complete segment.
+	before, err := lsnAdd(lsn, -1)
+	if err != nil {
+		return nil, err
+	}
+	last, err := segmentName(ctx, conn, tli, before)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,15 @@ func TestPointInTimeRecovery(t *testing.T) {
 	if inc.Parent != base.ID || len(inc.Artifacts) == 0 {
 		t.Fatalf("incremental: parent %q (want %s), %d WAL artifacts", inc.Parent, base.ID, len(inc.Artifacts))
 	}
+	// A second incremental right away (little or no WAL since the switch)
+	// continues the first.
+	inc2, err := m.Create(ctx, backup.CreateOptions{Kind: backup.KindIncremental})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc2.Parent != inc.ID {
+		t.Fatalf("second incremental's parent %q, want %s", inc2.Parent, inc.ID)
+	}
 	rep, err := m.Verify(ctx, inc.ID, backup.VerifyOptions{})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify incremental: %v %+v", err, rep)
@@ -145,7 +154,7 @@ func TestPointInTimeRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pr.Kept) != 1 || pr.Kept[0] != base2.ID || len(pr.Deleted) != 2 || pr.WALDeleted == 0 {
+	if len(pr.Kept) != 1 || pr.Kept[0] != base2.ID || len(pr.Deleted) != 3 || pr.WALDeleted == 0 {
 		t.Fatalf("prune: %+v", pr)
 	}
 	records, _ := filepath.Glob(filepath.Join(store, "wal", "*.json"))
