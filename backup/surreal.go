@@ -37,6 +37,10 @@ func (m *Manager) surrealHTTP(path string) (string, error) {
 // surrealDo sends one request to the SurrealDB HTTP API as the configured
 // user, on namespace ns and database db.
 func (m *Manager) surrealDo(ctx context.Context, method, path, db string, body io.Reader) (*http.Response, error) {
+	contentType := "text/plain" // /import takes SurrealQL
+	if path == "/export" {
+		contentType = "application/json" // export options
+	}
 	u, err := m.surrealHTTP(path)
 	if err != nil {
 		return nil, err
@@ -49,6 +53,7 @@ func (m *Manager) surrealDo(ctx context.Context, method, path, db string, body i
 	req.Header.Set("Surreal-NS", m.cfg.SurrealNamespace)
 	req.Header.Set("Surreal-DB", db)
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("backup: surrealdb %s: %w", path, err)
