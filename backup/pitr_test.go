@@ -62,6 +62,9 @@ func TestPointInTimeRecovery(t *testing.T) {
 	if base.Postgres.StartSegment == "" || base.Postgres.StopLSN == "" || base.Encryption != "age-x25519" {
 		t.Fatalf("base manifest %+v / %+v", base, base.Postgres)
 	}
+	if rep, err := m.Verify(ctx, base.ID, backup.VerifyOptions{Restore: true}); err != nil || rep.Base != "ok" {
+		t.Fatalf("verify base by restore: %v %+v", err, rep)
+	}
 
 	serverNow := func() time.Time {
 		var ts time.Time
