@@ -104,7 +104,7 @@ type Config struct {
 
 // ProgressEvent reports the progress of one artifact transfer.
 type ProgressEvent struct {
-	Op       string // "upload", "download", "dump", "restore"
+	Op       string // "dump" (pg_dump's output so far), "upload", "download"
 	Artifact string
 	Bytes    int64 // plain bytes so far
 	Total    int64 // plain bytes expected, -1 when unknown

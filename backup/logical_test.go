@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -21,7 +22,17 @@ func TestLogicalBackupRestoreBothStores(t *testing.T) {
 	sc := surrealDB(t, e.sur, e.sur.Database)
 	surrealQuery(t, sc, "DEFINE TABLE person SCHEMALESS; CREATE person:1 SET name = 'ada', at = d'2024-01-01T00:00:00Z', n = 1.5; CREATE person:2 SET name = 'bob'")
 
-	m := newManager(t, e.config())
+	cfg := e.config()
+	var mu sync.Mutex
+	done := map[string]int64{} // op artifact -> bytes when done
+	cfg.Progress = func(ev backup.ProgressEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Done {
+			done[ev.Op+" "+ev.Artifact] = ev.Bytes
+		}
+	}
+	m := newManager(t, cfg)
 	man, err := m.Create(t.Context(), backup.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +93,17 @@ func TestLogicalBackupRestoreBothStores(t *testing.T) {
 	if res.Database != e.dbName || res.SurrealDatabase != e.sur.Database {
 		t.Errorf("restore result %+v", res)
 	}
+	// Progress was reported for the dump, both uploads and both downloads.
+	mu.Lock()
+	for _, a := range man.Artifacts {
+		if done["upload "+a.Name] != a.RawSize || done["download "+a.Name] != a.RawSize {
+			t.Errorf("progress of %s: %v", a.Name, done)
+		}
+	}
+	if done["dump postgres.dump"] == 0 {
+		t.Errorf("no dump progress: %v", done)
+	}
+	mu.Unlock()
 	if got := userEmails(t, e.dsn); !equal(got, before) {
 		t.Fatalf("after restore: %d users, want %d", len(got), len(before))
 	}

@@ -154,6 +154,8 @@ func (m *Manager) dumpPostgres(ctx context.Context, man *Manifest) error {
 		_, err := m.runTool(ctx, m.cfg.PostgresURL, "pg_dump", args...)
 		dumpErr <- err
 	}()
+	stopProgress := m.watchFile(dumpFile, "postgres.dump")
+	defer stopProgress()
 	if !m.cfg.NoTableChecksums {
 		if info.Tables, err = tableStats(ctx, tx); err != nil {
 			<-dumpErr
@@ -163,6 +165,7 @@ func (m *Manager) dumpPostgres(ctx context.Context, man *Manifest) error {
 	if err := <-dumpErr; err != nil {
 		return err
 	}
+	stopProgress()
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("backup: end snapshot: %w", err)
 	}
@@ -338,4 +341,38 @@ func (m *Manager) switchDatabase(ctx context.Context, admin *pgx.Conn, fresh, ta
 	}
 	m.dropDatabase(ctx, admin, previous)
 	return "", nil
+}
+
+// watchFile reports the growing size of file to Config.Progress (Op
+// "dump") until the returned function is called; calling it again is a
+// no-op.
+func (m *Manager) watchFile(file, name string) func() {
+	if m.cfg.Progress == nil {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		ev := ProgressEvent{Op: "dump", Artifact: name, Total: -1}
+		for {
+			select {
+			case <-stop:
+				if fi, err := os.Stat(file); err == nil {
+					ev.Bytes = fi.Size()
+				}
+				ev.Done = true
+				m.cfg.Progress(ev)
+				return
+			case <-t.C:
+				if fi, err := os.Stat(file); err == nil {
+					ev.Bytes = fi.Size()
+					m.cfg.Progress(ev)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(stop); <-done }) }
 }

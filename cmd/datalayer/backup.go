@@ -181,6 +181,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 				for _, t := range rep.Tables {
 					fmt.Fprintf(stdout, "%-4s table %s rows %d/%d checksum %s/%s\n", okText(t.OK), t.Table, t.GotRows, t.WantRows, short(t.GotChecksum), short(t.WantChecksum))
 				}
+				if rep.Base != "" {
+					fmt.Fprintf(stdout, "%-4s pg_verifybackup of the extracted base backup\n", okText(rep.Base == "ok"))
+				}
 				if rep.Surreal != "" {
 					fmt.Fprintf(stdout, "%-4s surrealdb re-export %s\n", okText(rep.Surreal == "ok"), rep.Surreal)
 				}
