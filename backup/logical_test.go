@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentical/datalayer/backup"
+	"github.com/agentical/datalayer/internal/testinfra"
 )
 
 // A logical backup of PostgreSQL and SurrealDB restores both to the state
@@ -351,11 +352,28 @@ func TestRestoreRefusesNewerMigration(t *testing.T) {
 	if n := len(userEmails(t, e.dsn)); n != 0 {
 		t.Fatalf("refused restore changed the target")
 	}
-	if _, err := m.Restore(t.Context(), man.ID, backup.RestoreOptions{Force: true}); err != nil {
+	res, err := m.Restore(t.Context(), man.ID, backup.RestoreOptions{Force: true, KeepPrevious: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(userEmails(t, e.dsn)); n != 5 {
 		t.Fatalf("forced restore: %d users", n)
+	}
+	// The replaced database is kept, as it was (no users), and usable.
+	if res.Previous == "" {
+		t.Fatal("no previous database kept")
+	}
+	server := testinfra.PostgresServer(t)
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), server)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{res.Previous}.Sanitize()+" WITH (FORCE)")
+			c.Close(context.Background())
+		}
+	})
+	prev := strings.Replace(e.dsn, "/"+e.dbName, "/"+res.Previous, 1)
+	if n := len(userEmails(t, prev)); n != 0 {
+		t.Fatalf("kept previous database has %d users, want 0", n)
 	}
 }
 
