@@ -106,7 +106,7 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 		}
 	}
 
-	var fresh string
+	var fresh, surScratch string
 	if doPG {
 		target := opts.Database
 		if target == "" {
@@ -129,7 +129,7 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 		}
 		var surErr error
 		if doSur {
-			surErr = m.restoreSurrealScratch(ctx, files[StoreSurreal], opts)
+			surScratch, surErr = m.restoreSurrealScratch(ctx, files[StoreSurreal], opts)
 		}
 		if surErr != nil {
 			m.dropDatabase(ctx, admin, fresh)
@@ -138,11 +138,14 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 		prev := scratchName(target, "replaced")
 		if res.Previous, err = m.switchDatabase(ctx, admin, fresh, target, prev, opts.KeepPrevious); err != nil {
 			m.dropDatabase(ctx, admin, fresh)
+			if surScratch != "" {
+				_ = m.removeSurrealDB(context.WithoutCancel(ctx), surScratch)
+			}
 			return nil, err
 		}
 		res.Database = target
 	} else if doSur {
-		if err := m.restoreSurrealScratch(ctx, files[StoreSurreal], opts); err != nil {
+		if surScratch, err = m.restoreSurrealScratch(ctx, files[StoreSurreal], opts); err != nil {
 			return nil, err
 		}
 	}
@@ -152,11 +155,12 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 			db = m.cfg.SurrealDatabase
 		}
 		if err := m.removeSurrealDB(ctx, db); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("backup: SurrealDB: %w (the restored data is in database %s)", err, surScratch)
 		}
 		if err := m.importSurreal(ctx, files[StoreSurreal], db); err != nil {
-			return nil, fmt.Errorf("backup: SurrealDB database %s was removed but the import failed (the backup itself imported cleanly into a scratch database): %w", db, err)
+			return nil, fmt.Errorf("backup: SurrealDB database %s was removed but the import failed; the restored data is in database %s: %w", db, surScratch, err)
 		}
+		_ = m.removeSurrealDB(ctx, surScratch)
 		res.SurrealDatabase = db
 	}
 	res.Duration = time.Since(start)
@@ -164,19 +168,20 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 	return res, nil
 }
 
-// restoreSurrealScratch imports the export into a scratch database and
-// removes it again: proof that the target import will go through.
-func (m *Manager) restoreSurrealScratch(ctx context.Context, file string, opts RestoreOptions) error {
+// restoreSurrealScratch imports the export into a scratch database: proof
+// that the target import will go through, and a copy of the restored data
+// until it has. The caller removes the scratch database.
+func (m *Manager) restoreSurrealScratch(ctx context.Context, file string, opts RestoreOptions) (string, error) {
 	db := opts.SurrealDatabase
 	if db == "" {
 		db = m.cfg.SurrealDatabase
 	}
 	scratch := scratchName(db, "restore")
-	defer func() { _ = m.removeSurrealDB(context.WithoutCancel(ctx), scratch) }()
 	if err := m.importSurreal(ctx, file, scratch); err != nil {
-		return fmt.Errorf("backup: SurrealDB import into scratch database %s failed, target untouched: %w", scratch, err)
+		_ = m.removeSurrealDB(context.WithoutCancel(ctx), scratch)
+		return "", fmt.Errorf("backup: SurrealDB import into scratch database %s failed, target untouched: %w", scratch, err)
 	}
-	return nil
+	return scratch, nil
 }
 
 // VerifyOptions adjusts Verify.
