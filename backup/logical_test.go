@@ -2,7 +2,10 @@ package backup_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -381,4 +384,50 @@ func flip(b []byte, i int) []byte {
 	out := append([]byte(nil), b...)
 	out[i] ^= 0xff
 	return out
+}
+
+// Restoring both stores is all or nothing on the PostgreSQL side: when the
+// SurrealDB part does not import, the PostgreSQL target stays as it was.
+func TestBadSurrealPartLeavesPostgresUntouched(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	seedUsers(t, e.dsn, 8)
+	surrealQuery(t, surrealDB(t, e.sur, e.sur.Database), "CREATE person:1 SET name = 'ada'")
+	cfg := e.config()
+	cfg.Compression = backup.CompressionNone // artifacts are plain files we can rewrite
+	m := newManager(t, cfg)
+	man, err := m.Create(t.Context(), backup.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replace the SurrealDB export by SurrealQL that does not parse, with
+	// matching checksums, as a buggy exporter would have written it.
+	bad := []byte("CREATE person:9 SET name = ;\n")
+	sum := sha256.Sum256(bad)
+	for i, a := range man.Artifacts {
+		if a.Store == backup.StoreSurreal {
+			writeFile(t, filepath.Join(e.storeDir, filepath.FromSlash(a.Key)), string(bad))
+			a.Size, a.RawSize = int64(len(bad)), int64(len(bad))
+			a.SHA256, a.RawSHA256 = hex.EncodeToString(sum[:]), hex.EncodeToString(sum[:])
+			man.Artifacts[i] = a
+		}
+	}
+	writeManifest(t, e, man)
+	if _, err := m.Verify(t.Context(), man.ID, backup.VerifyOptions{}); err != nil {
+		t.Fatalf("checksums should match: %v", err)
+	}
+	exec(t, connect(t, e.dsn), "DELETE FROM users")
+	_, err = m.Restore(t.Context(), man.ID, backup.RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "scratch") {
+		t.Fatalf("restore error = %v, want the SurrealDB scratch import failure", err)
+	}
+	if n := len(userEmails(t, e.dsn)); n != 0 {
+		t.Fatalf("PostgreSQL target changed although SurrealDB failed: %d users", n)
+	}
+	if got := surrealNames(t, surrealDB(t, e.sur, e.sur.Database)); !equal(got, []string{"ada"}) {
+		t.Fatalf("SurrealDB target changed: %v", got)
+	}
+	if left := databasesLike(t, e.dbName+"_"); len(left) != 0 {
+		t.Errorf("left-over databases: %v", left)
+	}
 }
