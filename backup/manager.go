@@ -161,6 +161,12 @@ func (m *Manager) List(ctx context.Context) ([]*Manifest, error) {
 			continue
 		}
 		man, err := m.readManifest(ctx, id)
+		if errors.Is(err, ErrCorrupt) {
+			// One unreadable manifest must not stop listing (and pruning)
+			// the others; that backup is never pruned either.
+			m.cfg.Logger.Warn("backup: skipping unreadable manifest", "id", id, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

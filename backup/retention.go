@@ -72,6 +72,9 @@ type PruneResult struct {
 	Kept       []string `json:"kept"`
 	Deleted    []string `json:"deleted"`
 	WALDeleted int      `json:"wal_deleted"`
+	// Orphans are backups without a manifest (interrupted) older than
+	// OrphanAge whose artifacts were deleted.
+	Orphans []string `json:"orphans,omitempty"`
 	DryRun     bool     `json:"dry_run"`
 }
 
@@ -104,6 +107,9 @@ func (m *Manager) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, e
 				return res, err
 			}
 		}
+	}
+	if err := m.pruneOrphans(ctx, res, opts.DryRun); err != nil {
+		return res, err
 	}
 	if oldestBase != "" {
 		names, err := m.archivedWAL(ctx)
@@ -148,6 +154,58 @@ func (m *Manager) deleteBackup(ctx context.Context, id string) error {
 	for _, o := range objs {
 		if err := m.bucket.Delete(ctx, o.Key); err != nil {
 			return fmt.Errorf("backup: delete %s: %w", o.Key, err)
+		}
+	}
+	return nil
+}
+
+// OrphanAge is how old the artifacts of a backup without a manifest (one
+// that was interrupted) must be before Prune deletes them: older than any
+// backup still running.
+const OrphanAge = 24 * time.Hour
+
+func (m *Manager) pruneOrphans(ctx context.Context, res *PruneResult, dryRun bool) error {
+	objs, err := m.listKeys(ctx, backupsPrefix)
+	if err != nil {
+		return err
+	}
+	type group struct {
+		keys     []string
+		manifest bool
+		newest   time.Time
+	}
+	groups := map[string]*group{}
+	var ids []string
+	for _, o := range objs {
+		id, file, ok := strings.Cut(strings.TrimPrefix(o.Key, backupsPrefix), "/")
+		if !ok {
+			continue
+		}
+		g := groups[id]
+		if g == nil {
+			g = &group{}
+			groups[id] = g
+			ids = append(ids, id)
+		}
+		g.keys = append(g.keys, o.Key)
+		g.manifest = g.manifest || file == manifestName
+		if o.ModTime.After(g.newest) {
+			g.newest = o.ModTime
+		}
+	}
+	for _, id := range ids {
+		g := groups[id]
+		if g.manifest || time.Since(g.newest) < OrphanAge {
+			continue
+		}
+		res.Orphans = append(res.Orphans, id)
+		if dryRun {
+			continue
+		}
+		for _, k := range g.keys {
+			if err := m.bucket.Delete(ctx, k); err != nil {
+				return fmt.Errorf("backup: delete orphan %s: %w", k, err)
+			}
 		}
 	}
 	return nil

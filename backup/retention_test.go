@@ -1,6 +1,8 @@
 package backup_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -113,5 +115,55 @@ func TestScheduler(t *testing.T) {
 	var free bool
 	if err := other.QueryRow(t.Context(), "SELECT pg_try_advisory_lock($1)", backup.DefaultLockKey).Scan(&free); err != nil || !free {
 		t.Fatalf("lock still held after the round: %v", err)
+	}
+}
+
+// Prune deletes the artifacts of interrupted backups (no manifest) once
+// they are old, and an unreadable manifest neither stops List nor Prune.
+func TestPruneOrphansAndUnreadableManifest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	cfg := e.config()
+	cfg.KeepDaily = 1
+	m := newManager(t, cfg)
+	man, err := m.Create(t.Context(), backup.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(id, file, content string, age time.Duration) string {
+		dir := filepath.Join(e.storeDir, "backups", id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, file)
+		writeFile(t, p, content)
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	orphan := mk("20260101T000000000Z-dead", "postgres.dump.zst", "partial", 48*time.Hour)
+	running := mk("20261201T000000000Z-busy", "postgres.dump.zst", "in progress", time.Minute)
+	bad := mk("20260102T000000000Z-bad0", "manifest.json", "{not json", 48*time.Hour)
+
+	all, err := m.List(t.Context())
+	if err != nil || len(all) != 1 || all[0].ID != man.ID {
+		t.Fatalf("list with an unreadable manifest: %v, %v", all, err)
+	}
+	res, err := m.Prune(t.Context(), backup.PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Orphans) != 1 || res.Orphans[0] != "20260101T000000000Z-dead" || len(res.Deleted) != 0 {
+		t.Fatalf("prune: %+v", res)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("old orphan survived: %v", err)
+	}
+	for _, p := range []string{running, bad} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s deleted: %v", p, err)
+		}
 	}
 }
