@@ -75,7 +75,7 @@ type PruneResult struct {
 	// Orphans are backups without a manifest (interrupted) older than
 	// OrphanAge whose artifacts were deleted.
 	Orphans []string `json:"orphans,omitempty"`
-	DryRun     bool     `json:"dry_run"`
+	DryRun  bool     `json:"dry_run"`
 }
 
 // Prune deletes the backups the configured retention does not keep, then
