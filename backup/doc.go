@@ -17,9 +17,14 @@
 // restore is first imported into a scratch database. A backup whose
 // migration version is newer than the code's is refused unless forced.
 //
+// Retention (keep N daily, M weekly, K monthly; never the parent of a kept
+// incremental) is applied by Prune; a Scheduler makes backups in a running
+// service, one instance of many at a time under a PostgreSQL advisory lock.
+//
 // Layout in the bucket:
 //
 //	backups/<id>/manifest.json   the manifest (plain JSON, no secrets)
 //	backups/<id>/<artifact>      postgres.dump.zst[.age], base.tar.zst[.age], surrealdb.surql.zst[.age]
 //	wal/<segment>.zst[.age]      archived WAL (PushWAL, from archive_command)
+//	wal/<segment>.json           its artifact record (written last)
 package backup

@@ -1,6 +1,8 @@
 package backup_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,5 +167,41 @@ func TestPruneOrphansAndUnreadableManifest(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s deleted: %v", p, err)
 		}
+	}
+}
+
+// Run makes a backup on its first round and returns when ctx ends.
+func TestSchedulerRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	m := newManager(t, e.config())
+	s, err := backup.NewScheduler(m, backup.SchedulerConfig{Interval: time.Hour, CheckEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all, err := m.List(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no scheduled backup after 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // more rounds: all skipped as "recent"
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	if all, _ := m.List(t.Context()); len(all) != 1 {
+		t.Fatalf("%d backups after several rounds, want 1", len(all))
 	}
 }

@@ -71,12 +71,12 @@ func NewScheduler(m *Manager, cfg SchedulerConfig) (*Scheduler, error) {
 // RoundResult says what one scheduling round did.
 type RoundResult struct {
 	// Ran is true when this instance made a backup.
-	Ran bool
+	Ran bool `json:"ran"`
 	// Skipped says why not: "locked" (another instance holds the lock) or
 	// "recent" (a backup younger than Interval exists).
-	Skipped  string
-	Manifest *Manifest
-	Pruned   *PruneResult
+	Skipped  string       `json:"skipped,omitempty"`
+	Manifest *Manifest    `json:"manifest,omitempty"`
+	Pruned   *PruneResult `json:"pruned,omitempty"`
 }
 
 // RunOnce runs one round: take the lock, back up when due, prune.

@@ -97,6 +97,10 @@ func TestBackupCommands(t *testing.T) {
 	}
 
 	cli(1, "show", "nope")
+	cli(1, "restore", "--to-time", "yesterday", "--pgdata", t.TempDir())
+	if out := cli(0, "auto", "--json"); !strings.Contains(out, `"skipped": "recent"`) {
+		t.Fatalf("auto right after a backup: %s", out)
+	}
 	cli(2, "frobnicate")
 	env["BACKUP_COMPRESSION"] = "lz4"
 	if out := cli(1, "list"); out != "" {
