@@ -360,7 +360,8 @@ type PITRResult struct {
 
 // RestoreToTime builds a new cluster in opts.DataDir from the newest base
 // backup finished before target and the archived WAL after it, configured
-// to recover up to target and then promote. Start it with `postgres -D
+// to recover up to target and then promote. A zero target means the end of
+// the archived WAL (the newest base backup, all WAL after it). Start it with `postgres -D
 // DataDir` (as the cluster's OS user); recovery runs at start-up and stops
 // before the first transaction that committed after target.
 func (m *Manager) RestoreToTime(ctx context.Context, target time.Time, opts PITROptions) (*PITRResult, error) {
@@ -373,7 +374,7 @@ func (m *Manager) RestoreToTime(ctx context.Context, target time.Time, opts PITR
 	}
 	var base *Manifest
 	for _, b := range all {
-		if b.Kind == KindBase && !b.FinishedAt.After(target) {
+		if b.Kind == KindBase && (target.IsZero() || !b.FinishedAt.After(target)) {
 			base = b
 		}
 	}
@@ -424,8 +425,11 @@ func (m *Manager) RestoreToTime(ctx context.Context, target time.Time, opts PITR
 		res.WALSegments++
 	}
 	abs, _ := filepath.Abs(walDir)
-	conf := fmt.Sprintf("\n# datalayer backup restore --to-time (base %s)\nrestore_command = 'cp \"%s/%%f\" \"%%p\"'\nrecovery_target_time = '%s'\nrecovery_target_action = 'promote'\n",
-		base.ID, strings.ReplaceAll(abs, "'", "''"), target.UTC().Format("2006-01-02 15:04:05.999999-07"))
+	conf := fmt.Sprintf("\n# datalayer backup restore --to-time (base %s)\nrestore_command = 'cp \"%s/%%f\" \"%%p\"'\n",
+		base.ID, strings.ReplaceAll(abs, "'", "''"))
+	if !target.IsZero() {
+		conf += fmt.Sprintf("recovery_target_time = '%s'\nrecovery_target_action = 'promote'\n", target.UTC().Format("2006-01-02 15:04:05.999999-07"))
+	}
 	for _, k := range slices.Sorted(maps.Keys(base.Postgres.Settings)) {
 		conf += fmt.Sprintf("%s = '%s'\n", k, strings.ReplaceAll(base.Postgres.Settings[k], "'", "''"))
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -112,9 +113,10 @@ func TestPointInTimeRecovery(t *testing.T) {
 	}{
 		{"between", between, []int{1001}},
 		{"after", after, []int{1001, 1002}},
+		{"end of WAL", time.Time{}, []int{1001, 1002, 1003}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dataDir := filepath.Join(shared, "restored-"+tc.name)
+			dataDir := filepath.Join(shared, "restored-"+strings.ReplaceAll(tc.name, " ", "-"))
 			res, err := m.RestoreToTime(ctx, tc.target, backup.PITROptions{DataDir: dataDir})
 			if err != nil {
 				t.Fatal(err)

@@ -64,7 +64,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		keepPrevious = fs.Bool("keep-previous", false, "restore: keep the replaced database")
 		noOwner      = fs.Bool("no-owner", false, "restore: skip ownership and privileges")
 		database     = fs.String("database", "", "restore: target database (default DATABASE_URL's)")
-		toTime       = fs.String("to-time", "", "restore: point in time (RFC 3339, or 'YYYY-MM-DD HH:MM:SS' UTC)")
+		toTime       = fs.String("to-time", "", "restore: point in time (RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC, or latest: the end of the archived WAL)")
 		pgdata       = fs.String("pgdata", "", "restore --to-time: new data directory")
 		owner        = fs.String("owner", "", "restore --to-time: chown the data directory to this OS user")
 		dryRun       = fs.Bool("dry-run", false, "prune: only report")
@@ -210,8 +210,12 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 				}
 			}
 			return out(res, func() {
+				stop := "the end of the archived WAL"
+				if !res.Target.IsZero() {
+					stop = res.Target.UTC().Format(time.RFC3339Nano)
+				}
 				fmt.Fprintf(stdout, "prepared %s from base %s and %d WAL files; recovery stops at %s.\nstart it with: pg_ctl -D %s start\n",
-					res.DataDir, res.BaseID, res.WALSegments, res.Target.UTC().Format(time.RFC3339Nano), res.DataDir)
+					res.DataDir, res.BaseID, res.WALSegments, stop, res.DataDir)
 			})
 		}
 		res, err := m.Restore(ctx, arg(0, "latest"), backup.RestoreOptions{
@@ -312,6 +316,9 @@ func migrationsDir(dir string) fs.FS {
 }
 
 func parseTime(s string) (time.Time, error) {
+	if s == "latest" {
+		return time.Time{}, nil // the end of the archived WAL
+	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
