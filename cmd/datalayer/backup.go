@@ -34,7 +34,7 @@ commands:
   restore  [ID|latest] [--force] [--keep-previous] [--no-owner] [--database NAME] [--store S]
   restore  --to-time T --pgdata DIR [--owner USER]   point-in-time: build a new cluster from a base backup and WAL
   prune    [--dry-run]                       apply BACKUP_KEEP_DAILY/WEEKLY/MONTHLY
-  auto                                       one scheduler round (for cron): back up if due, under an advisory lock, then prune
+  auto     [--kind K]                        one scheduler round (for cron): back up if due (BACKUP_INTERVAL_HOURS), under an advisory lock, then prune
   wal-push PATH                              archive_command = 'datalayer backup wal-push %p'
   wal-fetch NAME PATH                        restore_command = 'datalayer backup wal-fetch %f %p'
 
@@ -57,7 +57,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		asJSON       = fs.Bool("json", false, "JSON output")
 		verbose      = fs.Bool("v", false, "log to stderr")
 		migDir       = fs.String("migrations", "", "migration directory holding atlas.sum")
-		kind         = fs.String("kind", "logical", "create: logical, base or incremental")
+		kind         = fs.String("kind", "logical", "create, auto: logical, base or incremental")
 		stores       = fs.String("store", "", "create/restore: only this store (postgres or surrealdb), comma-separated")
 		withRestore  = fs.Bool("restore", false, "verify: also restore into scratch databases and compare")
 		force        = fs.Bool("force", false, "restore: even a backup newer than the code's migrations")
@@ -250,7 +250,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			fmt.Fprintf(stdout, "kept %d backups, %s %d %v and %d WAL files\n", len(res.Kept), verb, len(res.Deleted), res.Deleted, res.WALDeleted)
 		})
 	case "auto":
-		s, err := backup.NewScheduler(m, backup.SchedulerConfig{})
+		s, err := backup.NewScheduler(m, backup.SchedulerConfig{Kind: backup.Kind(*kind)})
 		if err != nil {
 			return fail(err)
 		}
