@@ -317,9 +317,9 @@ func (m *Manager) createIncremental(ctx context.Context) (*Manifest, error) {
 }
 
 // waitArchived waits until the archiver has archived segment (or a later
-// one), up to a minute.
+// one), up to two minutes.
 func waitArchived(ctx context.Context, q querier, segment string) error {
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var last, failed string
 		if err := q.QueryRow(ctx, "SELECT coalesce(last_archived_wal, ''), coalesce(last_failed_wal, '') FROM pg_stat_archiver").Scan(&last, &failed); err != nil {
@@ -329,7 +329,7 @@ func waitArchived(ctx context.Context, q querier, segment string) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("backup: WAL segment %s not archived after a minute (last archived %q, last failed %q): check archive_command", segment, last, failed)
+			return fmt.Errorf("backup: WAL segment %s not archived after two minutes (last archived %q, last failed %q): check archive_command", segment, last, failed)
 		}
 		select {
 		case <-ctx.Done():

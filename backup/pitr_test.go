@@ -266,7 +266,7 @@ func startCluster(t *testing.T, binDir, dataDir string) string {
 		}
 	})
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		c, err := pgx.Connect(t.Context(), dsn)
 		if err == nil {
@@ -281,7 +281,7 @@ func startCluster(t *testing.T, binDir, dataDir string) string {
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("restored cluster did not accept connections: %v\n%s", err, b)
+			t.Fatalf("restored cluster did not accept connections in 90 s: %v\n%s", err, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -290,7 +290,7 @@ func startCluster(t *testing.T, binDir, dataDir string) string {
 // waitPromoted waits until recovery has ended.
 func waitPromoted(t *testing.T, c *pgx.Conn) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var rec bool
 		if err := c.QueryRow(t.Context(), "SELECT pg_is_in_recovery()").Scan(&rec); err != nil {
@@ -300,7 +300,7 @@ func waitPromoted(t *testing.T, c *pgx.Conn) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("still in recovery after 30 s")
+			t.Fatal("still in recovery after 90 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
