@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -429,5 +430,36 @@ func TestBadSurrealPartLeavesPostgresUntouched(t *testing.T) {
 	}
 	if left := databasesLike(t, e.dbName+"_"); len(left) != 0 {
 		t.Errorf("left-over databases: %v", left)
+	}
+}
+
+// A backup that fails half-way (PostgreSQL dumped and uploaded, then
+// SurrealDB unreachable) leaves no manifest and no artifact, and neither
+// its error nor the printed Config shows a password.
+func TestFailedCreateLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	seedUsers(t, e.dsn, 5)
+	cfg := e.config()
+	cfg.SurrealURL, cfg.SurrealUser, cfg.SurrealPassword = "ws://127.0.0.1:1", "root", "s3cretpw"
+	cfg.SurrealNamespace, cfg.SurrealDatabase = "ns", "db"
+	m := newManager(t, cfg)
+	_, err := m.Create(t.Context(), backup.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "surrealdb") {
+		t.Fatalf("backup with an unreachable SurrealDB: %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cretpw") || strings.Contains(fmt.Sprint(cfg), "s3cretpw") {
+		t.Fatalf("password shown: %v", err)
+	}
+	entries, _ := os.ReadDir(e.storeDir)
+	var files []string
+	_ = filepath.WalkDir(e.storeDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Fatalf("store holds %v (%d entries) after a failed backup", files, len(entries))
 	}
 }

@@ -198,8 +198,12 @@ func (m *Manager) put(ctx context.Context, name, store, key string, src io.Reade
 	raw := newHashCounter()
 	pw := &progressWriter{fn: m.cfg.Progress, ev: ProgressEvent{Op: "upload", Artifact: name, Total: total}}
 	_, err = io.Copy(top, io.TeeReader(src, io.MultiWriter(raw, pw)))
-	for i := len(closers) - 1; i >= 0 && err == nil; i-- {
-		err = closers[i].Close()
+	for i := len(closers) - 1; i >= 0; i-- {
+		// Close every layer even after an error: the zstd encoder's
+		// goroutines end only on Close.
+		if cerr := closers[i].Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		cancel() // abort the upload: no partial object
