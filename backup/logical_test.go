@@ -71,6 +71,9 @@ func TestLogicalBackupRestoreBothStores(t *testing.T) {
 	if users == nil || users.Rows != 50 || users.Checksum == "" {
 		t.Fatalf("users table stat %+v", users)
 	}
+	if man.Postgres.Encoding != "UTF8" || man.Postgres.Collate == "" || man.Postgres.Database != e.dbName {
+		t.Errorf("postgres info %+v", man.Postgres)
+	}
 	if man.FinishedAt.Before(man.StartedAt) {
 		t.Errorf("time range %s..%s", man.StartedAt, man.FinishedAt)
 	}

@@ -66,6 +66,11 @@ type Manifest struct {
 type PostgresInfo struct {
 	Database      string `json:"database,omitempty"`
 	ServerVersion string `json:"server_version,omitempty"`
+	// Encoding, Collate and Ctype of the source database (logical
+	// backups): the restored database is created with them.
+	Encoding string `json:"encoding,omitempty"`
+	Collate  string `json:"collate,omitempty"`
+	Ctype    string `json:"ctype,omitempty"`
 	// Tables are row counts and content checksums at backup time
 	// (logical backups, unless disabled).
 	Tables []TableStat `json:"tables,omitempty"`

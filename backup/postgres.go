@@ -132,7 +132,10 @@ func (m *Manager) dumpPostgres(ctx context.Context, man *Manifest) error {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	info := &PostgresInfo{}
 	var snapshot string
-	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version'), current_database()").Scan(&snapshot, &info.ServerVersion, &info.Database); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot(), current_setting('server_version'), d.datname,
+			pg_encoding_to_char(d.encoding), d.datcollate, d.datctype
+			FROM pg_database d WHERE d.datname = current_database()`).Scan(&snapshot, &info.ServerVersion, &info.Database,
+		&info.Encoding, &info.Collate, &info.Ctype); err != nil {
 		return fmt.Errorf("backup: export snapshot: %w", err)
 	}
 	if man.MigrationVersion, err = appliedMigration(ctx, tx); err != nil {
@@ -262,8 +265,12 @@ func scratchName(base, tag string) string {
 
 // restorePostgresInto creates database name and pg_restores the archive at
 // file into it; on failure the database is dropped.
-func (m *Manager) restorePostgresInto(ctx context.Context, admin *pgx.Conn, file, name string, noOwner bool) error {
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+func (m *Manager) restorePostgresInto(ctx context.Context, admin *pgx.Conn, info *PostgresInfo, file, name string, noOwner bool) error {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE template0"
+	if info != nil && info.Encoding != "" {
+		create += " ENCODING " + quoteLiteral(info.Encoding) + " LC_COLLATE " + quoteLiteral(info.Collate) + " LC_CTYPE " + quoteLiteral(info.Ctype)
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		return fmt.Errorf("backup: create database %s: %w", name, err)
 	}
 	dsn, err := withDatabase(m.cfg.PostgresURL, name)
@@ -376,3 +383,5 @@ func (m *Manager) watchFile(file, name string) func() {
 	var once sync.Once
 	return func() { once.Do(func() { close(stop); <-done }) }
 }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -124,7 +124,7 @@ func (m *Manager) Restore(ctx context.Context, id string, opts RestoreOptions) (
 		}
 		defer admin.Close(context.WithoutCancel(ctx))
 		fresh = scratchName(target, "restore")
-		if err := m.restorePostgresInto(ctx, admin, files[StorePostgres], fresh, opts.NoOwner); err != nil {
+		if err := m.restorePostgresInto(ctx, admin, man.Postgres, files[StorePostgres], fresh, opts.NoOwner); err != nil {
 			return nil, err
 		}
 		var surErr error
@@ -303,7 +303,7 @@ func (m *Manager) verifyPostgres(ctx context.Context, man *Manifest, file string
 		base = man.Postgres.Database
 	}
 	scratch := scratchName(base, "verify")
-	if err := m.restorePostgresInto(ctx, admin, file, scratch, true); err != nil {
+	if err := m.restorePostgresInto(ctx, admin, man.Postgres, file, scratch, true); err != nil {
 		return fmt.Errorf("%w: pg_restore into a scratch database: %v", ErrVerify, err)
 	}
 	defer m.dropDatabase(ctx, admin, scratch)
