@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -110,15 +111,30 @@ func TestPointInTimeRecovery(t *testing.T) {
 		name   string
 		target time.Time
 		want   []int
+		cli    bool
 	}{
-		{"between", between, []int{1001}},
-		{"after", after, []int{1001, 1002}},
-		{"end of WAL", time.Time{}, []int{1001, 1002, 1003}},
+		{"between", between, []int{1001}, false},
+		{"after", after, []int{1001, 1002}, false},
+		{"end of WAL through the CLI", time.Time{}, []int{1001, 1002, 1003}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir := filepath.Join(shared, "restored-"+strings.ReplaceAll(tc.name, " ", "-"))
-			res, err := m.RestoreToTime(ctx, tc.target, backup.PITROptions{DataDir: dataDir})
-			if err != nil {
+			var res *backup.PITRResult
+			if tc.cli {
+				cmd := osexec.Command(bin, "backup", "restore", "--to-time", "latest", "--pgdata", dataDir, "--json")
+				if os.Geteuid() == 0 {
+					cmd.Args = append(cmd.Args, "--owner", "postgres")
+				}
+				cmd.Env = append(os.Environ(), "BACKUP_URL=file://"+store, "BACKUP_AGE_IDENTITY_FILE="+idFile)
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("datalayer backup restore --to-time latest: %v\n%s", err, out)
+				}
+				res = &backup.PITRResult{}
+				if err := json.Unmarshal(out, res); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+			} else if res, err = m.RestoreToTime(ctx, tc.target, backup.PITROptions{DataDir: dataDir}); err != nil {
 				t.Fatal(err)
 			}
 			if res.BaseID != base.ID || res.WALSegments == 0 {
