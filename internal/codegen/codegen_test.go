@@ -229,13 +229,6 @@ func TestConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pgx/v5") {
 		t.Fatalf("want an error naming pgx/v5, got %v", err)
 	}
-	dir = copyProject(t)
-	cfg = filepath.Join(dir, "sqlc.yaml")
-	replaceIn(t, cfg, "emit_interface: true", "emit_interface: false")
-	_, err = codegen.Generate(codegen.Options{SqlcConfig: cfg})
-	if err == nil || !strings.Contains(err.Error(), "emit_interface") {
-		t.Fatalf("want an error naming emit_interface, got %v", err)
-	}
 }
 
 // TestWriteReplacesAtomically checks Write leaves complete files and

@@ -125,7 +125,7 @@ func TestDirectiveErrors(t *testing.T) {
 		{"cache on volatile", "-- name: Q :many\n-- @cache ttl=1m\nSELECT *\nFROM t\nWHERE due < now();",
 			[]string{"f.sql:2: @cache on Q, which uses volatile now() (line 5)"}},
 		{"cache on FOR UPDATE", "-- name: Q :one\n-- @cache ttl=1m\nSELECT * FROM t WHERE id = $1 FOR UPDATE;",
-			[]string{"f.sql:2: @cache on Q, which uses volatile FOR UPDATE (line 3)"}},
+			[]string{"f.sql:2: @cache on Q, which locks the rows it reads (FOR UPDATE)"}},
 		{"cache-unsafe alone", "-- name: Q :one\n-- @cache-unsafe\nSELECT 1 FROM t;",
 			[]string{"f.sql:2: @cache-unsafe without @cache"}},
 		{"nocache with cache", "-- name: Q :one\n-- @cache ttl=1m\n-- @nocache\nSELECT 1 FROM t;",

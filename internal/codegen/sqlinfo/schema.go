@@ -85,15 +85,32 @@ type View struct {
 // columns), CREATE VIEW, CREATE MATERIALIZED VIEW and CREATE TABLE AS, and
 // ignores other statements (types, functions, extensions, comments, grants).
 func LoadSchema(files map[string][]byte) (*Schema, error) {
+	ordered := make([]SourceFile, 0, len(files))
+	for _, n := range keysOf(files) {
+		ordered = append(ordered, SourceFile{Name: n, Src: files[n]})
+	}
+	return LoadSchemaFiles(ordered)
+}
+
+// SourceFile is one SQL file: its name for messages and its content.
+type SourceFile struct {
+	Name string
+	Src  []byte
+}
+
+// LoadSchemaFiles is LoadSchema with the files applied in the order given,
+// the way sqlc reads a schema (paths in configuration order, a directory's
+// files by name). Each file is read as sqlc reads migrations: the rollback
+// part of goose, sql-migrate, tern and dbmate files is ignored, and so are
+// psql meta-command lines (pg_dump's \restrict); the DDL is applied in
+// order, so ALTER TABLE ... RENAME TO, RENAME COLUMN, SET SCHEMA and DROP
+// TABLE followed by a new CREATE TABLE give the final shape.
+func LoadSchemaFiles(files []SourceFile) (*Schema, error) {
 	s := &Schema{Tables: map[string]*Table{}, Views: map[string]*View{}, Functions: map[string]*Function{}}
 	var ec errs
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, file := range names {
-		src := string(files[file])
+	for _, f := range files {
+		file := f.Name
+		src := migrationUp(string(f.Src))
 		tree, err := pg.Parse(src)
 		if err != nil {
 			line := 1
@@ -211,6 +228,12 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 			name = defaultName(t.Name, cols, "idx")
 		}
 		t.UniqueKeys = append(t.UniqueKeys, UniqueKey{Name: name, Columns: cols})
+	case n.GetRenameStmt() != nil:
+		s.rename(n.GetRenameStmt())
+	case n.GetAlterObjectSchemaStmt() != nil:
+		s.setSchema(n.GetAlterObjectSchemaStmt())
+	case n.GetDropStmt() != nil:
+		s.drop(n.GetDropStmt())
 	case n.GetCreateFunctionStmt() != nil:
 		return s.createFunction(n.GetCreateFunctionStmt())
 	case n.GetCreateTrigStmt() != nil:

@@ -352,7 +352,7 @@ func TestInvalidatesDirective(t *testing.T) {
 func TestAnalyzeErrors(t *testing.T) {
 	s := loadTestSchema(t)
 	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte(
-		"-- name: A :one\nSELECT * FROM nope WHERE id = $1;\n"+
+		"-- name: A :one\n-- @cache ttl=1m\nSELECT * FROM nope WHERE id = $1;\n"+
 			"-- name: B :exec\n-- @invalidates ghost\nDELETE FROM users WHERE id = $1;\n"+
 			"-- name: C :exec\nUPDATE active_agents SET name = 'x';\n"+
 			"-- name: D :one\nSELECT * FROM users WHERE id = $1;\n"))
@@ -361,9 +361,8 @@ func TestAnalyzeErrors(t *testing.T) {
 	}
 	as, err := s.AnalyzeAll(qs)
 	want := []string{
-		"q.sql:2: query A reads unknown table nope",
-		"q.sql:3: @invalidates names unknown table ghost",
-		"q.sql:7: query C writes unknown table active_agents",
+		"q.sql:2: @cache on A, which reads nope, not a table of the schema",
+		"q.sql:4: @invalidates names unknown table ghost",
 	}
 	var list sqlinfo.ErrorList
 	if !errors.As(err, &list) || len(list) != len(want) {
@@ -374,8 +373,29 @@ func TestAnalyzeErrors(t *testing.T) {
 			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
 		}
 	}
-	if len(as) != 1 || as[0].Query.Name != "D" {
-		t.Errorf("good queries not returned alongside errors: %d", len(as))
+	if len(as) != 2 || as[0].Query.Name != "C" || as[1].Query.Name != "D" {
+		t.Fatalf("good queries not returned alongside errors: %d", len(as))
+	}
+	// A write through a view invalidates the view's base tables.
+	if got := strings.Join(as[0].Invalidates, ","); !strings.Contains(got, "agents") || !strings.Contains(got, "users") {
+		t.Errorf("write through view invalidates %q, want agents and users", got)
+	}
+}
+
+// TestOutsideSchemaReads: reads of system catalogs are never fatal; they are
+// listed in Outside, and only @cache without volatile-ok is refused.
+func TestOutsideSchemaReads(t *testing.T) {
+	s := loadTestSchema(t)
+	a := analyze(t, s, ":many", "SELECT table_name FROM information_schema.tables JOIN agents ON true")
+	if got := strings.Join(a.Outside, ","); got != "information_schema.tables" {
+		t.Errorf("Outside = %q", got)
+	}
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: A :many\n-- @cache ttl=1m volatile-ok\nSELECT * FROM pg_catalog.pg_tables;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Analyze(qs[0]); err != nil {
+		t.Errorf("volatile-ok should allow caching a catalog read: %v", err)
 	}
 }
 
