@@ -10,6 +10,7 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
 )
+
+// queryNameRE finds sqlc query names, for telling a query whose SQL was
+// refused from one that is missing.
+var queryNameRE = regexp.MustCompile(`(?m)^\s*(?:--|/\*)\s*name:\s*(\S+)`)
 
 // generatedPrefix names every file this generator writes, so a rerun can
 // ignore and replace them and nobody mistakes them for sqlc's.
@@ -219,12 +224,16 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	var errs sqlinfo.ErrorList
 	queries := map[string]sqlinfo.Query{}
 	var sources []string
+	declared := map[string]bool{} // query names in the files, parsed or not
 	for _, f := range queryFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("codegen: %w", err)
 		}
 		sources = append(sources, rel(f))
+		for _, m := range queryNameRE.FindAllSubmatch(b, -1) {
+			declared[string(m[1])] = true
+		}
 		qs, err := sqlinfo.ParseQueryFile(rel(f), b)
 		if err != nil {
 			var l sqlinfo.ErrorList
@@ -257,6 +266,9 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	needTime := false
 	for _, gm := range gp.Methods {
 		q, ok := queries[gm.Name]
+		if !ok && declared[gm.Name] {
+			continue // its own error is reported already
+		}
 		if !ok {
 			errs = append(errs, &sqlinfo.Error{File: rel(p.Out), Msg: fmt.Sprintf("Queries.%s has no query in %s; rerun sqlc generate", gm.Name, strings.Join(sources, ", "))})
 			continue

@@ -146,9 +146,12 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		return nil, append(errs, at(q.Line, "%s: %v", q.Name, err))
 	}
 	m.Write = q.IsWrite()
-	if m.Cache != nil && m.Write {
-		errs = append(errs, at(m.Cache.Line, "%s: @cache on a query that writes (%s)", q.Name, strings.Join(an.Writes, ", ")))
+	if m.Cache != nil && len(an.Writes) > 0 && len(q.Info.Writes) == 0 && !sqlinfo.IsWriteCmd(q.Cmd) {
+		// sqlinfo refuses @cache on SQL that writes; this is a write
+		// inside a function the query calls.
+		errs = append(errs, at(m.Cache.Line, "@cache on %s, which writes %s (through a function it calls): only reads can be cached", q.Name, strings.Join(an.Writes, ", ")))
 	}
+	m.Write = m.Write || len(an.Writes) > 0
 
 	if !m.CopyFrom && !m.Batch && len(gm.Params) == 1 {
 		p := gm.Params[0]

@@ -129,7 +129,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		ec.add(q.File, c.Line, "@cache on %s, which reads %s, not a table of the schema (a system catalog, or created outside the schema files): no write the generator sees invalidates it; add volatile-ok to @cache if expiry by TTL alone is acceptable",
 			q.Name, an.Outside[0])
 	}
-	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Reads) == 0 && len(q.Info.Reads) == 0 {
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Reads) == 0 && len(q.Info.Reads) == 0 && !q.IsWrite() {
 		ec.add(q.File, c.Line, "@cache on %s, which reads no table: no write would ever invalidate it; add volatile-ok if only the TTL should expire it", q.Name)
 	}
 	for _, w := range q.Info.Writes {

@@ -155,7 +155,7 @@ func TestDirectiveErrors(t *testing.T) {
 		{"syntax error line", "-- name: Q :one\n-- @cache ttl=1m\nSELECT *\nFROM t\nWHERE id = = 1;",
 			[]string{"f.sql:5: query Q: syntax error: syntax error at or near \"=\""}},
 		{"two statements", "-- name: Q :exec\nDELETE FROM a; DELETE FROM b;",
-			[]string{"f.sql:2: query Q: want exactly one statement, found 2"}},
+			[]string{"f.sql:2: query Q: holds 2 statements"}},
 		{"unknown command", "-- name: Q :first\nSELECT 1 FROM t;",
 			[]string{"f.sql:1: query Q: unknown command :first"}},
 		{"duplicate name", "-- name: Q :one\nSELECT 1 FROM t;\n-- name: Q :one\nSELECT 2 FROM t;",

@@ -17,9 +17,8 @@ import (
 const SchemaVersion = "582110a4aefa9738"
 
 // Repository is Queries with cache-aside reads, resilience policies around
-// every call, and cache invalidation after every successful write. It
-// satisfies Querier. Build one with NewRepository; use InTx or WithTx for
-// transactions.
+// every call, and cache invalidation after every successful write. It satisfies Querier.
+// Build one with NewRepository; use InTx or WithTx for transactions.
 type Repository struct {
 	db      repo.DB   // the pool, for InTx
 	conn    repo.DBTX // the pool or the transaction, errors translated
