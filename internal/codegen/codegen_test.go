@@ -23,6 +23,10 @@ func TestGolden(t *testing.T) {
 	cases := map[string]string{
 		"bookstore": "testdata/bookstore/sqlc.yaml",
 		"agentical": "../../sqlc.yaml",
+		"authors":   "testdata/examples/authors/sqlc.yaml",
+		"booktest":  "testdata/examples/booktest/sqlc.json",
+		"ondeck":    "testdata/examples/ondeck/sqlc.json",
+		"jets":      "testdata/examples/jets/sqlc.json",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
