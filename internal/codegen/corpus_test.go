@@ -100,6 +100,11 @@ func TestCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	phases := []string{}
+	phase := func(name string, since time.Time) {
+		phases = append(phases, fmt.Sprintf("%s %s", name, time.Since(since).Round(100*time.Millisecond)))
+	}
+	t0 := time.Now()
 	// 1. sqlc generate, with @cache on every read.
 	for _, c := range cases {
 		dir := filepath.Join(mod, "cases", c.dir)
@@ -113,6 +118,8 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 
+	phase("sqlc", t0)
+	t0 = time.Now()
 	// 2. One module for every case, with this repository replaced in.
 	gomod := fmt.Sprintf("module corpus\n\ngo 1.26.0\n\nrequire github.com/agentical/datalayer v0.0.0\n\nreplace github.com/agentical/datalayer => %s\n", repoRoot)
 	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644); err != nil {
@@ -128,6 +135,8 @@ func TestCorpus(t *testing.T) {
 	}
 	run(t, mod, nil, "go", "mod", "tidy", "-e")
 
+	phase("tidy", t0)
+	t0 = time.Now()
 	// 3. The generator, in process; refused @cache lines are removed and
 	// counted, then the case is generated again.
 	for _, c := range cases {
@@ -186,8 +195,11 @@ func TestCorpus(t *testing.T) {
 			owner["corpus/"+g] = c
 		}
 	}
+	phase("datalayer-gen", t0)
 	for _, tool := range []string{"build", "vet"} {
+		t0 = time.Now()
 		buildAll(t, mod, tool, pkgs, owner)
+		phase("go "+tool, t0)
 	}
 
 	// 5. Report.
@@ -222,6 +234,7 @@ func TestCorpus(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "corpus: %d cases, %d accepted by sqlc and buildable, %d generate+build+vet: pass rate %.1f%% (%s)\n",
 		len(cases), accepted, passed, 100*float64(passed)/float64(max(accepted, 1)), time.Since(start).Round(time.Second))
+	fmt.Fprintf(&b, "time: %s\n", strings.Join(phases, ", "))
 	fmt.Fprintf(&b, "refused @cache (removed, case still counted): %d\n", len(refusalList))
 	for _, r := range keysSorted(reasons) {
 		fmt.Fprintf(&b, "  %4d  %s\n", reasons[r], r)
@@ -411,6 +424,9 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) {
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
+	for strings.HasPrefix(s, "# ") { // "# package x": the error follows
+		_, s, _ = strings.Cut(s, "\n")
+	}
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " (+" + strconv.Itoa(strings.Count(s, "\n")) + " lines)"
 	}

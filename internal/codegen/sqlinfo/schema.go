@@ -82,8 +82,10 @@ type View struct {
 // content), applied in file-name order. It understands CREATE TABLE (column
 // and table constraints, INHERITS, PARTITION OF), ALTER TABLE ADD COLUMN /
 // ADD CONSTRAINT / DROP CONSTRAINT, CREATE UNIQUE INDEX (non-partial, plain
-// columns), CREATE VIEW, CREATE MATERIALIZED VIEW and CREATE TABLE AS, and
-// ignores other statements (types, functions, extensions, comments, grants).
+// columns), CREATE VIEW, CREATE MATERIALIZED VIEW, CREATE TABLE AS, RENAME
+// (tables, views, columns, constraints), SET SCHEMA and DROP TABLE / VIEW,
+// and ignores other statements (types, functions, extensions, comments,
+// grants) and ALTERs of relations it does not model (sequences).
 func LoadSchema(files map[string][]byte) (*Schema, error) {
 	ordered := make([]SourceFile, 0, len(files))
 	for _, n := range keysOf(files) {
