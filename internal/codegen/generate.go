@@ -159,6 +159,7 @@ type pkgModel struct {
 	DBQual        string // qualifier of the postgres runtime package, with its dot
 	Repo          string // qualifier of the repo package, with its dot
 	Time          string // qualifier of the time package, with its dot
+	True          string // Go's true, even where a query named True hides it
 	Imports       []string
 	Methods       []*method
 	// Querier: sqlc emitted the Querier interface with the signatures the
@@ -260,6 +261,13 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	repoName := qualifier(gp, "repo", "dlrepo")
 	timeName := qualifier(gp, "time", "stdtime")
 	m.DBQual, m.Repo, m.Time = dlpg+".", repoName+".", timeName+"."
+	m.True = "true"
+	if gp.Decls["true"] {
+		m.True = "(0 == 0)" // sqlc's constant for a query named True hides true
+	}
+	if gp.Decls["int"] {
+		return nil, &sqlinfo.Error{File: rel(p.Out), Msg: fmt.Sprintf("package %s declares int (sqlc's constant for a query named Int), which hides Go's int that the repository needs: rename the query", gp.Name)}
+	}
 	imports := map[string]bool{`"context"`: true}
 	imports[importSpec(repoName, "github.com/agentical/datalayer/repo")] = true
 	imports[importSpec(dlpg, pgImportPath)] = true
