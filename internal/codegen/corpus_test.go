@@ -25,13 +25,14 @@ var (
 	corpus     = flag.Bool("corpus", false, "run the sqlc corpus (make corpus)")
 	corpusKeep = flag.String("corpus.dir", "", "work in this directory and keep it (default: a temporary one)")
 	corpusRun  = flag.String("corpus.run", "", "only cases whose path contains this")
+	corpusFrom = flag.String("corpus.root", "", "take the cases from this directory instead (to try other sqlc projects)")
 )
 
 // corpusRoot holds the PostgreSQL pgx/v5 cases of sqlc's examples/ and
 // internal/endtoend/testdata/ at the sqlc version tools/go.mod pins (only
 // their configurations and SQL; cases sqlc is expected to reject are left
 // out), under sqlc's LICENSE.
-const corpusRoot = "testdata/corpus"
+var corpusRoot = "testdata/corpus"
 
 var nameLine = regexp.MustCompile(`^\s*(--|/\*)\s*name:\s*\S+\s+:(one|many)\b`)
 
@@ -58,6 +59,9 @@ func TestCorpus(t *testing.T) {
 		t.Skip("run with -corpus (make corpus)")
 	}
 	start := time.Now()
+	if *corpusFrom != "" {
+		corpusRoot = *corpusFrom
+	}
 	repoRoot, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
