@@ -293,7 +293,7 @@ func buildAll(t *testing.T, mod, tool string, pkgs []string, owner map[string]*c
 		return owner[pkg], pkg
 	}
 	for len(pkgs) > 0 {
-		cmd := exec.Command("go", append([]string{tool}, pkgs...)...)
+		cmd := exec.Command("go", append([]string{tool, "-trimpath"}, pkgs...)...) // -trimpath: the cache survives a new temporary directory
 		cmd.Dir = mod
 		out, err := cmd.CombinedOutput()
 		if err == nil {
