@@ -125,11 +125,14 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 		ec.add(q.File, c.Line, "@cache on %s, which uses %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
 			q.Name, fnVol[0].What, q.SQLLine+lineOf(q.SQL, fnVol[0].Offset))
 	}
-	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Outside) > 0 {
+	// One refusal per query: a volatile one (here or in ParseQueryFile)
+	// makes the two below redundant.
+	refused := len(an.Volatile) > 0 || q.IsWrite()
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && !refused && len(an.Outside) > 0 {
 		ec.add(q.File, c.Line, "@cache on %s, which reads %s, not a table of the schema (a system catalog, or created outside the schema files): no write the generator sees invalidates it; add volatile-ok to @cache if expiry by TTL alone is acceptable",
 			q.Name, an.Outside[0])
 	}
-	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Reads) == 0 && len(q.Info.Reads) == 0 && !q.IsWrite() {
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && !refused && len(an.Reads) == 0 && len(q.Info.Reads) == 0 && !q.IsWrite() {
 		ec.add(q.File, c.Line, "@cache on %s, which reads no table: no write would ever invalidate it; add volatile-ok if only the TTL should expire it", q.Name)
 	}
 	for _, w := range q.Info.Writes {

@@ -456,6 +456,10 @@ var volatileFuncs = map[string]bool{
 	"pg_sleep": true, "pg_sleep_for": true, "pg_sleep_until": true,
 	"pg_advisory_lock": true, "pg_try_advisory_lock": true,
 	"pg_advisory_xact_lock": true, "pg_try_advisory_xact_lock": true,
+	"pg_advisory_lock_shared": true, "pg_try_advisory_lock_shared": true,
+	"pg_advisory_xact_lock_shared": true, "pg_try_advisory_xact_lock_shared": true,
+	"pg_advisory_unlock": true, "pg_advisory_unlock_shared": true, "pg_advisory_unlock_all": true,
+	"pg_notify": true, "set_config": true,
 }
 
 func volatileSVF(op pg.SQLValueFunctionOp) string {
