@@ -28,6 +28,7 @@ func TestGolden(t *testing.T) {
 		"booktest":  "testdata/examples/booktest/sqlc.json",
 		"ondeck":    "testdata/examples/ondeck/sqlc.json",
 		"jets":      "testdata/examples/jets/sqlc.json",
+		"dbarg":     "testdata/dbarg/sqlc.yaml",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
