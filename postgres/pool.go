@@ -120,6 +120,8 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	if c.Tracer != nil {
 		pc.ConnConfig.Tracer = c.Tracer
 	}
+	// Drop connections the server closed (a restart) before they are used.
+	pc.PrepareConn = prepareConn
 	return pc, nil
 }
 
