@@ -47,7 +47,7 @@ type Config struct {
 	// trial call through (half-open); default 10s.
 	BreakerDelay time.Duration
 	// BreakerMinDelay is how long the breaker stays open the first time:
-	// each failed trial doubles the delay, up to BreakerDelay, and closing
+	// each failed trial grows the delay by half, up to BreakerDelay, and closing
 	// starts over. A short outage (a database restart) thus costs about its
 	// own length, not a full BreakerDelay, while a long one is probed
 	// rarely. Default 100ms (capped at BreakerDelay); negative keeps every

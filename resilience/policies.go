@@ -189,12 +189,15 @@ func New(cfg Config) (*Policies, error) {
 }
 
 // openDelay is the delay of the breaker's next opening: BreakerMinDelay
-// doubled for every opening since the breaker last closed, capped at
+// grown by half for every opening since the breaker last closed, capped at
 // BreakerDelay.
 func (p *Policies) openDelay() time.Duration {
+	// Growth 1.5 rather than 2: a trial lands at most about half the outage
+	// after the server is back, while a long outage is still probed only a
+	// few times a minute.
 	d := p.minDelay
 	for n := p.opens.Load(); n > 0 && d < p.maxDelay; n-- {
-		d *= 2
+		d += d / 2
 	}
 	return min(d, p.maxDelay)
 }

@@ -344,7 +344,7 @@ func BenchmarkExecutorParts(b *testing.B) {
 }
 
 // Regression (issue 11, item 5): the breaker's first opening is short and
-// each failed trial doubles it, so a brief outage is probed early.
+// each failed trial grows it by half, so a brief outage is probed early.
 func TestBreakerDelayGrowsFromMin(t *testing.T) {
 	p := newPolicies(t, resilience.Config{RetryAttempts: 1, BreakerThreshold: 1, BreakerMinDelay: 30 * time.Millisecond, BreakerDelay: 100 * time.Millisecond})
 	e := p.MustExecutor(resilience.Read, "", resilience.Profile{})
@@ -363,9 +363,9 @@ func TestBreakerDelayGrowsFromMin(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	want := []time.Duration{30, 60, 100, 100}
+	want := []time.Duration{30000, 45000, 67500, 100000} // µs
 	for i, r := range remaining {
-		w := want[i] * time.Millisecond
+		w := want[i] * time.Microsecond
 		if r > w || r < w-20*time.Millisecond {
 			t.Errorf("opening %d: remaining %v, want about %v (all: %v)", i+1, r, w, remaining)
 		}

@@ -99,7 +99,13 @@ func (c Config) withDefaults() (Config, error) {
 func (c Config) endpoint() (string, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return "", fmt.Errorf("surreal: bad URL %q: %w", Redact(c.URL), err)
+		// url.Error quotes the whole URL, password included: keep only
+		// its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("surreal: bad URL %q: %v", Redact(c.URL), redact.Error(err, c.URL))
 	}
 	switch u.Scheme {
 	case "ws", "wss":

@@ -246,14 +246,13 @@ func (c *conn) probe() {
 const probeTimeout = 3 * time.Second
 
 func (c *conn) serverError(op string, e *rpcError) error {
-	se := &Error{Op: op, Code: e.Code, Kind: e.Kind, Message: e.Message}
+	var d any
 	if len(e.Details) > 0 {
-		var d any
-		if c.codec.Unmarshal(e.Details, &d) == nil {
-			se.Details = d
+		if c.codec.Unmarshal(e.Details, &d) != nil {
+			d = nil
 		}
 	}
-	return se
+	return newError(op, e.Code, e.Kind, e.Message, d)
 }
 
 const maxOrphans = 1024

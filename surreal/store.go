@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
@@ -228,7 +230,39 @@ func (s *Store) SignIn(ctx context.Context, level AuthLevel, username, password 
 // do runs one RPC on a pooled connection under policy e. A call that failed
 // because its connection was already broken (nothing sent) is repeated once
 // on a fresh connection, also for writes.
+//
+// A single-record RPC (create, merge, ...) that the server rolled back for a
+// write conflict ("... retry the transaction") runs again, up to
+// Config.TxAttempts times with a short randomised pause: the server undid it,
+// so a rerun cannot apply it twice. A query's statements are not rerun (some
+// may have committed).
 func (s *Store) do(ctx context.Context, e *resilience.Executor, method string, params ...any) (cbor.RawMessage, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.doOnce(ctx, e, method, params...)
+		if err == nil || method == "query" || attempt >= s.cfg.TxAttempts || !retryableConflict(err) {
+			return res, err
+		}
+		if !conflictPause(ctx, attempt) {
+			return res, err
+		}
+	}
+}
+
+// conflictPause waits a random time that grows with attempt; false when ctx
+// ended first.
+func conflictPause(ctx context.Context, attempt int) bool {
+	pause := min(2*time.Millisecond<<attempt, 100*time.Millisecond)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(pause)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (s *Store) doOnce(ctx context.Context, e *resilience.Executor, method string, params ...any) (cbor.RawMessage, error) {
 	return resilience.Get(ctx, e, func(ctx context.Context) (cbor.RawMessage, error) {
 		for attempt := 0; ; attempt++ {
 			c, err := s.conn(ctx)
