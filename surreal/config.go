@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/internal/redact"
 	"github.com/agentical/datalayer/resilience"
+	"github.com/agentical/datalayer/tlsconfig"
 )
 
 // AuthLevel says where the user of Config.Username is defined.
@@ -41,9 +45,17 @@ type Config struct {
 	Username  string
 	Password  string
 	AuthLevel AuthLevel
+	// PasswordFile, if set, names a file whose first line is the password;
+	// it is read again for every new connection, so a rotated password
+	// needs no restart. It wins over Password.
+	PasswordFile string
 	// Token, if set, authenticates every connection with this JWT instead of
 	// signing in.
 	Token string
+	// TLS configures wss:// connections: a private CA, a client
+	// certificate, the server name to verify (default the URL's host).
+	// Setting it with a ws:// URL is an error.
+	TLS tlsconfig.Files
 
 	// PoolSize is the number of WebSocket connections (default 4). Each
 	// carries many concurrent requests; calls are spread round-robin.
@@ -129,9 +141,47 @@ func (c Config) String() string {
 	if c.Token != "" {
 		auth = "token"
 	}
-	return fmt.Sprintf("surreal.Config{URL:%s NS:%s DB:%s User:%s Auth:%s Pool:%d}",
-		Redact(c.URL), c.Namespace, c.Database, c.Username, auth, c.PoolSize)
+	return fmt.Sprintf("surreal.Config{URL:%s NS:%s DB:%s User:%s Auth:%s PasswordFile:%q Pool:%d TLS:%+v}",
+		Redact(c.URL), c.Namespace, c.Database, c.Username, auth, c.PasswordFile, c.PoolSize, c.TLS)
 }
 
 // Redact removes a password from a URL for logs and errors.
 func Redact(raw string) string { return redact.DSN(raw) }
+
+// password returns the password for a new connection.
+func (c Config) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("surreal: password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("surreal: password file %s: first line is empty", c.PasswordFile)
+	}
+	return line, nil
+}
+
+// dialer returns the WebSocket dialer for the endpoint, with TLS settings.
+func (c Config) dialer(endpoint string) (*websocket.Dialer, error) {
+	d := *defaultDialer
+	if !c.TLS.Enabled() {
+		return &d, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("surreal: bad URL %q", Redact(c.URL))
+	}
+	if u.Scheme != "wss" {
+		return nil, fmt.Errorf("surreal: Config.TLS is set but the URL is %s:// (want wss:// or https://)", u.Scheme)
+	}
+	tc, err := c.TLS.Client(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("surreal: TLS: %w", err)
+	}
+	d.TLSClientConfig = tc
+	return &d, nil
+}

@@ -76,13 +76,13 @@ type notification struct {
 	Result cbor.RawMessage `cbor:"result"`
 }
 
-var dialer = &websocket.Dialer{
+var defaultDialer = &websocket.Dialer{
 	Proxy:            http.ProxyFromEnvironment,
 	HandshakeTimeout: 10 * time.Second,
 	Subprotocols:     []string{"cbor"},
 }
 
-func dial(ctx context.Context, endpoint string, codec *surrealcbor.Codec) (*conn, error) {
+func dial(ctx context.Context, dialer *websocket.Dialer, endpoint string, codec *surrealcbor.Codec) (*conn, error) {
 	ws, resp, err := dialer.DialContext(ctx, endpoint, nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()

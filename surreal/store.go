@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/gorilla/websocket"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 	"github.com/surrealdb/surrealdb.go/surrealcbor"
 
@@ -22,6 +23,7 @@ import (
 type Store struct {
 	cfg      Config
 	endpoint string
+	dialer   *websocket.Dialer
 	codec    *surrealcbor.Codec
 
 	slots []*slot
@@ -54,6 +56,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	dialer, err := cfg.dialer(ep)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.password(); err != nil {
+		return nil, err
+	}
 	pol, err := resilience.New(cfg.Resilience)
 	if err != nil {
 		return nil, fmt.Errorf("surreal: %w", err)
@@ -61,6 +70,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:      cfg,
 		endpoint: ep,
+		dialer:   dialer,
 		codec:    surrealcbor.New(),
 		policies: pol,
 		subs:     map[subscription]struct{}{},
@@ -157,7 +167,7 @@ func (s *Store) slotConn(ctx context.Context, sl *slot) (*conn, error) {
 func (s *Store) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	c, err := dial(ctx, s.endpoint, s.codec)
+	c, err := dial(ctx, s.dialer, s.endpoint, s.codec)
 	if err != nil {
 		return nil, fmt.Errorf("surreal: dial %s: %w", Redact(s.cfg.URL), err)
 	}
@@ -177,7 +187,11 @@ func (s *Store) authenticate(ctx context.Context, c *conn) error {
 		_, err := c.call(ctx, nil, "authenticate", s.cfg.Token)
 		return authError(err)
 	}
-	params := map[string]any{"user": s.cfg.Username, "pass": s.cfg.Password}
+	pass, err := s.cfg.password()
+	if err != nil {
+		return err
+	}
+	params := map[string]any{"user": s.cfg.Username, "pass": pass}
 	switch s.cfg.AuthLevel {
 	case AuthNamespace:
 		params["NS"] = s.cfg.Namespace
@@ -185,7 +199,7 @@ func (s *Store) authenticate(ctx context.Context, c *conn) error {
 		params["NS"] = s.cfg.Namespace
 		params["DB"] = s.cfg.Database
 	}
-	_, err := c.call(ctx, nil, "signin", params)
+	_, err = c.call(ctx, nil, "signin", params)
 	return authError(err)
 }
 
@@ -204,7 +218,7 @@ func authError(err error) error {
 func (s *Store) SignIn(ctx context.Context, level AuthLevel, username, password string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	c, err := dial(ctx, s.endpoint, s.codec)
+	c, err := dial(ctx, s.dialer, s.endpoint, s.codec)
 	if err != nil {
 		return "", fmt.Errorf("surreal: dial %s: %w", Redact(s.cfg.URL), err)
 	}
