@@ -207,9 +207,9 @@ func Defaults(p Profile) Config {
 	}
 }
 
-// DB maps the database section to a postgres.Config for postgres.NewPool. PoolTimeout
-// has no counterpart there (pgxpool has no acquire timeout): callers bound
-// Acquire with a context deadline. The tracer settings map through
+// DB maps the database section to a postgres.Config for postgres.NewPool,
+// or postgres.NewBoundedPool, which enforces PoolTimeout as the acquire
+// timeout (pgxpool itself has none). The tracer settings map through
 // DBTracer.
 func (c Config) DB() postgres.Config {
 	d := c.Database
@@ -217,6 +217,7 @@ func (c Config) DB() postgres.Config {
 		URL:              d.URL,
 		MaxConns:         d.PoolSize,
 		MinConns:         d.MinConns,
+		AcquireTimeout:   d.PoolTimeout,
 		MaxConnLifetime:  d.MaxConnLifetime,
 		ConnectTimeout:   d.ConnectTimeout,
 		StatementTimeout: d.StatementTimeout,

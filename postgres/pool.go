@@ -22,6 +22,10 @@ type Config struct {
 	URL string
 	// MaxConns is the pool size. Default 10.
 	MaxConns int32
+	// AcquireTimeout bounds the wait for a free connection of a pool made
+	// by NewBoundedPool; then calls fail with ErrPoolExhausted. Default 0:
+	// wait for the caller's context (pgxpool's behaviour).
+	AcquireTimeout time.Duration
 	// MinConns is the number of connections kept open when idle. Default 0.
 	MinConns int32
 	// MaxConnLifetime closes connections older than this, so that load moves
@@ -200,6 +204,9 @@ type PoolStats struct {
 	NewConnsCount        int64
 	MaxLifetimeDestroys  int64
 	MaxIdleDestroys      int64
+	// AcquireTimeouts counts calls that failed with ErrPoolExhausted
+	// (BoundedPool.Stats only).
+	AcquireTimeouts int64
 }
 
 // Stats reads the pool's counters.
@@ -252,4 +259,13 @@ func ReadPasswordFile(path string) (string, error) {
 		return "", fmt.Errorf("postgres: password file %s: first line is empty", path)
 	}
 	return line, nil
+}
+
+// NewBoundedPool is NewPool wrapped by Bounded with c.AcquireTimeout.
+func NewBoundedPool(ctx context.Context, c Config) (*BoundedPool, error) {
+	pool, err := NewPool(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return Bounded(pool, c.AcquireTimeout), nil
 }

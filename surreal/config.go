@@ -63,6 +63,12 @@ type Config struct {
 	// DialTimeout bounds one connection attempt including signin and USE
 	// (default 10s).
 	DialTimeout time.Duration
+	// MaxInFlight bounds the requests outstanding on the whole pool
+	// (default 1024). A call that finds it reached waits up to
+	// AcquireTimeout (default 1s) and then fails with ErrBusy instead of
+	// queueing without bound.
+	MaxInFlight    int
+	AcquireTimeout time.Duration
 
 	// TxAttempts is how many times InTx runs a function whose transaction
 	// the server rolled back for a conflict (default 10; 1 disables reruns).
@@ -103,6 +109,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1024
+	}
+	if c.AcquireTimeout <= 0 {
+		c.AcquireTimeout = time.Second
 	}
 	return c, nil
 }

@@ -23,6 +23,9 @@ var (
 	ErrInvalidArgument = errors.New("surreal: invalid argument")
 	// ErrAuth: signin failed or the session may not perform the operation.
 	ErrAuth = errors.New("surreal: authentication failed")
+	// ErrBusy: Config.MaxInFlight requests were outstanding for the whole
+	// Config.AcquireTimeout; nothing was sent.
+	ErrBusy = errors.New("surreal: too many requests in flight")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("surreal: store closed")
 	// ErrTxDone: the transaction was already committed or cancelled.

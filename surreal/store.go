@@ -33,6 +33,9 @@ type Store struct {
 	read, write, txEnd *resilience.Executor
 	txStmt             *resilience.Executor
 
+	inflight chan struct{} // a token per outstanding request (MaxInFlight)
+	busy     atomic.Int64  // calls refused with ErrBusy
+
 	closed atomic.Bool
 	subsMu sync.Mutex
 	subs   map[subscription]struct{}
@@ -73,6 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dialer:   dialer,
 		codec:    surrealcbor.New(),
 		policies: pol,
+		inflight: make(chan struct{}, cfg.MaxInFlight),
 		subs:     map[subscription]struct{}{},
 	}
 	if s.read, err = pol.Executor(resilience.Read, "", resilience.Profile{}); err != nil {
@@ -276,7 +280,56 @@ func conflictPause(ctx context.Context, attempt int) bool {
 	}
 }
 
+// enter takes an in-flight token, waiting at most Config.AcquireTimeout;
+// leave returns it.
+func (s *Store) enter(ctx context.Context) error {
+	select {
+	case s.inflight <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.AcquireTimeout)
+	defer t.Stop()
+	select {
+	case s.inflight <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		s.busy.Add(1)
+		return fmt.Errorf("%w: all %d request slots stayed taken for %v (raise MaxInFlight or AcquireTimeout)", ErrBusy, s.cfg.MaxInFlight, s.cfg.AcquireTimeout)
+	}
+}
+
+func (s *Store) leave() { <-s.inflight }
+
+// Stats is a snapshot of a store's connection and request counts.
+type Stats struct {
+	PoolSize    int   // configured connections
+	OpenConns   int   // connections currently open
+	InFlight    int   // requests outstanding
+	MaxInFlight int   // the limit on InFlight
+	Busy        int64 // calls refused with ErrBusy so far
+}
+
+// Stats reads the store's counters.
+func (s *Store) Stats() Stats {
+	st := Stats{PoolSize: len(s.slots), InFlight: len(s.inflight), MaxInFlight: cap(s.inflight), Busy: s.busy.Load()}
+	for _, sl := range s.slots {
+		sl.mu.Lock()
+		if sl.c != nil && !sl.c.closed() {
+			st.OpenConns++
+		}
+		sl.mu.Unlock()
+	}
+	return st
+}
+
 func (s *Store) doOnce(ctx context.Context, e *resilience.Executor, method string, params ...any) (cbor.RawMessage, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
 	return resilience.Get(ctx, e, func(ctx context.Context) (cbor.RawMessage, error) {
 		for attempt := 0; ; attempt++ {
 			c, err := s.conn(ctx)

@@ -87,6 +87,10 @@ func (tx *Tx) rpc(ctx context.Context, _ bool, method string, params ...any) (cb
 	if done {
 		return nil, ErrTxDone
 	}
+	if err := tx.s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer tx.s.leave()
 	return resilience.Get(ctx, tx.s.txStmt, func(ctx context.Context) (cbor.RawMessage, error) {
 		return tx.c.call(ctx, &tx.id, method, params...)
 	})
