@@ -16,7 +16,7 @@ import (
 // SchemaVersion is a hash of the schema these types were generated from. It
 // is part of every cache key, so values cached under another schema are
 // never decoded into these types.
-const SchemaVersion = "7659b10335de0cba"
+const SchemaVersion = "205947882966b2f3"
 
 // Repository is Queries with cache-aside reads, resilience policies around
 // every call, and cache invalidation after every successful write. It
@@ -177,10 +177,11 @@ var (
 	}
 	methodCreateAPIKey = repo.Method{
 		Name:   "CreateAPIKey",
-		Source: "queries/users.sql:32",
+		Source: "queries/users.sql:34",
 		Schema: SchemaVersion,
 		Shape:  "c8af1a712177",
 		Write:  true,
+		Audit:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
 		},
@@ -247,7 +248,7 @@ var (
 	}
 	methodDeactivateUser = repo.Method{
 		Name:     "DeactivateUser",
-		Source:   "queries/users.sql:25",
+		Source:   "queries/users.sql:26",
 		Schema:   SchemaVersion,
 		Shape:    "879567de26aa",
 		Write:    true,
@@ -322,11 +323,12 @@ var (
 	}
 	methodDeleteUser = repo.Method{
 		Name:     "DeleteUser",
-		Source:   "queries/users.sql:29",
+		Source:   "queries/users.sql:30",
 		Schema:   SchemaVersion,
 		Shape:    "f68567210e40",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys"},
 			{Table: "audit_log"},
@@ -409,7 +411,7 @@ var (
 	}
 	methodGetLiveAPIKeyByPrefix = repo.Method{
 		Name:   "GetLiveAPIKeyByPrefix",
-		Source: "queries/users.sql:37",
+		Source: "queries/users.sql:40",
 		Schema: SchemaVersion,
 		Shape:  "935e1c108fea",
 	}
@@ -508,7 +510,7 @@ var (
 	}
 	methodListAPIKeysByUser = repo.Method{
 		Name:   "ListAPIKeysByUser",
-		Source: "queries/users.sql:46",
+		Source: "queries/users.sql:49",
 		Schema: SchemaVersion,
 		Shape:  "92bc9072b6e4",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
@@ -659,11 +661,12 @@ var (
 	}
 	methodRevokeAPIKey = repo.Method{
 		Name:     "RevokeAPIKey",
-		Source:   "queries/users.sql:53",
+		Source:   "queries/users.sql:56",
 		Schema:   SchemaVersion,
 		Shape:    "e5e62211ec22",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
@@ -687,7 +690,7 @@ var (
 	}
 	methodTouchAPIKey = repo.Method{
 		Name:   "TouchAPIKey",
-		Source: "queries/users.sql:50",
+		Source: "queries/users.sql:53",
 		Schema: SchemaVersion,
 		Shape:  "0ef6824f0ed8",
 		Write:  true,
@@ -745,6 +748,7 @@ var (
 		Shape:    "20cc909b8871",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "users", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{1}}}},
 		},
@@ -846,7 +850,9 @@ func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uui
 	return v, dlpg.TranslateError(err)
 }
 
-// Wraps Queries.CreateAPIKey (queries/users.sql:32).
+// @audit
+//
+// Wraps Queries.CreateAPIKey (queries/users.sql:34).
 func (r *Repository) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodCreateAPIKey, []any{arg.UserID, arg.Name, arg.Prefix, arg.KeyHash, arg.Scopes, arg.ExpiresAt}, func(ctx context.Context) (ApiKey, error) {
 		return r.q.CreateAPIKey(ctx, arg)
@@ -895,7 +901,7 @@ func (r *Repository) CreateWorkflow(ctx context.Context, arg CreateWorkflowParam
 	}, func(v Workflow) []any { return []any{v.ID, v.OwnerID, v.Name} })
 }
 
-// Wraps Queries.DeactivateUser (queries/users.sql:25).
+// Wraps Queries.DeactivateUser (queries/users.sql:26).
 func (r *Repository) DeactivateUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeactivateUser, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeactivateUser(ctx, id)
@@ -939,7 +945,9 @@ func (r *Repository) DeleteTool(ctx context.Context, id uuid.UUID) (int64, error
 	}, nil)
 }
 
-// Wraps Queries.DeleteUser (queries/users.sql:29).
+// @audit
+//
+// Wraps Queries.DeleteUser (queries/users.sql:30).
 func (r *Repository) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodDeleteUser, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.DeleteUser(ctx, id)
@@ -1018,7 +1026,7 @@ func (r *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution,
 
 // Authentication lookup: never cached, it depends on the clock.
 //
-// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:37).
+// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:40).
 func (r *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (GetLiveAPIKeyByPrefixRow, error) {
 	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetLiveAPIKeyByPrefix, []any{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
 		return r.q.GetLiveAPIKeyByPrefix(ctx, prefix)
@@ -1121,7 +1129,7 @@ func (r *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExec
 
 // @cache ttl=1m
 //
-// Wraps Queries.ListAPIKeysByUser (queries/users.sql:46).
+// Wraps Queries.ListAPIKeysByUser (queries/users.sql:49).
 func (r *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
 	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAPIKeysByUser, []any{userID}, func(ctx context.Context) ([]ApiKey, error) {
 		return r.q.ListAPIKeysByUser(ctx, userID)
@@ -1309,7 +1317,9 @@ func (r *Repository) PublishPlaybook(ctx context.Context, arg PublishPlaybookPar
 	}, nil)
 }
 
-// Wraps Queries.RevokeAPIKey (queries/users.sql:53).
+// @audit
+//
+// Wraps Queries.RevokeAPIKey (queries/users.sql:56).
 func (r *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodRevokeAPIKey, []any{id}, func(ctx context.Context) (int64, error) {
 		return r.q.RevokeAPIKey(ctx, id)
@@ -1332,7 +1342,7 @@ func (r *Repository) StartExecution(ctx context.Context, arg StartExecutionParam
 	}, nil)
 }
 
-// Wraps Queries.TouchAPIKey (queries/users.sql:50).
+// Wraps Queries.TouchAPIKey (queries/users.sql:53).
 func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 	_, err := repo.Write(ctx, r.rt, r.tx, &methodTouchAPIKey, []any{id}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.q.TouchAPIKey(ctx, id)
@@ -1374,6 +1384,8 @@ func (r *Repository) UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatu
 	}, nil)
 }
 
+// @audit
+//
 // Wraps Queries.UpdateUserRole (queries/users.sql:21).
 func (r *Repository) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
 	return repo.Write(ctx, r.rt, r.tx, &methodUpdateUserRole, []any{arg.Role, arg.ID}, func(ctx context.Context) (int64, error) {
