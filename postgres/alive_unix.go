@@ -22,19 +22,18 @@ func socketIdle(c net.Conn) bool {
 	}
 	idle := true
 	var buf [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	// Control, not Read: Read would wait for the descriptor's read lock,
+	// which pgconn's background reader can hold on an idle connection for as
+	// long as nothing arrives. The peek itself never blocks.
+	err = raw.Control(func(fd uintptr) {
+		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
-		case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK):
-			idle = true
-		case errors.Is(rerr, syscall.EINTR):
+		case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK) || errors.Is(rerr, syscall.EINTR):
 			idle = true
 		default:
-			// n > 0: unexpected bytes (a FATAL message); n == 0: EOF; or an error.
-			_ = n
+			// Bytes waiting (a FATAL message), end-of-file, or a socket error.
 			idle = false
 		}
-		return true // never wait for readiness
 	})
 	if err != nil {
 		return false
