@@ -52,3 +52,31 @@ func TestTLSWithPrivateCA(t *testing.T) {
 		}
 	}
 }
+
+// A rotated client certificate (new files, same paths) is used by the next
+// connection without rebuilding the pool.
+func TestTLSClientCertificateRotation(t *testing.T) {
+	pki := testtls.New(t, "first-client", "postgres")
+	srv := privateServer(t, map[string]string{
+		"ssl": "on", "ssl_cert_file": pki.ServerCert, "ssl_key_file": pki.ServerKey, "ssl_ca_file": pki.CAFile,
+	})
+	ctx := context.Background()
+	pool := openPool(t, postgres.Config{URL: srv.DSN(), MaxConns: 1,
+		TLS: tlsconfig.Files{CAFile: pki.CAFile, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}})
+	dn := func() string {
+		t.Helper()
+		var s string
+		if err := pool.QueryRow(ctx, "SELECT coalesce(client_dn, '') FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := dn(); got != "/CN=first-client" {
+		t.Fatalf("client_dn %q", got)
+	}
+	pki.WriteClient(t, "second-client", pki.ClientCert, pki.ClientKey)
+	pool.Reset() // close the pooled connection: the next one handshakes again
+	if got := dn(); got != "/CN=second-client" {
+		t.Fatalf("after rotating the certificate files, client_dn %q", got)
+	}
+}

@@ -27,6 +27,9 @@ type PKI struct {
 	ServerCert, ServerKey string
 	ClientCert, ClientKey string
 	OtherCAFile           string // a second, unrelated CA: trusting it must fail
+
+	caKey  *ecdsa.PrivateKey
+	caCert *x509.Certificate
 }
 
 // New writes a fresh PKI into a new directory. clientCN is the client
@@ -50,6 +53,7 @@ func New(t testing.TB, clientCN, serverUser string) *PKI {
 		ClientCert: filepath.Join(dir, "client.crt"), ClientKey: filepath.Join(dir, "client.key"),
 	}
 	caKey, caCert, caDER := newCA(t, "datalayer test CA")
+	p.caKey, p.caCert = caKey, caCert
 	write(t, p.CAFile, "CERTIFICATE", caDER, 0o644)
 	_, _, otherDER := newCA(t, "unrelated CA")
 	write(t, p.OtherCAFile, "CERTIFICATE", otherDER, 0o644)
@@ -84,9 +88,7 @@ func New(t testing.TB, clientCN, serverUser string) *PKI {
 	der, kder := leaf("localhost", x509.ExtKeyUsageServerAuth, true)
 	write(t, p.ServerCert, "CERTIFICATE", der, 0o644)
 	write(t, p.ServerKey, "PRIVATE KEY", kder, 0o600)
-	der, kder = leaf(clientCN, x509.ExtKeyUsageClientAuth, false)
-	write(t, p.ClientCert, "CERTIFICATE", der, 0o644)
-	write(t, p.ClientKey, "PRIVATE KEY", kder, 0o600)
+	p.WriteClient(t, clientCN, p.ClientCert, p.ClientKey)
 
 	if os.Geteuid() == 0 && serverUser != "" {
 		if u, err := user.Lookup(serverUser); err == nil {
@@ -100,6 +102,35 @@ func New(t testing.TB, clientCN, serverUser string) *PKI {
 		}
 	}
 	return p
+}
+
+// WriteClient issues a new client certificate with common name cn from the
+// PKI's CA and writes it and its key to certFile and keyFile (replacing them:
+// a certificate rotation).
+func (p *PKI) WriteClient(t testing.TB, cn, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, certFile, "CERTIFICATE", der, 0o644)
+	write(t, keyFile, "PRIVATE KEY", kder, 0o600)
 }
 
 func newCA(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
