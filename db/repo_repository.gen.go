@@ -16,7 +16,7 @@ import (
 // SchemaVersion is a hash of the schema these types were generated from. It
 // is part of every cache key, so values cached under another schema are
 // never decoded into these types.
-const SchemaVersion = "7659b10335de0cba"
+const SchemaVersion = "205947882966b2f3"
 
 // Repository is Queries with cache-aside reads, resilience policies around
 // every call, and cache invalidation after every successful write. It satisfies Querier.
@@ -168,10 +168,11 @@ var (
 	}
 	methodCreateAPIKey = repo.Method{
 		Name:   "CreateAPIKey",
-		Source: "queries/users.sql:32",
+		Source: "queries/users.sql:34",
 		Schema: SchemaVersion,
 		Shape:  "c8af1a712177",
 		Write:  true,
+		Audit:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
 		},
@@ -238,7 +239,7 @@ var (
 	}
 	methodDeactivateUser = repo.Method{
 		Name:     "DeactivateUser",
-		Source:   "queries/users.sql:25",
+		Source:   "queries/users.sql:26",
 		Schema:   SchemaVersion,
 		Shape:    "879567de26aa",
 		Write:    true,
@@ -313,11 +314,12 @@ var (
 	}
 	methodDeleteUser = repo.Method{
 		Name:     "DeleteUser",
-		Source:   "queries/users.sql:29",
+		Source:   "queries/users.sql:30",
 		Schema:   SchemaVersion,
 		Shape:    "f68567210e40",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys"},
 			{Table: "audit_log"},
@@ -400,7 +402,7 @@ var (
 	}
 	methodGetLiveAPIKeyByPrefix = repo.Method{
 		Name:   "GetLiveAPIKeyByPrefix",
-		Source: "queries/users.sql:37",
+		Source: "queries/users.sql:40",
 		Schema: SchemaVersion,
 		Shape:  "935e1c108fea",
 	}
@@ -499,7 +501,7 @@ var (
 	}
 	methodListAPIKeysByUser = repo.Method{
 		Name:   "ListAPIKeysByUser",
-		Source: "queries/users.sql:46",
+		Source: "queries/users.sql:49",
 		Schema: SchemaVersion,
 		Shape:  "92bc9072b6e4",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
@@ -650,11 +652,12 @@ var (
 	}
 	methodRevokeAPIKey = repo.Method{
 		Name:     "RevokeAPIKey",
-		Source:   "queries/users.sql:53",
+		Source:   "queries/users.sql:56",
 		Schema:   SchemaVersion,
 		Shape:    "e5e62211ec22",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
@@ -678,7 +681,7 @@ var (
 	}
 	methodTouchAPIKey = repo.Method{
 		Name:   "TouchAPIKey",
-		Source: "queries/users.sql:50",
+		Source: "queries/users.sql:53",
 		Schema: SchemaVersion,
 		Shape:  "0ef6824f0ed8",
 		Write:  true,
@@ -736,6 +739,7 @@ var (
 		Shape:    "20cc909b8871",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "users", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{1}}}},
 		},
@@ -837,7 +841,9 @@ func (q *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uui
 	return i, dlpg.TranslateError(err)
 }
 
-// Wraps Queries.CreateAPIKey (queries/users.sql:32).
+// @audit
+//
+// Wraps Queries.CreateAPIKey (queries/users.sql:34).
 func (q *Repository) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
 	return repo.Write(ctx, q.rt, q.tx, &methodCreateAPIKey, []interface{}{arg.UserID, arg.Name, arg.Prefix, arg.KeyHash, arg.Scopes, arg.ExpiresAt}, func(ctx context.Context) (ApiKey, error) {
 		return q.queries.CreateAPIKey(ctx, arg)
@@ -886,7 +892,7 @@ func (q *Repository) CreateWorkflow(ctx context.Context, arg CreateWorkflowParam
 	}, func(i Workflow) []interface{} { return []interface{}{i.ID, i.OwnerID, i.Name} })
 }
 
-// Wraps Queries.DeactivateUser (queries/users.sql:25).
+// Wraps Queries.DeactivateUser (queries/users.sql:26).
 func (q *Repository) DeactivateUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, q.rt, q.tx, &methodDeactivateUser, []interface{}{id}, func(ctx context.Context) (int64, error) {
 		return q.queries.DeactivateUser(ctx, id)
@@ -930,7 +936,9 @@ func (q *Repository) DeleteTool(ctx context.Context, id uuid.UUID) (int64, error
 	}, nil)
 }
 
-// Wraps Queries.DeleteUser (queries/users.sql:29).
+// @audit
+//
+// Wraps Queries.DeleteUser (queries/users.sql:30).
 func (q *Repository) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, q.rt, q.tx, &methodDeleteUser, []interface{}{id}, func(ctx context.Context) (int64, error) {
 		return q.queries.DeleteUser(ctx, id)
@@ -1009,7 +1017,7 @@ func (q *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution,
 
 // Authentication lookup: never cached, it depends on the clock.
 //
-// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:37).
+// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:40).
 func (q *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (GetLiveAPIKeyByPrefixRow, error) {
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetLiveAPIKeyByPrefix, []interface{}{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
 		return q.queries.GetLiveAPIKeyByPrefix(ctx, prefix)
@@ -1112,7 +1120,7 @@ func (q *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExec
 
 // @cache ttl=1m
 //
-// Wraps Queries.ListAPIKeysByUser (queries/users.sql:46).
+// Wraps Queries.ListAPIKeysByUser (queries/users.sql:49).
 func (q *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAPIKeysByUser, []interface{}{userID}, func(ctx context.Context) ([]ApiKey, error) {
 		return q.queries.ListAPIKeysByUser(ctx, userID)
@@ -1300,7 +1308,9 @@ func (q *Repository) PublishPlaybook(ctx context.Context, arg PublishPlaybookPar
 	}, nil)
 }
 
-// Wraps Queries.RevokeAPIKey (queries/users.sql:53).
+// @audit
+//
+// Wraps Queries.RevokeAPIKey (queries/users.sql:56).
 func (q *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
 	return repo.Write(ctx, q.rt, q.tx, &methodRevokeAPIKey, []interface{}{id}, func(ctx context.Context) (int64, error) {
 		return q.queries.RevokeAPIKey(ctx, id)
@@ -1323,7 +1333,7 @@ func (q *Repository) StartExecution(ctx context.Context, arg StartExecutionParam
 	}, nil)
 }
 
-// Wraps Queries.TouchAPIKey (queries/users.sql:50).
+// Wraps Queries.TouchAPIKey (queries/users.sql:53).
 func (q *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 	_, err := repo.Write(ctx, q.rt, q.tx, &methodTouchAPIKey, []interface{}{id}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, q.queries.TouchAPIKey(ctx, id)
@@ -1365,6 +1375,8 @@ func (q *Repository) UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatu
 	}, nil)
 }
 
+// @audit
+//
 // Wraps Queries.UpdateUserRole (queries/users.sql:21).
 func (q *Repository) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
 	return repo.Write(ctx, q.rt, q.tx, &methodUpdateUserRole, []interface{}{arg.Role, arg.ID}, func(ctx context.Context) (int64, error) {

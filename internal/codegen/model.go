@@ -32,6 +32,7 @@ type method struct {
 	Timeout  time.Duration
 	Retry    int
 	Policy   string
+	Audit    bool // -- @audit
 
 	Deps    []dep
 	Effects []effect
@@ -131,6 +132,7 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		Timeout:  q.Directives.Timeout,
 		Retry:    q.Directives.RetryAttempts,
 		Policy:   q.Directives.Policy,
+		Audit:    q.Directives.Audit,
 	}
 	m.Shape = shapeOf(gp, gm, q)
 	an, err := schema.Analyze(q)

@@ -64,6 +64,7 @@ func (q *Query) IsWrite() bool { return IsWriteCmd(q.Cmd) || len(q.Info.Writes) 
 //	@retry attempts=N                                   total attempts, 1 = no retry
 //	@policy NAME                                        named policy profile from config
 //	@invalidates t1, t2                                 extra tables a write changes (triggers)
+//	@audit                                              record actor, method, tables, keys with the write
 //
 // D is a Go duration ("1m30s"), strictly positive.
 type Directives struct {
@@ -73,6 +74,8 @@ type Directives struct {
 	RetryAttempts int           // 0: config default; else total attempts >= 1
 	Policy        string        // "": config default
 	Invalidates   []string      // normalised table names, sorted, deduplicated
+	Audit         bool          // @audit: the write is recorded in the audit table, in its transaction
+	AuditLine     int           // line of @audit
 }
 
 // CacheSpec is a parsed @cache directive.
@@ -91,7 +94,7 @@ var (
 	identRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
-var knownDirectives = []string{"cache", "cache-unsafe", "invalidates", "nocache", "policy", "retry", "timeout"}
+var knownDirectives = []string{"audit", "cache", "cache-unsafe", "invalidates", "nocache", "policy", "retry", "timeout"}
 
 // sqlcFlags are sqlc's own "-- @" comment flags; they are sqlc's business.
 var sqlcFlags = []string{"param", "sqlc-vet-disable"}
@@ -210,6 +213,12 @@ func validate(ec *errs, q *Query) {
 				q.Name, v.What, q.SQLLine+lineOf(q.SQL, v.Offset))
 		}
 	}
+	if d.Audit && !q.IsWrite() {
+		ec.add(q.File, d.AuditLine, "@audit on read %s: only writes are audited", q.Name)
+	}
+	if d.Audit && strings.HasPrefix(q.Cmd, ":batch") {
+		ec.add(q.File, d.AuditLine, "@audit on %s %s: batches cannot be audited (use a single-statement method)", q.Cmd, q.Name)
+	}
 	if len(d.Invalidates) > 0 && !q.IsWrite() {
 		ec.add(q.File, q.Line, "@invalidates on read %s: only writes invalidate", q.Name)
 	}
@@ -282,6 +291,11 @@ func parseDirectives(ec *errs, file string, lines []string, idx []int) Directive
 				continue
 			}
 			d.Policy = args
+		case "audit":
+			if args != "" {
+				ec.add(file, ln, "@audit takes no arguments, got %q", args)
+			}
+			d.Audit, d.AuditLine = true, ln
 		case "invalidates":
 			names := strings.FieldsFunc(args, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 			if len(names) == 0 {
