@@ -39,6 +39,23 @@ type BoundedPool struct {
 	pool     *pgxpool.Pool
 	timeout  time.Duration
 	timeouts atomic.Int64
+	admit    Admission // nil: every call is admitted
+}
+
+// Admission gates every call of a BoundedPool: Enter runs before the
+// acquire and an error from it refuses the call; Leave runs once the call's
+// connection is back in the pool (or its acquire failed). A service uses it
+// to count calls in flight and to refuse new work at shutdown.
+type Admission interface {
+	Enter() error
+	Leave()
+}
+
+// Admit makes every later call pass through a. Call it before the pool is
+// shared; it returns b.
+func (b *BoundedPool) Admit(a Admission) *BoundedPool {
+	b.admit = a
+	return b
 }
 
 // Bounded wraps pool with acquireTimeout (<= 0 means no bound: wait for the
@@ -57,14 +74,50 @@ func (b *BoundedPool) Stats() PoolStats {
 	return s
 }
 
-func (b *BoundedPool) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+// conn is one admitted, acquired connection; release returns it once.
+type conn struct {
+	*pgxpool.Conn
+	b    *BoundedPool
+	once sync.Once
+}
+
+func (c *conn) release() {
+	c.once.Do(func() {
+		c.Conn.Release()
+		if c.b.admit != nil {
+			c.b.admit.Leave()
+		}
+	})
+}
+
+func (b *BoundedPool) acquire(ctx context.Context) (*conn, error) {
+	if b.admit != nil {
+		if err := b.admit.Enter(); err != nil {
+			return nil, err
+		}
+	}
+	c, err := b.acquireConn(ctx)
+	if err != nil {
+		if b.admit != nil {
+			b.admit.Leave()
+		}
+		return nil, err
+	}
+	return &conn{Conn: c, b: b}, nil
+}
+
+func (b *BoundedPool) acquireConn(ctx context.Context) (*pgxpool.Conn, error) {
 	if b.timeout <= 0 {
 		return b.pool.Acquire(ctx)
 	}
 	actx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	c, err := b.pool.Acquire(actx)
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	// Only a wait that ran out while every connection was taken is
+	// exhaustion; a dial that failed or hung keeps its own error, so the
+	// breaker counts it as an infrastructure failure.
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) &&
+		b.pool.Stat().TotalConns() >= b.pool.Config().MaxConns {
 		b.timeouts.Add(1)
 		return nil, &PoolExhaustedError{MaxConns: b.pool.Config().MaxConns, Waited: b.timeout}
 	}
@@ -77,7 +130,7 @@ func (b *BoundedPool) Exec(ctx context.Context, sql string, args ...any) (pgconn
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	defer c.Release()
+	defer c.release()
 	return c.Exec(ctx, sql, args...)
 }
 
@@ -90,7 +143,7 @@ func (b *BoundedPool) Query(ctx context.Context, sql string, args ...any) (pgx.R
 	}
 	rows, err := c.Query(ctx, sql, args...)
 	if err != nil {
-		c.Release()
+		c.release()
 		return nil, err
 	}
 	return &releasingRows{Rows: rows, c: c}, nil
@@ -111,7 +164,7 @@ func (b *BoundedPool) CopyFrom(ctx context.Context, table pgx.Identifier, cols [
 	if err != nil {
 		return 0, err
 	}
-	defer c.Release()
+	defer c.release()
 	return c.CopyFrom(ctx, table, cols, src)
 }
 
@@ -133,10 +186,10 @@ func (b *BoundedPool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, 
 	}
 	tx, err := c.BeginTx(ctx, opts)
 	if err != nil {
-		c.Release()
+		c.release()
 		return nil, err
 	}
-	return &releasingTx{Tx: tx, c: c, once: new(sync.Once)}, nil
+	return &releasingTx{Tx: tx, c: c}, nil
 }
 
 // Begin is BeginTx with default options.
@@ -150,39 +203,36 @@ func (b *BoundedPool) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer c.Release()
+	defer c.release()
 	return c.Ping(ctx)
 }
 
 type releasingRows struct {
 	pgx.Rows
-	c    *pgxpool.Conn
-	once sync.Once
+	c *conn
 }
-
-func (r *releasingRows) release() { r.once.Do(r.c.Release) }
 
 func (r *releasingRows) Next() bool {
 	if r.Rows.Next() {
 		return true
 	}
 	r.Rows.Close()
-	r.release()
+	r.c.release()
 	return false
 }
 
 func (r *releasingRows) Close() {
 	r.Rows.Close()
-	r.release()
+	r.c.release()
 }
 
 type releasingRow struct {
 	row pgx.Row
-	c   *pgxpool.Conn
+	c   *conn
 }
 
 func (r *releasingRow) Scan(dest ...any) error {
-	defer r.c.Release()
+	defer r.c.release()
 	return r.row.Scan(dest...)
 }
 
@@ -192,8 +242,7 @@ func (r errRow) Scan(...any) error { return r.err }
 
 type releasingBatch struct {
 	pgx.BatchResults
-	c    *pgxpool.Conn
-	once sync.Once
+	c *conn
 }
 
 // Close releases the connection, unless the batch began a transaction: then
@@ -201,7 +250,7 @@ type releasingBatch struct {
 func (b *releasingBatch) Close() error {
 	err := b.BatchResults.Close()
 	if b.BatchResults.Tx() == nil {
-		b.once.Do(b.c.Release)
+		b.c.release()
 	}
 	return err
 }
@@ -211,31 +260,33 @@ func (b *releasingBatch) Tx() pgx.Tx {
 	if tx == nil {
 		return nil
 	}
-	return &releasingTx{Tx: tx, c: b.c, once: &b.once}
+	return &releasingTx{Tx: tx, c: b.c}
 }
 
 type errBatch struct{ err error }
 
 func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
 func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
-func (b errBatch) QueryRow() pgx.Row                { return errRow{b.err} }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
 func (b errBatch) Close() error                     { return b.err }
 func (b errBatch) Tx() pgx.Tx                       { return nil }
 
+// releasingTx returns the connection when the transaction ends. pgxpool's
+// Release destroys a connection still in a transaction, so an abandoned Tx
+// cannot leak one; a Rollback after Commit (defer) releases nothing twice.
 type releasingTx struct {
 	pgx.Tx
-	c    *pgxpool.Conn
-	once *sync.Once
+	c *conn
 }
 
 func (t *releasingTx) Commit(ctx context.Context) error {
 	err := t.Tx.Commit(ctx)
-	t.once.Do(t.c.Release)
+	t.c.release()
 	return err
 }
 
 func (t *releasingTx) Rollback(ctx context.Context) error {
 	err := t.Tx.Rollback(ctx)
-	t.once.Do(t.c.Release)
+	t.c.release()
 	return err
 }
