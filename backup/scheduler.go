@@ -189,7 +189,7 @@ func (s *Scheduler) record(ctx context.Context, res RoundResult, err error) {
 		st.Skipped[res.Skipped]++
 	}
 	seen := func(m *Manifest, mine bool) {
-		if m != nil && !m.StartedAt.Before(st.LastBackupAt) {
+		if m != nil && m.ID != st.LastBackupID && !m.StartedAt.Before(st.LastBackupAt) {
 			st.LastBackupID, st.LastBackupAt, st.LastBackupMine = m.ID, m.StartedAt, mine
 		}
 	}
