@@ -138,6 +138,13 @@ func testScheduledBackups(t *testing.T, bin string) {
 	if len(all) < want {
 		t.Fatalf("%d backups after shutdown", len(all))
 	}
+	var gaps []string
+	for i, man := range all {
+		if i > 0 {
+			gaps = append(gaps, man.StartedAt.Sub(all[i-1].StartedAt).Round(time.Millisecond).String())
+		}
+	}
+	t.Logf("%d backups, started apart by %v (interval %s)", len(all), gaps, interval)
 	for i, man := range all {
 		if man.Kind != backup.KindLogical || len(man.Artifacts) == 0 {
 			t.Errorf("backup %s: kind %q, %d artifacts", man.ID, man.Kind, len(man.Artifacts))
