@@ -40,6 +40,7 @@ func TestAgentsvc(t *testing.T) {
 	t.Run("SQLiteURLRefused", func(t *testing.T) { testSQLiteRefused(t, bin) })
 	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, bin) })
 	t.Run("PostgresDown", func(t *testing.T) { testPostgresDown(t, bin) })
+	t.Run("ScheduledBackups", func(t *testing.T) { testScheduledBackups(t, bin) })
 }
 
 // TestOnlyPublicImports: the example service imports none of the module's
@@ -124,6 +125,13 @@ var listenRe = regexp.MustCompile(`"msg":"agentsvc: listening","addr":"([^"]+)"`
 // start runs bin with env and waits for its "listening" log line.
 func start(t testing.TB, bin string, env ...string) *service {
 	t.Helper()
+	return launch(t, bin, env...)()
+}
+
+// launch runs bin with env; the function it returns waits for the
+// "listening" log line (so several services can start at once).
+func launch(t testing.TB, bin string, env ...string) (wait func() *service) {
+	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "AGENTSVC_ADDR=127.0.0.1:0", "AGENTSVC_EVENTS_PREFIX=agentsvc-test-" + randomHex(4)}, env...)
 	stderr, err := cmd.StderrPipe()
@@ -159,16 +167,19 @@ func start(t testing.TB, bin string, env ...string) *service {
 			t.Logf("service log:\n%s", s.logs.String())
 		}
 	})
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case err := <-s.done:
-		s.done <- err
-		t.Fatalf("service exited before listening: %v\n%s", err, s.logs.String())
-	case <-time.After(40 * time.Second):
-		t.Fatalf("service not listening after 40s:\n%s", s.logs.String())
+	return func() *service {
+		t.Helper()
+		select {
+		case a := <-addr:
+			s.base = "http://" + a
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("service exited before listening: %v\n%s", err, s.logs.String())
+		case <-time.After(40 * time.Second):
+			t.Fatalf("service not listening after 40s:\n%s", s.logs.String())
+		}
+		return s
 	}
-	return s
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -12,13 +12,21 @@
 //	AGENTSVC_ADDR          listen address (default 127.0.0.1:8080; ":8080" for every interface)
 //	AGENTSVC_EVENTS_PREFIX Redis channel prefix of its events (default "agentsvc:ev")
 //
+// With BACKUP_ENABLED=true and AUTO_BACKUP_ENABLED=true it also runs the
+// backup scheduler (the BACKUP_* variables through config.LoadBackup):
+// every instance checks every BACKUP_INTERVAL_HOURS/4 whether a backup is
+// due, and only the one holding the PostgreSQL advisory lock makes it, so
+// many instances make one backup per interval. Its state is the "backup"
+// entry of /readyz (degraded after a failed round) and /debug/backups.
+//
 // It wires datalayer.Open (pool, cache, policies, migrations, health),
 // httpmw (request IDs, Server-Timing accounting, access log, transactional
 // handlers, 503 + Retry-After), telemetry (OpenTelemetry metrics exported
 // in Prometheus format on /metrics, a server span per request), debugpage
 // (/debug/datalayer) and events (task status changes as server-sent
 // events). SIGINT or SIGTERM shuts the HTTP server down gracefully (event
-// streams end), then closes the data layer, which drains pending cache
+// streams end), stops the backup scheduler (a backup in progress is
+// cancelled), then closes the data layer, which drains pending cache
 // invalidations.
 //
 // Routes (JSON in and out; updates carry the version the client read and
@@ -27,6 +35,7 @@
 //	GET   /livez, /readyz              liveness; readiness per store (503 when PostgreSQL is down)
 //	GET   /metrics                     Prometheus exposition
 //	GET   /debug/datalayer             the data layer's page (?format=json)
+//	GET   /debug/backups               the backup scheduler's state (404 when it does not run)
 //	POST  /users                       {email, display_name, role?}
 //	POST  /agents                      {owner_id, name, kind?, description?, config?}
 //	GET   /agents/{id}                 cached read
@@ -64,11 +73,14 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/agentical/datalayer"
+	"github.com/agentical/datalayer/backup"
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/config"
 	"github.com/agentical/datalayer/debugpage"
 	"github.com/agentical/datalayer/events"
+	"github.com/agentical/datalayer/health"
 	"github.com/agentical/datalayer/httpmw"
+	"github.com/agentical/datalayer/migrations"
 	"github.com/agentical/datalayer/postgres"
 	"github.com/agentical/datalayer/repo"
 	"github.com/agentical/datalayer/resilience"
@@ -125,6 +137,17 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		return err
 	}
 	st := loadSettings(environ)
+	sched, err := openBackupScheduler(ctx, environ, logger)
+	if err != nil {
+		return err
+	}
+	// Stops nothing once the shutdown below stopped it; closes its store
+	// when opening the data layer fails.
+	defer func() { _ = stopScheduler(sched) }()
+	var extraChecks []health.Check
+	if sched != nil {
+		extraChecks = append(extraChecks, backupCheck(sched))
+	}
 
 	// Telemetry: OTel metrics exported in Prometheus format on /metrics;
 	// a tracer provider without exporter still gives every request a trace
@@ -149,6 +172,7 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 
 	dl, err := datalayer.OpenWith(ctx, cfg, stores.Options{
 		Logger: logger,
+		Health: health.Config{Checks: extraChecks},
 		// otelpgx first, then the data layer's own tracer (slow queries,
 		// per-request accounting).
 		Postgres: func(pc *postgres.Config) { pc.Tracer = tel.PgxTracer(pc.Tracer) },
@@ -177,6 +201,19 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		}
 		logger.Info("agentsvc: data layer closed")
 	}()
+	if sched != nil {
+		// Started once the migrations ran; deferred after dl.Close, so it
+		// stops before the data layer closes.
+		if err := sched.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if serr := stopScheduler(sched); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			logger.Info("agentsvc: backup scheduler stopped")
+		}()
+	}
 
 	rt, repository := dl.Runtime(), dl.Repo
 
@@ -206,6 +243,9 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 	mux.Handle("GET /readyz", dl.Health().Ready())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /debug/datalayer", debugpage.Handler(debugpage.Config{Title: "agentsvc", Runtime: rt, Pool: dl.Pool(), Tracer: dl.Tracer()}))
+	if sched != nil {
+		mux.Handle("GET /debug/backups", sched.Handler())
+	}
 	a.routes(mux)
 	handler := tel.Middleware(httpmw.New(httpmw.Config{Logger: logger})(mux))
 
@@ -245,4 +285,62 @@ func run(ctx context.Context, environ []string, logger *slog.Logger) (err error)
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// openBackupScheduler returns the backup scheduler when BACKUP_ENABLED and
+// AUTO_BACKUP_ENABLED are true (nil otherwise); it does not run until
+// Start.
+func openBackupScheduler(ctx context.Context, environ []string, logger *slog.Logger) (*backup.Scheduler, error) {
+	bc, err := config.LoadBackup(environ)
+	if err != nil {
+		return nil, err
+	}
+	if !bc.SchedulerWanted() {
+		if bc.AutoEnabled {
+			logger.Warn("agentsvc: AUTO_BACKUP_ENABLED is true but BACKUP_ENABLED is not: no scheduled backups")
+		}
+		return nil, nil
+	}
+	bc.Logger = logger.With("component", "backup")
+	bc.Migrations = migrations.FS
+	s, err := backup.OpenScheduler(ctx, bc, backup.SchedulerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	st := s.Status()
+	logger.Info("agentsvc: backup scheduler on", "kind", string(st.Kind), "interval", st.Interval.String())
+	return s, nil
+}
+
+func stopScheduler(s *backup.Scheduler) error {
+	if s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return s.Stop(ctx)
+}
+
+// backupCheck reports the scheduler in readiness as "backup": degraded
+// (never down: the service can serve without backups) after a failed
+// round, with the error.
+func backupCheck(s *backup.Scheduler) health.Check {
+	return health.Check{Name: "backup", Probe: func(context.Context) health.Status {
+		st := s.Status()
+		if st.Failures == 0 {
+			return health.Status{State: health.Up}
+		}
+		return health.Status{
+			State: health.Degraded,
+			Error: st.LastError,
+			Notes: []string{fmt.Sprintf("%d scheduled backup rounds failed in a row; last backup %s", st.Failures, describeLast(st))},
+		}
+	}}
+}
+
+func describeLast(st backup.SchedulerStatus) string {
+	if st.LastBackupID == "" {
+		return "unknown"
+	}
+	return st.LastBackupID + " at " + st.LastBackupAt.Format(time.RFC3339)
 }
