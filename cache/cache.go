@@ -231,7 +231,7 @@ type lookup struct {
 	// token, concurrently with its GET (one round trip for a miss).
 	preTok  string
 	preCode int64
-	strict bool
+	strict  bool
 }
 
 type probeResult uint8
