@@ -231,6 +231,11 @@ type lookup struct {
 	// token, concurrently with its GET (one round trip for a miss).
 	preTok  string
 	preCode int64
+	// keep, when set, is called by the load's leader with the loaded value
+	// (synchronously, so it can copy it); the function it returns runs
+	// after the fill landed.
+	keep   func(v any, negative bool, soft int64) func()
+	filled func()
 	strict  bool
 }
 
@@ -570,6 +575,12 @@ func (o Options) ttl(def time.Duration) time.Duration {
 // nil *Cache just calls load. Errors from load are returned unchanged and
 // not cached, except not-found with Options.Negative.
 func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(ctx context.Context) (T, error)) (T, error) {
+	return get(ctx, c, key, opts, load, nil, "")
+}
+
+// get is Get; values it verifies or stores also enter the typed tier tt
+// (when not nil) under akey.
+func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(ctx context.Context) (T, error), tt *Typed[T], akey string) (T, error) {
 	var zero T
 	if c == nil {
 		return load(ctx)
@@ -585,6 +596,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		if v, ok := memoGet[T](&c.memo, lk.vk, data); ok {
 			soft := splitTrusted(data).soft
 			stale := opts.SWR > 0 && time.Now().UnixNano() > soft
+			if !stale {
+				tt.put(akey, lk, v, false, soft)
+			}
 			c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 			if stale {
 				c.refresh(ctx, lk, anyLoader(load))
@@ -595,6 +609,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		if err == nil {
 			stale := opts.SWR > 0 && time.Now().UnixNano() > env.soft
 			if env.negative {
+				if !stale {
+					tt.put(akey, lk, zero, true, env.soft)
+				}
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Negative: true, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))
@@ -604,6 +621,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 			var v T
 			if err = c.codec.Unmarshal(env.payload, &v); err == nil {
 				memoPut(&c.memo, lk.vk, data, v)
+				if !stale {
+					tt.put(akey, lk, v, false, env.soft)
+				}
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))
@@ -616,6 +636,17 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		c.reportBad(key.Query, err)
 	}
 	c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissAbsent})
+	if tt != nil {
+		// A value this lookup loads and stores enters the tier once its
+		// fill has landed (the fill's version check passed).
+		lk.keep = func(v any, negative bool, soft int64) func() {
+			tv, _ := v.(T)
+			if !negative {
+				tt.copy(&tv) // the caller gets v itself and may change it
+			}
+			return func() { tt.put(akey, lk, tv, negative, soft) }
+		}
+	}
 	return flight(ctx, c, lk, load)
 }
 
@@ -739,13 +770,20 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	switch {
 	case err == nil:
 		var encErr error
-		data, encErr = c.seal(lk.vk, v, false, time.Now().Add(opts.ttl(c.cfg.DefaultTTL)))
+		soft := time.Now().Add(opts.ttl(c.cfg.DefaultTTL))
+		data, encErr = c.seal(lk.vk, v, false, soft)
 		if encErr != nil {
 			c.obs.CacheError(ErrorEvent{Op: "encode", Query: lk.key.Query, Err: encErr})
 			data = nil
+		} else if lk.keep != nil && !background {
+			lk.filled = lk.keep(v, false, soft.UnixNano())
 		}
 	case opts.Negative > 0 && c.cfg.IsNotFound(err):
-		data, _ = c.seal(lk.vk, nil, true, time.Now().Add(opts.Negative))
+		soft := time.Now().Add(opts.Negative)
+		data, _ = c.seal(lk.vk, nil, true, soft)
+		if data != nil && lk.keep != nil && !background {
+			lk.filled = lk.keep(nil, true, soft.UnixNano())
+		}
 	default:
 		cl.canceled = ctx.Err() != nil
 	}
@@ -1008,6 +1046,10 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 		if lk.lease != "" {
 			c.releaseLease(lk)
 		}
+		return
+	}
+	if lk.filled != nil {
+		lk.filled()
 	}
 }
 

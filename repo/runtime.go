@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/reqctx"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -78,6 +79,7 @@ type Runtime struct {
 	mu    sync.RWMutex
 	execs map[execKey]*resilience.Executor
 	plans sync.Map // *Method -> *readPlan
+	tiers sync.Map // *Method -> *cache.Typed[T] (nil when the cache keeps none)
 }
 
 type execKey struct {
@@ -158,6 +160,26 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 	var ev MethodEvent
 	defer func() { rt.done(ctx, st, m, tx, start, err, &ev) }()
 
+	cached := tx == nil && m.Cache != nil && rt.cache != nil
+	var tier *cache.Typed[T]
+	var akey []byte
+	if cached {
+		// The typed in-process tier: no key hashing, no policies, no
+		// decode; the value was verified under the versions that are still
+		// current (see cache.Typed).
+		tier = typedTier[T](rt, m)
+		var kb [128]byte
+		akey = cache.AppendArgs(kb[:0], args...)
+		if hv, negative, ok := tier.Get(akey); ok {
+			st.hits.Add(1)
+			reqctx.From(ctx).AddCacheHit()
+			ev.CacheHit = true
+			if negative {
+				return v, tier.NotFound()
+			}
+			return hv, nil
+		}
+	}
 	kind := resilience.Read
 	if tx != nil {
 		kind = resilience.TxStatement
@@ -167,10 +189,23 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 		return v, err
 	}
 	guarded := func(ctx context.Context) (T, error) { return resilience.Get(ctx, e, load) }
-	if tx != nil || m.Cache == nil || rt.cache == nil {
+	if !cached {
 		return guarded(ctx)
 	}
-	return cachedRead(ctx, rt, st, m, args, guarded, &ev)
+	return cachedRead(ctx, rt, st, m, args, guarded, &ev, tier, akey)
+}
+
+// typedTier returns the typed in-process tier of m on rt's cache (nil when
+// the cache cannot keep one).
+func typedTier[T any](rt *Runtime, m *Method) *cache.Typed[T] {
+	if t, ok := rt.tiers.Load(m); ok {
+		tt, _ := t.(*cache.Typed[T])
+		return tt
+	}
+	tt := cache.NewTyped(rt.cache, m.Name, copyFunc[T]())
+	actual, _ := rt.tiers.LoadOrStore(m, tt)
+	tt, _ = actual.(*cache.Typed[T])
+	return tt
 }
 
 func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx, start time.Time, err error, ev *MethodEvent) {

@@ -1,0 +1,184 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Typed is a typed in-process tier for one query: decoded values keyed by
+// the query's arguments (their bytes, not a hash), each remembered with the
+// version keys and versions it was cached under. A hit looks the versions
+// up in the exact version memo (kept exact by Redis' invalidation pushes,
+// raised by this process' own bumps, see doc.go) and serves the value only
+// if they are all known and equal: then the value key the slow path would
+// compute is the one this value was verified or stored under, so a Typed
+// hit answers exactly what Get would, without building the key, touching
+// rueidis, checking the MAC or decoding. Values enter the tier only after
+// they were verified under their value key (a Redis or in-process hit) or
+// stored there by this process' fill (whose version check passed). Every
+// caller gets its own copy (the copy function given to NewTyped).
+//
+// A nil *Typed is valid and never hits.
+type Typed[T any] struct {
+	c     *Cache
+	query string
+	copy  func(*T)
+	tab   entryMap[typedEntry[T]]
+}
+
+type typedEntry[T any] struct {
+	val      T
+	negative bool
+	vkeys    []string
+	vers     []int64
+	soft     int64 // unix ns after which the value is stale
+}
+
+// NewTyped returns a tier for query (the name reported to the Observer).
+// copyFn turns a shallow copy of a cached value into one that shares no
+// mutable memory with it (slices, maps, pointers); nil means the
+// reflection-based copy Get uses. It returns nil (no tier) when c is nil,
+// has no version memo (DisableClientCache or a client it did not create) or
+// keeps no decoded values (DecodedEntries < 0), or when T cannot be copied.
+func NewTyped[T any](c *Cache, query string, copyFn func(*T)) *Typed[T] {
+	if c == nil || c.vmemo == nil || !c.memo.enabled() {
+		return nil
+	}
+	if copyFn == nil {
+		var zero T
+		if _, ok := deepCopy(&c.memo.copier, zero); !ok {
+			return nil
+		}
+		cp := &c.memo.copier
+		copyFn = func(v *T) { *v, _ = deepCopy(cp, *v) }
+	}
+	t := &Typed[T]{c: c, query: query, copy: copyFn}
+	t.tab.init(c.memo.max)
+	return t
+}
+
+// Get returns a copy of the value cached for the argument bytes akey (see
+// AppendArgs) when its versions are current; negative reports a cached
+// not-found. ok is false when the caller must take the slow path (Get or
+// GetTyped).
+func (t *Typed[T]) Get(akey []byte) (v T, negative, ok bool) {
+	if t == nil {
+		return v, false, false
+	}
+	c := t.c
+	if c.closed.Load() || c.cfg.Strict || c.br.isOpen() {
+		return v, false, false
+	}
+	e := t.tab.get(akey)
+	if e == nil {
+		return v, false, false
+	}
+	now := time.Now()
+	if now.UnixNano() > e.soft {
+		return v, false, false // stale: the slow path serves it and refreshes
+	}
+	var buf [16]int64
+	if len(e.vkeys) > len(buf) {
+		return v, false, false
+	}
+	vers := buf[:len(e.vkeys)]
+	if !c.vmemo.lookup(e.vkeys, vers, now) {
+		return v, false, false
+	}
+	c.applyBumps(e.vkeys, vers)
+	for i := range vers {
+		if vers[i] != e.vers[i] {
+			return v, false, false
+		}
+	}
+	if c.npending.Load() > 0 && c.anyPending(e.vkeys) {
+		return v, false, false
+	}
+	c.obs.CacheHit(HitEvent{Query: t.query, Tier: TierLocal, Negative: e.negative})
+	if e.negative {
+		return v, true, true
+	}
+	v = e.val
+	t.copy(&v)
+	return v, false, true
+}
+
+// NotFound is the error a negative hit returns (Config.NotFoundError).
+func (t *Typed[T]) NotFound() error { return t.c.cfg.NotFoundError }
+
+// put remembers v (which the caller may still use: it is copied) as the
+// value of akey under lk's versions.
+func (t *Typed[T]) put(akey string, lk *lookup, v T, negative bool, soft int64) {
+	if t == nil || len(lk.vkeys) != len(lk.vers) || lk.strict {
+		return
+	}
+	if !negative {
+		t.copy(&v)
+	}
+	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: soft})
+}
+
+// AppendArgs appends the in-process tier key of args to buf: their
+// type-tagged bytes (no hash; the key never leaves the process).
+func AppendArgs(buf []byte, args ...any) []byte {
+	for _, a := range args {
+		switch v := a.(type) {
+		case uuid.UUID:
+			buf = append(append(buf, 'U', 16), v[:]...)
+		case string:
+			buf = appendLenString(buf, 's', v)
+		default:
+			buf = appendCanonical(buf, a)
+		}
+	}
+	return buf
+}
+
+// GetTyped is Get with a typed in-process tier: call t.Get(akey) first (no
+// key to build), and GetTyped on a miss; values this lookup verifies or
+// stores enter t under akey.
+func GetTyped[T any](ctx context.Context, c *Cache, t *Typed[T], akey []byte, key Key, opts Options, load func(ctx context.Context) (T, error)) (T, error) {
+	if t == nil {
+		return Get(ctx, c, key, opts, load)
+	}
+	return get(ctx, c, key, opts, load, t, string(akey))
+}
+
+func appendLenString(buf []byte, tag byte, s string) []byte {
+	buf = append(buf, tag)
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// entryMap is a bounded map of tier entries; a full map drops an
+// arbitrary entry (map order) to make room.
+type entryMap[E any] struct {
+	mu  sync.RWMutex
+	m   map[string]*E
+	max int
+}
+
+func (em *entryMap[E]) init(max int) { em.m, em.max = make(map[string]*E), max }
+
+func (em *entryMap[E]) get(k []byte) *E {
+	em.mu.RLock()
+	e := em.m[string(k)]
+	em.mu.RUnlock()
+	return e
+}
+
+func (em *entryMap[E]) put(k string, e *E) {
+	em.mu.Lock()
+	if _, ok := em.m[k]; !ok && len(em.m) >= em.max {
+		for old := range em.m {
+			delete(em.m, old)
+			break
+		}
+	}
+	em.m[k] = e
+	em.mu.Unlock()
+}
