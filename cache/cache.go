@@ -642,7 +642,7 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		lk.keep = func(v any, negative bool, soft int64) func() {
 			tv, _ := v.(T)
 			if !negative {
-				tt.copy(&tv) // the caller gets v itself and may change it
+				tv = tt.copy(tv) // the caller gets v itself and may change it
 			}
 			return func() { tt.put(akey, lk, tv, negative, soft) }
 		}

@@ -26,7 +26,7 @@ import (
 type Typed[T any] struct {
 	c     *Cache
 	query string
-	copy  func(*T)
+	copy  func(T) T
 	tab   entryMap[typedEntry[T]]
 }
 
@@ -39,12 +39,11 @@ type typedEntry[T any] struct {
 }
 
 // NewTyped returns a tier for query (the name reported to the Observer).
-// copyFn turns a shallow copy of a cached value into one that shares no
-// mutable memory with it (slices, maps, pointers); nil means the
-// reflection-based copy Get uses. It returns nil (no tier) when c is nil,
+// copyFn returns a copy of a value that shares no mutable memory with it
+// (slices, maps, pointers); nil means the reflection-based copy Get uses. It returns nil (no tier) when c is nil,
 // has no version memo (DisableClientCache or a client it did not create) or
 // keeps no decoded values (DecodedEntries < 0), or when T cannot be copied.
-func NewTyped[T any](c *Cache, query string, copyFn func(*T)) *Typed[T] {
+func NewTyped[T any](c *Cache, query string, copyFn func(T) T) *Typed[T] {
 	if c == nil || c.vmemo == nil || !c.memo.enabled() {
 		return nil
 	}
@@ -54,7 +53,7 @@ func NewTyped[T any](c *Cache, query string, copyFn func(*T)) *Typed[T] {
 			return nil
 		}
 		cp := &c.memo.copier
-		copyFn = func(v *T) { *v, _ = deepCopy(cp, *v) }
+		copyFn = func(v T) T { v, _ = deepCopy(cp, v); return v }
 	}
 	t := &Typed[T]{c: c, query: query, copy: copyFn}
 	t.tab.init(c.memo.max)
@@ -62,10 +61,10 @@ func NewTyped[T any](c *Cache, query string, copyFn func(*T)) *Typed[T] {
 }
 
 // Get returns a copy of the value cached for the argument bytes akey (see
-// AppendArgs) when its versions are current; negative reports a cached
-// not-found. ok is false when the caller must take the slow path (Get or
-// GetTyped).
-func (t *Typed[T]) Get(akey []byte) (v T, negative, ok bool) {
+// AppendArgs) when its versions are current at now (the caller's clock
+// reading, time.Now()); negative reports a cached not-found. ok is false
+// when the caller must take the slow path (GetTyped).
+func (t *Typed[T]) Get(akey []byte, now time.Time) (v T, negative, ok bool) {
 	if t == nil {
 		return v, false, false
 	}
@@ -77,7 +76,6 @@ func (t *Typed[T]) Get(akey []byte) (v T, negative, ok bool) {
 	if e == nil {
 		return v, false, false
 	}
-	now := time.Now()
 	if now.UnixNano() > e.soft {
 		return v, false, false // stale: the slow path serves it and refreshes
 	}
@@ -102,9 +100,7 @@ func (t *Typed[T]) Get(akey []byte) (v T, negative, ok bool) {
 	if e.negative {
 		return v, true, true
 	}
-	v = e.val
-	t.copy(&v)
-	return v, false, true
+	return t.copy(e.val), false, true
 }
 
 // NotFound is the error a negative hit returns (Config.NotFoundError).
@@ -117,7 +113,7 @@ func (t *Typed[T]) put(akey string, lk *lookup, v T, negative bool, soft int64) 
 		return
 	}
 	if !negative {
-		t.copy(&v)
+		v = t.copy(v)
 	}
 	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: soft})
 }

@@ -79,7 +79,6 @@ type Runtime struct {
 	mu    sync.RWMutex
 	execs map[execKey]*resilience.Executor
 	plans sync.Map // *Method -> *readPlan
-	tiers sync.Map // *Method -> *cache.Typed[T] (nil when the cache keeps none)
 }
 
 type execKey struct {
@@ -167,10 +166,10 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 		// The typed in-process tier: no key hashing, no policies, no
 		// decode; the value was verified under the versions that are still
 		// current (see cache.Typed).
-		tier = typedTier[T](rt, m)
+		tier = typedTier[T](rt, st, m)
 		var kb [128]byte
 		akey = cache.AppendArgs(kb[:0], args...)
-		if hv, negative, ok := tier.Get(akey); ok {
+		if hv, negative, ok := tier.Get(akey, start); ok {
 			st.hits.Add(1)
 			reqctx.From(ctx).AddCacheHit()
 			ev.CacheHit = true
@@ -196,17 +195,23 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 }
 
 // typedTier returns the typed in-process tier of m on rt's cache (nil when
-// the cache cannot keep one).
-func typedTier[T any](rt *Runtime, m *Method) *cache.Typed[T] {
-	if t, ok := rt.tiers.Load(m); ok {
-		tt, _ := t.(*cache.Typed[T])
+// the cache cannot keep one). It lives next to m's statistics, which Read
+// looks up anyway.
+func typedTier[T any](rt *Runtime, st *methodStats, m *Method) *cache.Typed[T] {
+	if b := st.tier.Load(); b != nil {
+		tt, _ := b.v.(*cache.Typed[T])
 		return tt
 	}
-	tt := cache.NewTyped(rt.cache, m.Name, copyFunc[T]())
-	actual, _ := rt.tiers.LoadOrStore(m, tt)
-	tt, _ = actual.(*cache.Typed[T])
+	b := &tierBox{v: cache.NewTyped(rt.cache, m.Name, copyFunc[T]())}
+	if !st.tier.CompareAndSwap(nil, b) {
+		b = st.tier.Load()
+	}
+	tt, _ := b.v.(*cache.Typed[T])
 	return tt
 }
+
+// tierBox holds a *cache.Typed[T] of a method's result type.
+type tierBox struct{ v any }
 
 func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx, start time.Time, err error, ev *MethodEvent) {
 	d := time.Since(start)
