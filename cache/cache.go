@@ -236,7 +236,7 @@ type lookup struct {
 	// after the fill landed.
 	keep   func(v any, negative bool, soft int64) func()
 	filled func()
-	strict  bool
+	strict bool
 }
 
 type probeResult uint8
