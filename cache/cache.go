@@ -70,6 +70,7 @@ type Cache struct {
 	bumpMu    sync.RWMutex
 	bumps     map[string]localBump
 	nbumps    atomic.Int32
+	bumpGen   atomic.Uint64 // moves whenever bumps changes
 	lastPrune time.Time
 
 	// epochOK holds, per epoch key, the last value validated against the
@@ -540,7 +541,12 @@ func (c *Cache) applyBumps(keys []string, vers []int64) {
 	if c.nbumps.Load() == 0 {
 		return
 	}
-	now := time.Now()
+	c.applyBumpsAt(keys, vers, time.Now())
+}
+
+// applyBumpsAt is applyBumps at now; it returns the earliest expiry of the
+// bumps it applied (zero: none).
+func (c *Cache) applyBumpsAt(keys []string, vers []int64, now time.Time) (first time.Time) {
 	c.bumpMu.RLock()
 	for i, k := range keys {
 		b, ok := c.bumps[k]
@@ -549,9 +555,13 @@ func (c *Cache) applyBumps(keys []string, vers []int64) {
 		}
 		if j := slices.Index(keys, epochKeyOf(k)); j >= 0 && vers[j] == b.epoch {
 			vers[i] = b.ver
+			if first.IsZero() || b.until.Before(first) {
+				first = b.until
+			}
 		}
 	}
 	c.bumpMu.RUnlock()
+	return first
 }
 
 func (o Options) ttl(def time.Duration) time.Duration {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,7 +36,8 @@ type typedEntry[T any] struct {
 	negative bool
 	vkeys    []string
 	vers     []int64
-	soft     int64 // unix ns after which the value is stale
+	soft     time.Time // when the value goes stale (monotonic)
+	stamp    atomic.Pointer[typedStamp]
 }
 
 // NewTyped returns a tier for query (the name reported to the Observer).
@@ -61,8 +63,8 @@ func NewTyped[T any](c *Cache, query string, copyFn func(T) T) *Typed[T] {
 }
 
 // Get returns a copy of the value cached for the argument bytes akey (see
-// AppendArgs) when its versions are current at now (the caller's clock
-// reading, time.Now()); negative reports a cached not-found. ok is false
+// AppendArgs) when its versions are current at now (a clock reading with a
+// monotonic part, such as time.Now() or Clock()); negative reports a cached not-found. ok is false
 // when the caller must take the slow path (GetTyped).
 func (t *Typed[T]) Get(akey []byte, now time.Time) (v T, negative, ok bool) {
 	if t == nil {
@@ -76,22 +78,11 @@ func (t *Typed[T]) Get(akey []byte, now time.Time) (v T, negative, ok bool) {
 	if e == nil {
 		return v, false, false
 	}
-	if now.UnixNano() > e.soft {
+	if !now.Before(e.soft) {
 		return v, false, false // stale: the slow path serves it and refreshes
 	}
-	var buf [16]int64
-	if len(e.vkeys) > len(buf) {
+	if !t.current(e, now) {
 		return v, false, false
-	}
-	vers := buf[:len(e.vkeys)]
-	if !c.vmemo.lookup(e.vkeys, vers, now) {
-		return v, false, false
-	}
-	c.applyBumps(e.vkeys, vers)
-	for i := range vers {
-		if vers[i] != e.vers[i] {
-			return v, false, false
-		}
 	}
 	if c.npending.Load() > 0 && c.anyPending(e.vkeys) {
 		return v, false, false
@@ -101,6 +92,47 @@ func (t *Typed[T]) Get(akey []byte, now time.Time) (v T, negative, ok bool) {
 		return v, true, true
 	}
 	return t.copy(e.val), false, true
+}
+
+// current reports whether e's versions are the current ones: those the
+// version memo holds, raised by this process' own bumps. A successful
+// check leaves a stamp (the memo's and the bumps' generations, read before
+// it, and the earliest expiry it relied on); while neither generation
+// moved and the stamp has not expired, nothing the check read changed, so
+// the check is not repeated.
+func (t *Typed[T]) current(e *typedEntry[T], now time.Time) bool {
+	c := t.c
+	seq, bgen := c.vmemo.seq.Load(), c.bumpGen.Load()
+	if st := e.stamp.Load(); st != nil && st.seq == seq && st.bumpGen == bgen && now.Before(st.until) {
+		return true
+	}
+	var buf [16]int64
+	if len(e.vkeys) > len(buf) {
+		return false
+	}
+	vers := buf[:len(e.vkeys)]
+	until, ok := c.vmemo.lookupUntil(e.vkeys, vers, now)
+	if !ok {
+		return false
+	}
+	if c.nbumps.Load() > 0 {
+		if b := c.applyBumpsAt(e.vkeys, vers, now); !b.IsZero() && b.Before(until) {
+			until = b
+		}
+	}
+	for i := range vers {
+		if vers[i] != e.vers[i] {
+			return false
+		}
+	}
+	e.stamp.Store(&typedStamp{seq: seq, bumpGen: bgen, until: until})
+	return true
+}
+
+// typedStamp records a successful version check of a typed entry.
+type typedStamp struct {
+	seq, bumpGen uint64
+	until        time.Time
 }
 
 // NotFound is the error a negative hit returns (Config.NotFoundError).
@@ -115,7 +147,12 @@ func (t *Typed[T]) put(akey string, lk *lookup, v T, negative bool, soft int64) 
 	if !negative {
 		v = t.copy(v)
 	}
-	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: soft})
+	// soft is a wall-clock reading, possibly from another process: turn it
+	// into a monotonic deadline so hits compare without reading the wall
+	// clock.
+	now := time.Now()
+	deadline := now.Add(time.Duration(soft - now.UnixNano()))
+	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: deadline})
 }
 
 // AppendArgs appends the in-process tier key of args to buf: their
@@ -178,3 +215,10 @@ func (em *entryMap[E]) put(k string, e *E) {
 	em.m[k] = e
 	em.mu.Unlock()
 }
+
+var clockBase = time.Now()
+
+// Clock returns the current time read from the monotonic clock only (its
+// wall part is derived from process start): cheaper than time.Now where
+// only durations and monotonic comparisons matter, such as Typed.Get.
+func Clock() time.Time { return clockBase.Add(time.Since(clockBase)) }

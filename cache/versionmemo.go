@@ -16,7 +16,8 @@ import (
 // (nil) clears everything. A read stores what it fetched only if no push
 // arrived while it was fetching (seq unchanged), so a value read just before
 // a push can never be stored after it. Entries also expire with ClientTTL,
-// like rueidis' own.
+// like rueidis' own. seq moves on every push and whenever a stored version
+// replaces a different one: while it stays put, no known version changed.
 type versionMemo struct {
 	mu  sync.RWMutex
 	seq atomic.Uint64
@@ -75,7 +76,35 @@ func (vm *versionMemo) store(s0 uint64, keys []string, vers []int64, now time.Ti
 	if len(vm.m) > 1<<16 { // bound memory; entries are cheap to refetch
 		clear(vm.m)
 	}
+	changed := false
 	for i, k := range keys {
+		if old, ok := vm.m[k]; ok && old.v != vers[i] {
+			changed = true
+		}
 		vm.m[k] = memoVersion{v: vers[i], until: until}
 	}
+	if changed {
+		// A version changed without its push having arrived yet: seq also
+		// tells typed-tier stamps (Typed) that a known version moved.
+		vm.seq.Add(1)
+	}
+}
+
+// lookupUntil is lookup that also returns the earliest expiry of the
+// entries it used.
+func (vm *versionMemo) lookupUntil(keys []string, vers []int64, now time.Time) (time.Time, bool) {
+	var first time.Time
+	vm.mu.RLock()
+	defer vm.mu.RUnlock()
+	for i, k := range keys {
+		e, ok := vm.m[k]
+		if !ok || now.After(e.until) {
+			return first, false
+		}
+		if i == 0 || e.until.Before(first) {
+			first = e.until
+		}
+		vers[i] = e.v
+	}
+	return first, true
 }

@@ -154,7 +154,7 @@ func (rt *Runtime) executor(m *Method, kind resilience.Kind) (*resilience.Execut
 // cache, no retry), otherwise through the cache when the method is cached,
 // with the read policies around the database call.
 func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
-	start := time.Now()
+	start := cache.Clock() // durations and monotonic deadlines only
 	st := rt.stats.get(m)
 	var ev MethodEvent
 	defer func() { rt.done(ctx, st, m, tx, start, err, &ev) }()
