@@ -96,6 +96,9 @@ type hooks struct {
 	// beforeFill runs in the fill goroutine after the load and before the
 	// version check and SET (tests force interleavings here).
 	beforeFill atomic.Pointer[func(valueKey string)]
+	// afterFillCheck runs after the fill's version check passed, before its
+	// SET.
+	afterFillCheck atomic.Pointer[func(valueKey string)]
 }
 
 type localBump struct {
@@ -1035,6 +1038,9 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 				return
 			}
 		}
+	}
+	if h := c.hooks.afterFillCheck.Load(); h != nil {
+		(*h)(lk.vk)
 	}
 	ttl := lk.opts.ttl(c.cfg.DefaultTTL) + lk.opts.SWR
 	if negative {

@@ -23,6 +23,9 @@ type versionMemo struct {
 	seq atomic.Uint64
 	m   map[string]memoVersion
 	ttl time.Duration
+	// held, when not nil, queues pushes instead of applying them (tests
+	// force a push to arrive late with it).
+	held *[][]rueidis.RedisMessage
 }
 
 type memoVersion struct {
@@ -37,6 +40,11 @@ func newVersionMemo(ttl time.Duration) *versionMemo {
 // onInvalidations is the rueidis hook.
 func (vm *versionMemo) onInvalidations(msgs []rueidis.RedisMessage) {
 	vm.mu.Lock()
+	if vm.held != nil { // tests: the push is "still in flight"
+		*vm.held = append(*vm.held, msgs)
+		vm.mu.Unlock()
+		return
+	}
 	if msgs == nil {
 		clear(vm.m)
 	} else {
@@ -107,4 +115,20 @@ func (vm *versionMemo) lookupUntil(keys []string, vers []int64, now time.Time) (
 		vers[i] = e.v
 	}
 	return first, true
+}
+
+// hold starts queueing pushes; the returned function applies them.
+func (vm *versionMemo) hold() (release func()) {
+	vm.mu.Lock()
+	vm.held = new([][]rueidis.RedisMessage)
+	vm.mu.Unlock()
+	return func() {
+		vm.mu.Lock()
+		q := *vm.held
+		vm.held = nil
+		vm.mu.Unlock()
+		for _, msgs := range q {
+			vm.onInvalidations(msgs)
+		}
+	}
 }
