@@ -253,7 +253,11 @@ const (
 
 // probe reads the dependency versions and the value. It never returns an
 // error: any Redis trouble is a bypass (fail open).
-func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, probeResult, []byte, Tier) {
+//
+// typed lookups (those with a typed tier, which keeps their values in
+// process) read the value and take the fill lease with one script instead
+// of a tracked GET: one command, one round trip, hit or miss.
+func (c *Cache) probe(ctx context.Context, key Key, opts Options, typed bool) (*lookup, probeResult, []byte, Tier) {
 	lk := &lookup{key: key, opts: opts, strict: opts.Strict || c.cfg.Strict}
 	if c.closed.Load() {
 		return lk, probeBypass, nil, 0
@@ -278,6 +282,20 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, prob
 	lk.vers = vers
 	lk.tag = c.tag(key, vers)
 	lk.vk = c.valueKey(lk.tag)
+	if typed && c.cfg.LeaseWait > 0 {
+		tok := newLeaseToken()
+		code, data, err := c.tryLease(rctx, lk, tok, true)
+		if err != nil {
+			c.redisError(ctx, "get", key.Query, err, p)
+			return lk, probeBypass, nil, 0
+		}
+		c.answered(p, false)
+		if code == leaseFilled && data != nil {
+			return lk, probeHit, data, TierRemote
+		}
+		lk.preTok, lk.preCode = tok, code
+		return lk, probeMiss, nil, 0
+	}
 	// A value not hit recently in this process is probably not in the
 	// in-process tier either: try the fill lease in the same round trip as
 	// the GET (leaseScript takes it only when the value is absent), so a
@@ -598,7 +616,7 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 	if c == nil {
 		return load(ctx)
 	}
-	lk, res, data, tier := c.probe(ctx, key, opts)
+	lk, res, data, tier := c.probe(ctx, key, opts, tt != nil)
 	switch res {
 	case probeBypass:
 		c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissBypass})

@@ -102,7 +102,7 @@ func (t *Typed[T]) Get(akey []byte, now time.Time) (v T, negative, ok bool) {
 // the check is not repeated.
 func (t *Typed[T]) current(e *typedEntry[T], now time.Time) bool {
 	c := t.c
-	seq, bgen := c.vmemo.seq.Load(), c.bumpGen.Load()
+	seq, bgen := c.vmemo.gen.Load(), c.bumpGen.Load()
 	if st := e.stamp.Load(); st != nil && st.seq == seq && st.bumpGen == bgen && now.Before(st.until) {
 		return true
 	}
