@@ -34,8 +34,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			if len(files) != 1 {
-				t.Fatalf("got %d files, want 1", len(files))
+			if len(files) != 2 { // the repository and its copy functions
+				t.Fatalf("got %d files, want 2", len(files))
 			}
 			for _, f := range files {
 				if *update {
