@@ -19,10 +19,14 @@ demo: ## throwaway PostgreSQL + Redis (DATABASE_URL/REDIS_URL, else Docker, else
 bench: ## side-by-side benchmarks (raw sqlc, repository misses and hits, go-redis/cache, mixed workload) and one table: ns/op, allocs, ratios, stale reads (BENCH=regexp, BENCH_COUNT=3)
 	set -o pipefail; $(GO) test ./internal/bench -run '^$$' -bench '$(or $(BENCH),.)' -benchtime 1s -count $(or $(BENCH_COUNT),3) -timeout 30m | $(GO) run ./internal/bench/benchtable
 
+# sqlc projects under testdata (excluded from ./...), generated and tested too.
+GEN_TESTDATA := internal/codegen/testdata/bookstore internal/codegen/testdata/dbarg \
+	$(addprefix internal/codegen/testdata/examples/,authors booktest jets ondeck)
+
 .PHONY: generate
 generate: ## regenerate db/ (sqlc + datalayer-gen) and the generator's test project
 	$(GO) generate ./...
-	cd internal/codegen/testdata/bookstore && $(GO) generate .
+	for d in $(GEN_TESTDATA); do (cd $$d && $(GO) generate .) || exit 1; done
 
 .PHONY: check-generated
 check-generated: ## regenerate and fail if that changed any file (committed or not)
@@ -56,4 +60,4 @@ lint: vet ## gofmt check and go vet
 
 .PHONY: test
 test: check-generated lint ## regenerate (must be a no-op), vet, then all tests with -race
-	$(GO) test -race -count=1 -timeout 15m ./... ./internal/codegen/testdata/bookstore/...
+	$(GO) test -race -count=1 -timeout 15m ./... $(addsuffix /...,$(addprefix ./,$(GEN_TESTDATA)))

@@ -47,6 +47,13 @@ type Config struct {
 	Username, Password string
 	// TLS enables TLS with this configuration.
 	TLS *tls.Config
+	// PasswordFile, if set, holds the ACL password for Username (first
+	// line); it is read again on every (re)connect, so a rotated password
+	// needs no restart. It wins over Password.
+	PasswordFile string
+	// Credentials, if set, is called on every (re)connect for the ACL user
+	// name and password (a secrets manager); it wins over PasswordFile.
+	Credentials func() (username, password string, err error)
 	// DB selects a logical database (standalone only).
 	DB int
 	// ClientName is sent with CLIENT SETNAME.
@@ -225,6 +232,7 @@ func (cfg Config) ClientOption() rueidis.ClientOption {
 		Username:          cfg.Username,
 		Password:          cfg.Password,
 		TLSConfig:         cfg.TLS,
+		AuthCredentialsFn: cfg.credentialsFn(),
 		SelectDB:          cfg.DB,
 		ClientName:        cfg.ClientName,
 		BlockingPoolSize:  cfg.PoolSize,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentical/datalayer/postgres"
+	"github.com/agentical/datalayer/tlsconfig"
 )
 
 // Profile selects a set of defaults (APP_ENV).
@@ -76,6 +77,17 @@ type Database struct {
 	LogQueryArgs bool `env:"LOG_QUERY_ARGS"`
 	// AutoMigrate applies pending migrations at start-up.
 	AutoMigrate bool `env:"AUTO_MIGRATE"`
+	// PasswordFile, if set, holds the password (first line), read again for
+	// every new connection, so a rotated password needs no restart. It wins
+	// over a password in URL.
+	PasswordFile string `env:"DB_PASSWORD_FILE"`
+	// TLSCAFile, TLSCertFile, TLSKeyFile and TLSServerName turn TLS on:
+	// the CA that signed the server's certificate, a client certificate and
+	// key, and the name to verify (default the URL's host).
+	TLSCAFile     string `env:"DB_TLS_CA_FILE"`
+	TLSCertFile   string `env:"DB_TLS_CERT_FILE"`
+	TLSKeyFile    string `env:"DB_TLS_KEY_FILE"`
+	TLSServerName string `env:"DB_TLS_SERVER_NAME"`
 }
 
 // Redis configures the cache's Redis connection.
@@ -90,6 +102,15 @@ type Redis struct {
 	// ClientCache turns on RESP3 client-side caching (CLIENT TRACKING).
 	// Turn it off for servers that do not support tracking.
 	ClientCache bool `env:"REDIS_CLIENT_CACHE"`
+	// PasswordFile, if set, holds the ACL password (first line; the user
+	// name comes from URL), read again on every (re)connect.
+	PasswordFile string `env:"REDIS_PASSWORD_FILE"`
+	// TLS settings for a rediss:// URL: a private CA, a client certificate
+	// and key, and the name to verify (default the URL's host).
+	TLSCAFile     string `env:"REDIS_TLS_CA_FILE"`
+	TLSCertFile   string `env:"REDIS_TLS_CERT_FILE"`
+	TLSKeyFile    string `env:"REDIS_TLS_KEY_FILE"`
+	TLSServerName string `env:"REDIS_TLS_SERVER_NAME"`
 }
 
 // Surreal configures the SurrealDB store. An empty URL means the store is
@@ -101,6 +122,14 @@ type Surreal struct {
 	Password  string `env:"SURREALDB_PASSWORD"`
 	Namespace string `env:"SURREALDB_NAMESPACE"`
 	Database  string `env:"SURREALDB_DATABASE"`
+	// PasswordFile, if set, holds the password (first line), read again
+	// for every new connection; it wins over SURREALDB_PASSWORD.
+	PasswordFile string `env:"SURREALDB_PASSWORD_FILE"`
+	// TLS settings for a wss:// or https:// URL.
+	TLSCAFile     string `env:"SURREALDB_TLS_CA_FILE"`
+	TLSCertFile   string `env:"SURREALDB_TLS_CERT_FILE"`
+	TLSKeyFile    string `env:"SURREALDB_TLS_KEY_FILE"`
+	TLSServerName string `env:"SURREALDB_TLS_SERVER_NAME"`
 }
 
 // Enabled reports whether a SurrealDB endpoint is configured.
@@ -184,21 +213,24 @@ func Defaults(p Profile) Config {
 	}
 }
 
-// DB maps the database section to a postgres.Config for postgres.NewPool:
-// MaxConns is DB_POOL_SIZE + DB_MAX_OVERFLOW, MinConns DB_MIN_CONNS.
-// PoolTimeout has no counterpart there (pgxpool has no acquire timeout):
-// package stores bounds every acquire with it. The tracer settings map
-// through DBTracer.
+// DB maps the database section to a postgres.Config for postgres.NewPool,
+// or postgres.NewBoundedPool, which enforces PoolTimeout as the acquire
+// timeout (pgxpool itself has none): MaxConns is DB_POOL_SIZE +
+// DB_MAX_OVERFLOW, MinConns DB_MIN_CONNS. The tracer settings map through
+// DBTracer.
 func (c Config) DB() postgres.Config {
 	d := c.Database
 	return postgres.Config{
 		URL:              d.URL,
 		MaxConns:         d.PoolSize + d.MaxOverflow,
 		MinConns:         d.MinConns,
+		AcquireTimeout:   d.PoolTimeout,
 		MaxConnLifetime:  d.MaxConnLifetime,
 		ConnectTimeout:   d.ConnectTimeout,
 		StatementTimeout: d.StatementTimeout,
 		ApplicationName:  d.ApplicationName,
+		PasswordFile:     d.PasswordFile,
+		TLS:              tlsconfig.Files{CAFile: d.TLSCAFile, CertFile: d.TLSCertFile, KeyFile: d.TLSKeyFile, ServerName: d.TLSServerName},
 	}
 }
 

@@ -36,15 +36,30 @@
 //	| SLOW_QUERY_THRESHOLD      | 500ms                                                        | 100ms                     | 1ms-1m                                           |
 //	| LOG_QUERY_ARGS            | false                                                        | false                     | boolean; logs argument values of slow queries    |
 //	| AUTO_MIGRATE              | true                                                         | false                     | boolean; apply migrations at start-up            |
+//	| DB_PASSWORD_FILE          | unset                                                        | unset                     | readable file; password, re-read per connection  |
+//	| DB_TLS_CA_FILE            | unset (no TLS unless the URL asks)                           | unset                     | readable PEM file; turns TLS on, verified        |
+//	| DB_TLS_CERT_FILE          | unset                                                        | unset                     | readable PEM file; with DB_TLS_KEY_FILE          |
+//	| DB_TLS_KEY_FILE           | unset                                                        | unset                     | readable PEM file; with DB_TLS_CERT_FILE         |
+//	| DB_TLS_SERVER_NAME        | the URL's host                                               | the URL's host            | host name or IP address in the certificate       |
 //	| REDIS_URL                 | redis://localhost:6379/0                                     | redis://localhost:6379/0  | redis:// or rediss:// URL with host, path /N     |
 //	| REDIS_MAX_CONNECTIONS     | 10                                                           | 100                       | 1-10000                                          |
 //	| REDIS_DEFAULT_TTL (s)     | 5m                                                           | 1h                        | 1s-720h                                          |
 //	| REDIS_CLIENT_CACHE        | true                                                         | true                      | boolean; RESP3 client-side caching               |
+//	| REDIS_PASSWORD_FILE       | unset                                                        | unset                     | readable file; ACL password, re-read per connect |
+//	| REDIS_TLS_CA_FILE         | unset (system CAs)                                           | unset (system CAs)        | readable PEM file; needs rediss://               |
+//	| REDIS_TLS_CERT_FILE       | unset                                                        | unset                     | readable PEM file; with REDIS_TLS_KEY_FILE       |
+//	| REDIS_TLS_KEY_FILE        | unset                                                        | unset                     | readable PEM file; with REDIS_TLS_CERT_FILE      |
+//	| REDIS_TLS_SERVER_NAME     | the URL's host                                               | the URL's host            | host name or IP address; needs rediss://         |
 //	| SURREALDB_URL             | unset (store off)                                            | unset (store off)         | ws://, wss://, http:// or https:// URL with host |
 //	| SURREALDB_USERNAME        | root                                                         | unset; required with URL  | any; required when a password is set             |
 //	| SURREALDB_PASSWORD        | unset                                                        | unset; required with URL  | any                                              |
 //	| SURREALDB_NAMESPACE       | agentical                                                    | agentical                 | any                                              |
 //	| SURREALDB_DATABASE        | main                                                         | main                      | any                                              |
+//	| SURREALDB_PASSWORD_FILE   | unset                                                        | unset                     | readable file; wins over SURREALDB_PASSWORD      |
+//	| SURREALDB_TLS_CA_FILE     | unset (system CAs)                                           | unset (system CAs)        | readable PEM file; needs wss:// or https://      |
+//	| SURREALDB_TLS_CERT_FILE   | unset                                                        | unset                     | readable PEM file; with SURREALDB_TLS_KEY_FILE   |
+//	| SURREALDB_TLS_KEY_FILE    | unset                                                        | unset                     | readable PEM file; with SURREALDB_TLS_CERT_FILE  |
+//	| SURREALDB_TLS_SERVER_NAME | the URL's host                                               | the URL's host            | host name or IP; needs wss:// or https://        |
 //	| CIRCUIT_BREAKER_ENABLED   | false                                                        | true                      | boolean                                          |
 //	| CIRCUIT_BREAKER_THRESHOLD | 5                                                            | 5                         | 1-1000 consecutive failures to open              |
 //	| MAX_RETRY_ATTEMPTS        | 3                                                            | 3                         | 0-10 retries after the first attempt             |
@@ -61,4 +76,11 @@
 // form) so their scheme can be checked; pgx checks the rest when the pool is
 // built. Special characters in user names and passwords must be
 // percent-encoded.
+//
+// Password files hold the password on their first line and are read again
+// for every new connection: rotate by changing the password on the server
+// (PostgreSQL: ALTER ROLE; Redis: ACL SETUSER, which can hold the old and the
+// new password during the switch) and then rewriting the file. TLS
+// certificates are always verified; *_TLS_CA_FILE names a private CA
+// instead of the system's.
 package config

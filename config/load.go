@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -211,6 +213,22 @@ func (l *loader) validate(c *Config) {
 		}
 	}
 
+	dbScheme := "postgres"
+	if u, err := url.Parse(d.URL); err == nil {
+		dbScheme = u.Scheme
+	}
+	l.checkSecrets("DB", dbScheme, nil, d.PasswordFile, d.TLSCAFile, d.TLSCertFile, d.TLSKeyFile, d.TLSServerName)
+	redisScheme := ""
+	if u, err := url.Parse(r.URL); err == nil {
+		redisScheme = u.Scheme
+	}
+	l.checkSecrets("REDIS", redisScheme, []string{"rediss"}, r.PasswordFile, r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile, r.TLSServerName)
+	surrealScheme := ""
+	if u, err := url.Parse(s.URL); err == nil {
+		surrealScheme = u.Scheme
+	}
+	l.checkSecrets("SURREALDB", surrealScheme, []string{"wss", "https"}, s.PasswordFile, s.TLSCAFile, s.TLSCertFile, s.TLSKeyFile, s.TLSServerName)
+
 	l.checkInt("CIRCUIT_BREAKER_THRESHOLD", int64(c.Resilience.BreakerThreshold))
 	l.checkInt("MAX_RETRY_ATTEMPTS", int64(c.Resilience.MaxRetryAttempts))
 }
@@ -307,4 +325,43 @@ func schemeOf(s string) string {
 func isOtherScheme(s string, want ...string) bool {
 	sc := schemeOf(s)
 	return sc != "" && !slices.Contains(want, sc)
+}
+
+// checkSecrets validates the <prefix>_PASSWORD_FILE and <prefix>_TLS_*
+// variables: files must be readable, a client certificate needs its key (and
+// the other way round), a server name must look like one, and TLS settings
+// need a TLS scheme when tlsSchemes is given.
+func (l *loader) checkSecrets(prefix, scheme string, tlsSchemes []string, passwordFile, ca, cert, key, serverName string) {
+	readable := func(name, path string) {
+		if path == "" {
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			l.fail(name, "cannot read %s: %v", path, errors.Unwrap(err))
+			return
+		}
+		f.Close()
+	}
+	readable(prefix+"_PASSWORD_FILE", passwordFile)
+	readable(prefix+"_TLS_CA_FILE", ca)
+	readable(prefix+"_TLS_CERT_FILE", cert)
+	readable(prefix+"_TLS_KEY_FILE", key)
+	switch {
+	case cert != "" && key == "":
+		l.fail(prefix+"_TLS_KEY_FILE", "is required with %s_TLS_CERT_FILE", prefix)
+	case key != "" && cert == "":
+		l.fail(prefix+"_TLS_CERT_FILE", "is required with %s_TLS_KEY_FILE", prefix)
+	}
+	if serverName != "" && net.ParseIP(serverName) == nil && strings.ContainsAny(serverName, " \t/:@?#") {
+		l.fail(prefix+"_TLS_SERVER_NAME", "must be a host name or IP address, got %q", serverName)
+	}
+	if len(tlsSchemes) > 0 && scheme != "" && !slices.Contains(tlsSchemes, scheme) {
+		for _, v := range []struct{ name, val string }{{"_TLS_CA_FILE", ca}, {"_TLS_CERT_FILE", cert}, {"_TLS_SERVER_NAME", serverName}} {
+			if v.val != "" && !l.failed[prefix+v.name] {
+				l.fail(prefix+v.name, "needs a %s URL (TLS), but the URL is %s://", orList(tlsSchemes), scheme)
+				return
+			}
+		}
+	}
 }

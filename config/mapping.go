@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"fmt"
 	"math"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/resilience"
 	"github.com/agentical/datalayer/surreal"
+	"github.com/agentical/datalayer/tlsconfig"
 )
 
 // Cache maps the Redis section to a cache.Config for cache.New. The URL was
@@ -40,8 +40,13 @@ func (c Config) Cache(schemaVersion string) (cache.Config, error) {
 		cc.DB = n
 	}
 	if u.Scheme == "rediss" {
-		cc.TLS = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		files := tlsconfig.Files{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, ServerName: r.TLSServerName}
+		cc.TLS, err = files.Client(u.Hostname())
+		if err != nil {
+			return cache.Config{}, &Error{Var: "REDIS_TLS_CA_FILE", Reason: err.Error()}
+		}
 	}
+	cc.PasswordFile = r.PasswordFile
 	return cc, nil
 }
 
@@ -64,6 +69,7 @@ func (c Config) SurrealStore() surreal.Config {
 	s := c.Surreal
 	return surreal.Config{
 		URL: s.URL, Namespace: s.Namespace, Database: s.Database,
-		Username: s.Username, Password: s.Password,
+		Username: s.Username, Password: s.Password, PasswordFile: s.PasswordFile,
+		TLS: tlsconfig.Files{CAFile: s.TLSCAFile, CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile, ServerName: s.TLSServerName},
 	}
 }

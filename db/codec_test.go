@@ -22,7 +22,7 @@ import (
 var cachedTypes = []any{
 	db.Agent{}, db.AgentTool{}, db.ApiKey{}, db.AuditLog{}, db.Execution{}, db.ExecutionEvent{},
 	db.Playbook{}, db.PlaybookStep{}, db.Task{}, db.Tool{}, db.User{}, db.Workflow{}, db.WorkflowStep{},
-	db.WorkflowStepDependency{},
+	db.WorkflowStepDependency{}, db.DatalayerAudit{},
 	db.ListAgentToolsRow{}, db.InsertAuditLogRow{}, db.ExecutionStatsByAgentRow{},
 	db.CountTasksByStatusPerAgentRow{}, db.GetLiveAPIKeyByPrefixRow{}, db.GetWorkflowWithStepsRow{},
 }

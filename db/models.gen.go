@@ -703,6 +703,15 @@ type AuditLog struct {
 	CreatedAt   time.Time       `json:"created_at"`
 }
 
+type DatalayerAudit struct {
+	ID     int64           `json:"id"`
+	At     time.Time       `json:"at"`
+	Actor  *string         `json:"actor"`
+	Method string          `json:"method"`
+	Tables []string        `json:"tables"`
+	Keys   json.RawMessage `json:"keys"`
+}
+
 type Execution struct {
 	ID          uuid.UUID        `json:"id"`
 	SubjectKind ExecutionSubject `json:"subject_kind"`

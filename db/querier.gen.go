@@ -26,6 +26,7 @@ type Querier interface {
 	// @cache ttl=30s
 	// Task counts per agent and status for one owner's agents.
 	CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error)
+	// @audit
 	CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error)
 	CreateAgent(ctx context.Context, arg CreateAgentParams) (Agent, error)
 	CreateExecution(ctx context.Context, arg CreateExecutionParams) (Execution, error)
@@ -40,6 +41,7 @@ type Querier interface {
 	DeletePlaybook(ctx context.Context, id uuid.UUID) (int64, error)
 	DeleteTask(ctx context.Context, id uuid.UUID) (int64, error)
 	DeleteTool(ctx context.Context, id uuid.UUID) (int64, error)
+	// @audit
 	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
 	DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, error)
 	// @cache ttl=1m
@@ -107,6 +109,7 @@ type Querier interface {
 	// @cache ttl=1m
 	ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID) ([]Workflow, error)
 	PublishPlaybook(ctx context.Context, arg PublishPlaybookParams) (int64, error)
+	// @audit
 	RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error)
 	SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMetadataParams) ([]Task, error)
 	StartExecution(ctx context.Context, arg StartExecutionParams) (int64, error)
@@ -119,6 +122,7 @@ type Querier interface {
 	UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfigParams) (Agent, error)
 	// Guarded by the version the caller read: 0 rows means someone else won.
 	UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatusParams) (int64, error)
+	// @audit
 	UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error)
 	UpdateWorkflowStatus(ctx context.Context, arg UpdateWorkflowStatusParams) (int64, error)
 	UpsertTool(ctx context.Context, arg UpsertToolParams) (Tool, error)

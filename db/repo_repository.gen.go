@@ -16,18 +16,17 @@ import (
 // SchemaVersion is a hash of the schema these types were generated from. It
 // is part of every cache key, so values cached under another schema are
 // never decoded into these types.
-const SchemaVersion = "7659b10335de0cba"
+const SchemaVersion = "205947882966b2f3"
 
 // Repository is Queries with cache-aside reads, resilience policies around
-// every call, and cache invalidation after every successful write. It
-// satisfies Querier. Build one with NewRepository; use InTx or WithTx for
-// transactions.
+// every call, and cache invalidation after every successful write. It satisfies Querier.
+// Build one with NewRepository; use InTx or WithTx for transactions.
 type Repository struct {
-	db   repo.DB   // the pool, for InTx
-	conn repo.DBTX // the pool or the transaction, errors translated
-	q    *Queries
-	rt   *repo.Runtime
-	tx   *repo.Tx // nil outside a transaction
+	db      repo.DB   // the pool, for InTx
+	conn    repo.DBTX // the pool or the transaction, errors translated
+	queries *Queries
+	rt      *repo.Runtime
+	tx      *repo.Tx // nil outside a transaction
 }
 
 var _ Querier = (*Repository)(nil)
@@ -36,7 +35,7 @@ var _ Querier = (*Repository)(nil)
 // holds the cache, the policies and the observer.
 func NewRepository(db repo.DB, rt *repo.Runtime) *Repository {
 	conn := dlpg.Translate(db)
-	return &Repository{db: db, conn: conn, q: New(conn), rt: rt}
+	return &Repository{db: db, conn: conn, queries: New(conn), rt: rt}
 }
 
 // Runtime returns the repository's runtime.
@@ -50,7 +49,7 @@ func (r *Repository) Runtime() *repo.Runtime { return r.rt }
 func (r *Repository) WithTx(tx pgx.Tx) (*Repository, *repo.Tx) {
 	t := r.rt.NewTx()
 	conn := dlpg.Translate(tx)
-	return &Repository{db: r.db, conn: conn, q: New(conn), rt: r.rt, tx: t}, t
+	return &Repository{db: r.db, conn: conn, queries: New(conn), rt: r.rt, tx: t}, t
 }
 
 // InTx runs fn in a transaction (see dlpg.InTx for the retry rules:
@@ -169,10 +168,11 @@ var (
 	}
 	methodCreateAPIKey = repo.Method{
 		Name:   "CreateAPIKey",
-		Source: "queries/users.sql:32",
+		Source: "queries/users.sql:34",
 		Schema: SchemaVersion,
 		Shape:  "c8af1a712177",
 		Write:  true,
+		Audit:  true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Insert: true, Keys: []repo.KeyRef{{Columns: []string{"prefix"}, Params: []int{2}}}, Returned: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}, {Columns: []string{"prefix"}, Params: []int{1}}}},
 		},
@@ -239,7 +239,7 @@ var (
 	}
 	methodDeactivateUser = repo.Method{
 		Name:     "DeactivateUser",
-		Source:   "queries/users.sql:25",
+		Source:   "queries/users.sql:26",
 		Schema:   SchemaVersion,
 		Shape:    "879567de26aa",
 		Write:    true,
@@ -314,11 +314,12 @@ var (
 	}
 	methodDeleteUser = repo.Method{
 		Name:     "DeleteUser",
-		Source:   "queries/users.sql:29",
+		Source:   "queries/users.sql:30",
 		Schema:   SchemaVersion,
 		Shape:    "f68567210e40",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys"},
 			{Table: "audit_log"},
@@ -401,7 +402,7 @@ var (
 	}
 	methodGetLiveAPIKeyByPrefix = repo.Method{
 		Name:   "GetLiveAPIKeyByPrefix",
-		Source: "queries/users.sql:37",
+		Source: "queries/users.sql:40",
 		Schema: SchemaVersion,
 		Shape:  "935e1c108fea",
 	}
@@ -500,7 +501,7 @@ var (
 	}
 	methodListAPIKeysByUser = repo.Method{
 		Name:   "ListAPIKeysByUser",
-		Source: "queries/users.sql:46",
+		Source: "queries/users.sql:49",
 		Schema: SchemaVersion,
 		Shape:  "92bc9072b6e4",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
@@ -651,11 +652,12 @@ var (
 	}
 	methodRevokeAPIKey = repo.Method{
 		Name:     "RevokeAPIKey",
-		Source:   "queries/users.sql:53",
+		Source:   "queries/users.sql:56",
 		Schema:   SchemaVersion,
 		Shape:    "e5e62211ec22",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "api_keys", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
@@ -679,7 +681,7 @@ var (
 	}
 	methodTouchAPIKey = repo.Method{
 		Name:   "TouchAPIKey",
-		Source: "queries/users.sql:50",
+		Source: "queries/users.sql:53",
 		Schema: SchemaVersion,
 		Shape:  "0ef6824f0ed8",
 		Write:  true,
@@ -737,6 +739,7 @@ var (
 		Shape:    "20cc909b8871",
 		Write:    true,
 		RowCount: true,
+		Audit:    true,
 		Effects: []repo.Effect{
 			{Table: "users", Keys: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{1}}}},
 		},
@@ -765,183 +768,187 @@ var (
 )
 
 // Wraps Queries.AddPlaybookStep (queries/playbooks.sql:14).
-func (r *Repository) AddPlaybookStep(ctx context.Context, arg AddPlaybookStepParams) (PlaybookStep, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAddPlaybookStep, []any{arg.PlaybookID, arg.Position, arg.Action, arg.ToolID, arg.Parameters, arg.OnFailure, arg.MaxRetries}, func(ctx context.Context) (PlaybookStep, error) {
-		return r.q.AddPlaybookStep(ctx, arg)
-	}, func(v PlaybookStep) []any { return []any{v.ID, v.PlaybookID, v.Position} })
+func (q *Repository) AddPlaybookStep(ctx context.Context, arg AddPlaybookStepParams) (PlaybookStep, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAddPlaybookStep, []interface{}{arg.PlaybookID, arg.Position, arg.Action, arg.ToolID, arg.Parameters, arg.OnFailure, arg.MaxRetries}, func(ctx context.Context) (PlaybookStep, error) {
+		return q.queries.AddPlaybookStep(ctx, arg)
+	}, func(i PlaybookStep) []interface{} { return []interface{}{i.ID, i.PlaybookID, i.Position} })
 }
 
 // Wraps Queries.AddStepDependency (queries/workflows.sql:32).
-func (r *Repository) AddStepDependency(ctx context.Context, arg AddStepDependencyParams) error {
-	_, err := repo.Write(ctx, r.rt, r.tx, &methodAddStepDependency, []any{arg.StepID, arg.DependsOnStepID}, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.q.AddStepDependency(ctx, arg)
+func (q *Repository) AddStepDependency(ctx context.Context, arg AddStepDependencyParams) error {
+	_, err := repo.Write(ctx, q.rt, q.tx, &methodAddStepDependency, []interface{}{arg.StepID, arg.DependsOnStepID}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, q.queries.AddStepDependency(ctx, arg)
 	}, nil)
 	return err
 }
 
 // Wraps Queries.AddWorkflowStep (queries/workflows.sql:14).
-func (r *Repository) AddWorkflowStep(ctx context.Context, arg AddWorkflowStepParams) (WorkflowStep, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAddWorkflowStep, []any{arg.WorkflowID, arg.Position, arg.Name, arg.AgentID, arg.ToolID, arg.Config, arg.TimeoutMs}, func(ctx context.Context) (WorkflowStep, error) {
-		return r.q.AddWorkflowStep(ctx, arg)
-	}, func(v WorkflowStep) []any { return []any{v.ID, v.WorkflowID, v.Position} })
+func (q *Repository) AddWorkflowStep(ctx context.Context, arg AddWorkflowStepParams) (WorkflowStep, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAddWorkflowStep, []interface{}{arg.WorkflowID, arg.Position, arg.Name, arg.AgentID, arg.ToolID, arg.Config, arg.TimeoutMs}, func(ctx context.Context) (WorkflowStep, error) {
+		return q.queries.AddWorkflowStep(ctx, arg)
+	}, func(i WorkflowStep) []interface{} { return []interface{}{i.ID, i.WorkflowID, i.Position} })
 }
 
 // Appends one event with the next sequence number of its execution.
 //
 // Wraps Queries.AppendExecutionEvent (queries/executions.sql:35).
-func (r *Repository) AppendExecutionEvent(ctx context.Context, arg AppendExecutionEventParams) (ExecutionEvent, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAppendExecutionEvent, []any{arg.ExecutionID, arg.Kind, arg.Payload}, func(ctx context.Context) (ExecutionEvent, error) {
-		return r.q.AppendExecutionEvent(ctx, arg)
+func (q *Repository) AppendExecutionEvent(ctx context.Context, arg AppendExecutionEventParams) (ExecutionEvent, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAppendExecutionEvent, []interface{}{arg.ExecutionID, arg.Kind, arg.Payload}, func(ctx context.Context) (ExecutionEvent, error) {
+		return q.queries.AppendExecutionEvent(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.AssignTask (queries/tasks.sql:36).
-func (r *Repository) AssignTask(ctx context.Context, arg AssignTaskParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAssignTask, []any{arg.ID, arg.AssigneeAgentID}, func(ctx context.Context) (int64, error) {
-		return r.q.AssignTask(ctx, arg)
+func (q *Repository) AssignTask(ctx context.Context, arg AssignTaskParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAssignTask, []interface{}{arg.ID, arg.AssigneeAgentID}, func(ctx context.Context) (int64, error) {
+		return q.queries.AssignTask(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.AssignTool (queries/agents.sql:68).
-func (r *Repository) AssignTool(ctx context.Context, arg AssignToolParams) error {
-	_, err := repo.Write(ctx, r.rt, r.tx, &methodAssignTool, []any{arg.AgentID, arg.ToolID, arg.Config}, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.q.AssignTool(ctx, arg)
+func (q *Repository) AssignTool(ctx context.Context, arg AssignToolParams) error {
+	_, err := repo.Write(ctx, q.rt, q.tx, &methodAssignTool, []interface{}{arg.AgentID, arg.ToolID, arg.Config}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, q.queries.AssignTool(ctx, arg)
 	}, nil)
 	return err
 }
 
 // Wraps Queries.BumpTaskPriority (queries/tasks.sql:40).
-func (r *Repository) BumpTaskPriority(ctx context.Context, id []uuid.UUID) *BumpTaskPriorityBatchResults {
-	return New(r.rt.Batch(r.tx, &methodBumpTaskPriority, r.conn)).BumpTaskPriority(ctx, id)
+func (q *Repository) BumpTaskPriority(ctx context.Context, id []uuid.UUID) *BumpTaskPriorityBatchResults {
+	return New(q.rt.Batch(q.tx, &methodBumpTaskPriority, q.conn)).BumpTaskPriority(ctx, id)
 }
 
 // @cache ttl=10s
 //
 // Wraps Queries.CountExecutionEvents (queries/executions.sql:48).
-func (r *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.UUID) (int64, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodCountExecutionEvents, []any{executionID}, func(ctx context.Context) (int64, error) {
-		return r.q.CountExecutionEvents(ctx, executionID)
+func (q *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.UUID) (int64, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodCountExecutionEvents, []interface{}{executionID}, func(ctx context.Context) (int64, error) {
+		return q.queries.CountExecutionEvents(ctx, executionID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
 // Task counts per agent and status for one owner's agents.
 //
 // Wraps Queries.CountTasksByStatusPerAgent (queries/tasks.sql:44).
-func (r *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodCountTasksByStatusPerAgent, []any{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
-		return r.q.CountTasksByStatusPerAgent(ctx, ownerID)
+func (q *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodCountTasksByStatusPerAgent, []interface{}{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
+		return q.queries.CountTasksByStatusPerAgent(ctx, ownerID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
-// Wraps Queries.CreateAPIKey (queries/users.sql:32).
-func (r *Repository) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateAPIKey, []any{arg.UserID, arg.Name, arg.Prefix, arg.KeyHash, arg.Scopes, arg.ExpiresAt}, func(ctx context.Context) (ApiKey, error) {
-		return r.q.CreateAPIKey(ctx, arg)
-	}, func(v ApiKey) []any { return []any{v.ID, v.Prefix} })
+// @audit
+//
+// Wraps Queries.CreateAPIKey (queries/users.sql:34).
+func (q *Repository) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateAPIKey, []interface{}{arg.UserID, arg.Name, arg.Prefix, arg.KeyHash, arg.Scopes, arg.ExpiresAt}, func(ctx context.Context) (ApiKey, error) {
+		return q.queries.CreateAPIKey(ctx, arg)
+	}, func(i ApiKey) []interface{} { return []interface{}{i.ID, i.Prefix} })
 }
 
 // Wraps Queries.CreateAgent (queries/agents.sql:1).
-func (r *Repository) CreateAgent(ctx context.Context, arg CreateAgentParams) (Agent, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateAgent, []any{arg.OwnerID, arg.Name, arg.Kind, arg.Status, arg.Description, arg.Config}, func(ctx context.Context) (Agent, error) {
-		return r.q.CreateAgent(ctx, arg)
-	}, func(v Agent) []any { return []any{v.ID, v.OwnerID, v.Name} })
+func (q *Repository) CreateAgent(ctx context.Context, arg CreateAgentParams) (Agent, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateAgent, []interface{}{arg.OwnerID, arg.Name, arg.Kind, arg.Status, arg.Description, arg.Config}, func(ctx context.Context) (Agent, error) {
+		return q.queries.CreateAgent(ctx, arg)
+	}, func(i Agent) []interface{} { return []interface{}{i.ID, i.OwnerID, i.Name} })
 }
 
 // Wraps Queries.CreateExecution (queries/executions.sql:1).
-func (r *Repository) CreateExecution(ctx context.Context, arg CreateExecutionParams) (Execution, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateExecution, []any{arg.SubjectKind, arg.AgentID, arg.WorkflowID, arg.PlaybookID, arg.TriggeredBy, arg.Input}, func(ctx context.Context) (Execution, error) {
-		return r.q.CreateExecution(ctx, arg)
-	}, func(v Execution) []any { return []any{v.ID} })
+func (q *Repository) CreateExecution(ctx context.Context, arg CreateExecutionParams) (Execution, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateExecution, []interface{}{arg.SubjectKind, arg.AgentID, arg.WorkflowID, arg.PlaybookID, arg.TriggeredBy, arg.Input}, func(ctx context.Context) (Execution, error) {
+		return q.queries.CreateExecution(ctx, arg)
+	}, func(i Execution) []interface{} { return []interface{}{i.ID} })
 }
 
 // Wraps Queries.CreatePlaybook (queries/playbooks.sql:1).
-func (r *Repository) CreatePlaybook(ctx context.Context, arg CreatePlaybookParams) (Playbook, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreatePlaybook, []any{arg.OwnerID, arg.Name, arg.Description, arg.Trigger, arg.Tags}, func(ctx context.Context) (Playbook, error) {
-		return r.q.CreatePlaybook(ctx, arg)
-	}, func(v Playbook) []any { return []any{v.ID, v.OwnerID, v.Name} })
+func (q *Repository) CreatePlaybook(ctx context.Context, arg CreatePlaybookParams) (Playbook, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreatePlaybook, []interface{}{arg.OwnerID, arg.Name, arg.Description, arg.Trigger, arg.Tags}, func(ctx context.Context) (Playbook, error) {
+		return q.queries.CreatePlaybook(ctx, arg)
+	}, func(i Playbook) []interface{} { return []interface{}{i.ID, i.OwnerID, i.Name} })
 }
 
 // Wraps Queries.CreateTask (queries/tasks.sql:1).
-func (r *Repository) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateTask, []any{arg.Title, arg.Description, arg.Priority, arg.AssigneeAgentID, arg.ParentTaskID, arg.WorkflowID, arg.CreatedBy, arg.Metadata, arg.DueAt}, func(ctx context.Context) (Task, error) {
-		return r.q.CreateTask(ctx, arg)
-	}, func(v Task) []any { return []any{v.ID} })
+func (q *Repository) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateTask, []interface{}{arg.Title, arg.Description, arg.Priority, arg.AssigneeAgentID, arg.ParentTaskID, arg.WorkflowID, arg.CreatedBy, arg.Metadata, arg.DueAt}, func(ctx context.Context) (Task, error) {
+		return q.queries.CreateTask(ctx, arg)
+	}, func(i Task) []interface{} { return []interface{}{i.ID} })
 }
 
 // Wraps Queries.CreateUser (queries/users.sql:1).
-func (r *Repository) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateUser, []any{arg.Email, arg.DisplayName, arg.Role}, func(ctx context.Context) (User, error) {
-		return r.q.CreateUser(ctx, arg)
-	}, func(v User) []any { return []any{v.ID, v.Email} })
+func (q *Repository) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateUser, []interface{}{arg.Email, arg.DisplayName, arg.Role}, func(ctx context.Context) (User, error) {
+		return q.queries.CreateUser(ctx, arg)
+	}, func(i User) []interface{} { return []interface{}{i.ID, i.Email} })
 }
 
 // Wraps Queries.CreateWorkflow (queries/workflows.sql:1).
-func (r *Repository) CreateWorkflow(ctx context.Context, arg CreateWorkflowParams) (Workflow, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateWorkflow, []any{arg.OwnerID, arg.Name, arg.Description, arg.Definition}, func(ctx context.Context) (Workflow, error) {
-		return r.q.CreateWorkflow(ctx, arg)
-	}, func(v Workflow) []any { return []any{v.ID, v.OwnerID, v.Name} })
+func (q *Repository) CreateWorkflow(ctx context.Context, arg CreateWorkflowParams) (Workflow, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateWorkflow, []interface{}{arg.OwnerID, arg.Name, arg.Description, arg.Definition}, func(ctx context.Context) (Workflow, error) {
+		return q.queries.CreateWorkflow(ctx, arg)
+	}, func(i Workflow) []interface{} { return []interface{}{i.ID, i.OwnerID, i.Name} })
 }
 
-// Wraps Queries.DeactivateUser (queries/users.sql:25).
-func (r *Repository) DeactivateUser(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeactivateUser, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeactivateUser(ctx, id)
+// Wraps Queries.DeactivateUser (queries/users.sql:26).
+func (q *Repository) DeactivateUser(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeactivateUser, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeactivateUser(ctx, id)
 	}, nil)
 }
 
 // Wraps Queries.DeleteAgent (queries/agents.sql:43).
-func (r *Repository) DeleteAgent(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteAgent, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteAgent(ctx, id)
+func (q *Repository) DeleteAgent(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteAgent, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteAgent(ctx, id)
 	}, nil)
 }
 
 // Retention: removes finished runs (and, by cascade, their events).
 //
 // Wraps Queries.DeleteExecutionsBefore (queries/executions.sql:68).
-func (r *Repository) DeleteExecutionsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteExecutionsBefore, []any{cutoff}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteExecutionsBefore(ctx, cutoff)
+func (q *Repository) DeleteExecutionsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteExecutionsBefore, []interface{}{cutoff}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteExecutionsBefore(ctx, cutoff)
 	}, nil)
 }
 
 // Wraps Queries.DeletePlaybook (queries/playbooks.sql:27).
-func (r *Repository) DeletePlaybook(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeletePlaybook, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeletePlaybook(ctx, id)
+func (q *Repository) DeletePlaybook(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeletePlaybook, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeletePlaybook(ctx, id)
 	}, nil)
 }
 
 // Wraps Queries.DeleteTask (queries/tasks.sql:64).
-func (r *Repository) DeleteTask(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteTask, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteTask(ctx, id)
+func (q *Repository) DeleteTask(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteTask, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteTask(ctx, id)
 	}, nil)
 }
 
 // Wraps Queries.DeleteTool (queries/agents.sql:65).
-func (r *Repository) DeleteTool(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteTool, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteTool(ctx, id)
+func (q *Repository) DeleteTool(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteTool, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteTool(ctx, id)
 	}, nil)
 }
 
-// Wraps Queries.DeleteUser (queries/users.sql:29).
-func (r *Repository) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteUser, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteUser(ctx, id)
+// @audit
+//
+// Wraps Queries.DeleteUser (queries/users.sql:30).
+func (q *Repository) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteUser, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteUser(ctx, id)
 	}, nil)
 }
 
 // Wraps Queries.DeleteWorkflow (queries/workflows.sql:49).
-func (r *Repository) DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodDeleteWorkflow, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.DeleteWorkflow(ctx, id)
+func (q *Repository) DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodDeleteWorkflow, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.DeleteWorkflow(ctx, id)
 	}, nil)
 }
 
@@ -949,385 +956,387 @@ func (r *Repository) DeleteWorkflow(ctx context.Context, id uuid.UUID) (int64, e
 // Run statistics per agent over a half-open time window [from, to).
 //
 // Wraps Queries.ExecutionStatsByAgent (queries/executions.sql:52).
-func (r *Repository) ExecutionStatsByAgent(ctx context.Context, arg ExecutionStatsByAgentParams) ([]ExecutionStatsByAgentRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodExecutionStatsByAgent, []any{arg.WindowFrom, arg.WindowTo}, func(ctx context.Context) ([]ExecutionStatsByAgentRow, error) {
-		return r.q.ExecutionStatsByAgent(ctx, arg)
+func (q *Repository) ExecutionStatsByAgent(ctx context.Context, arg ExecutionStatsByAgentParams) ([]ExecutionStatsByAgentRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodExecutionStatsByAgent, []interface{}{arg.WindowFrom, arg.WindowTo}, func(ctx context.Context) ([]ExecutionStatsByAgentRow, error) {
+		return q.queries.ExecutionStatsByAgent(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // JSONB containment, served by the agents_config_gin index.
 //
 // Wraps Queries.FindAgentsByConfig (queries/agents.sql:27).
-func (r *Repository) FindAgentsByConfig(ctx context.Context, filter json.RawMessage) ([]Agent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodFindAgentsByConfig, []any{filter}, func(ctx context.Context) ([]Agent, error) {
-		return r.q.FindAgentsByConfig(ctx, filter)
+func (q *Repository) FindAgentsByConfig(ctx context.Context, filter json.RawMessage) ([]Agent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodFindAgentsByConfig, []interface{}{filter}, func(ctx context.Context) ([]Agent, error) {
+		return q.queries.FindAgentsByConfig(ctx, filter)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.FinishExecution (queries/executions.sql:14).
-func (r *Repository) FinishExecution(ctx context.Context, arg FinishExecutionParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodFinishExecution, []any{arg.Status, arg.Output, arg.Error, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.FinishExecution(ctx, arg)
+func (q *Repository) FinishExecution(ctx context.Context, arg FinishExecutionParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodFinishExecution, []interface{}{arg.Status, arg.Output, arg.Error, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.FinishExecution(ctx, arg)
 	}, nil)
 }
 
 // @cache ttl=5m swr=1m negative=30s
 //
 // Wraps Queries.GetAgent (queries/agents.sql:6).
-func (r *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetAgent, []any{id}, func(ctx context.Context) (Agent, error) {
-		return r.q.GetAgent(ctx, id)
+func (q *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetAgent, []interface{}{id}, func(ctx context.Context) (Agent, error) {
+		return q.queries.GetAgent(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetAgentByName (queries/agents.sql:10).
-func (r *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParams) (Agent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetAgentByName, []any{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
-		return r.q.GetAgentByName(ctx, arg)
+func (q *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParams) (Agent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetAgentByName, []interface{}{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
+		return q.queries.GetAgentByName(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
 //
 // Wraps Queries.GetExecution (queries/executions.sql:6).
-func (r *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetExecution, []any{id}, func(ctx context.Context) (Execution, error) {
-		return r.q.GetExecution(ctx, id)
+func (q *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetExecution, []interface{}{id}, func(ctx context.Context) (Execution, error) {
+		return q.queries.GetExecution(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Authentication lookup: never cached, it depends on the clock.
 //
-// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:37).
-func (r *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (GetLiveAPIKeyByPrefixRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetLiveAPIKeyByPrefix, []any{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
-		return r.q.GetLiveAPIKeyByPrefix(ctx, prefix)
+// Wraps Queries.GetLiveAPIKeyByPrefix (queries/users.sql:40).
+func (q *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (GetLiveAPIKeyByPrefixRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetLiveAPIKeyByPrefix, []interface{}{prefix}, func(ctx context.Context) (GetLiveAPIKeyByPrefixRow, error) {
+		return q.queries.GetLiveAPIKeyByPrefix(ctx, prefix)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetPlaybook (queries/playbooks.sql:6).
-func (r *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetPlaybook, []any{id}, func(ctx context.Context) (Playbook, error) {
-		return r.q.GetPlaybook(ctx, id)
+func (q *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetPlaybook, []interface{}{id}, func(ctx context.Context) (Playbook, error) {
+		return q.queries.GetPlaybook(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=2m negative=10s
 //
 // Wraps Queries.GetTask (queries/tasks.sql:6).
-func (r *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetTask, []any{id}, func(ctx context.Context) (Task, error) {
-		return r.q.GetTask(ctx, id)
+func (q *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetTask, []interface{}{id}, func(ctx context.Context) (Task, error) {
+		return q.queries.GetTask(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=10m
 //
 // Wraps Queries.GetTool (queries/agents.sql:57).
-func (r *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetTool, []any{id}, func(ctx context.Context) (Tool, error) {
-		return r.q.GetTool(ctx, id)
+func (q *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetTool, []interface{}{id}, func(ctx context.Context) (Tool, error) {
+		return q.queries.GetTool(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m negative=30s
 //
 // Wraps Queries.GetUser (queries/users.sql:6).
-func (r *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetUser, []any{id}, func(ctx context.Context) (User, error) {
-		return r.q.GetUser(ctx, id)
+func (q *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetUser, []interface{}{id}, func(ctx context.Context) (User, error) {
+		return q.queries.GetUser(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetUserByEmail (queries/users.sql:10).
-func (r *Repository) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetUserByEmail, []any{email}, func(ctx context.Context) (User, error) {
-		return r.q.GetUserByEmail(ctx, email)
+func (q *Repository) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetUserByEmail, []interface{}{email}, func(ctx context.Context) (User, error) {
+		return q.queries.GetUserByEmail(ctx, email)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetWorkflow (queries/workflows.sql:6).
-func (r *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetWorkflow, []any{id}, func(ctx context.Context) (Workflow, error) {
-		return r.q.GetWorkflow(ctx, id)
+func (q *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetWorkflow, []interface{}{id}, func(ctx context.Context) (Workflow, error) {
+		return q.queries.GetWorkflow(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 // A workflow and its ordered steps with the agent and tool names resolved.
 //
 // Wraps Queries.GetWorkflowWithSteps (queries/workflows.sql:19).
-func (r *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]GetWorkflowWithStepsRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetWorkflowWithSteps, []any{id}, func(ctx context.Context) ([]GetWorkflowWithStepsRow, error) {
-		return r.q.GetWorkflowWithSteps(ctx, id)
+func (q *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]GetWorkflowWithStepsRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetWorkflowWithSteps, []interface{}{id}, func(ctx context.Context) ([]GetWorkflowWithStepsRow, error) {
+		return q.queries.GetWorkflowWithSteps(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.InsertAuditLog (queries/audit.sql:1).
-func (r *Repository) InsertAuditLog(ctx context.Context, arg InsertAuditLogParams) (InsertAuditLogRow, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodInsertAuditLog, []any{arg.ActorUserID, arg.Action, arg.EntityType, arg.EntityID, arg.Details}, func(ctx context.Context) (InsertAuditLogRow, error) {
-		return r.q.InsertAuditLog(ctx, arg)
-	}, func(v InsertAuditLogRow) []any { return []any{v.ID} })
+func (q *Repository) InsertAuditLog(ctx context.Context, arg InsertAuditLogParams) (InsertAuditLogRow, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodInsertAuditLog, []interface{}{arg.ActorUserID, arg.Action, arg.EntityType, arg.EntityID, arg.Details}, func(ctx context.Context) (InsertAuditLogRow, error) {
+		return q.queries.InsertAuditLog(ctx, arg)
+	}, func(i InsertAuditLogRow) []interface{} { return []interface{}{i.ID} })
 }
 
 // Wraps Queries.InsertExecutionEvents (queries/executions.sql:31).
-func (r *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExecutionEventsParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodInsertExecutionEvents, []any{}, func(ctx context.Context) (int64, error) {
-		return r.q.InsertExecutionEvents(ctx, arg)
+func (q *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExecutionEventsParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodInsertExecutionEvents, []interface{}{}, func(ctx context.Context) (int64, error) {
+		return q.queries.InsertExecutionEvents(ctx, arg)
 	}, nil)
 }
 
 // @cache ttl=1m
 //
-// Wraps Queries.ListAPIKeysByUser (queries/users.sql:46).
-func (r *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAPIKeysByUser, []any{userID}, func(ctx context.Context) ([]ApiKey, error) {
-		return r.q.ListAPIKeysByUser(ctx, userID)
+// Wraps Queries.ListAPIKeysByUser (queries/users.sql:49).
+func (q *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAPIKeysByUser, []interface{}{userID}, func(ctx context.Context) ([]ApiKey, error) {
+		return q.queries.ListAPIKeysByUser(ctx, userID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListActiveExecutions (queries/executions.sql:28).
-func (r *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]Execution, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListActiveExecutions, []any{limit}, func(ctx context.Context) ([]Execution, error) {
-		return r.q.ListActiveExecutions(ctx, limit)
+func (q *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]Execution, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListActiveExecutions, []interface{}{limit}, func(ctx context.Context) ([]Execution, error) {
+		return q.queries.ListActiveExecutions(ctx, limit)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 // An agent with its enabled tools and their per-agent configuration.
 //
 // Wraps Queries.ListAgentTools (queries/agents.sql:77).
-func (r *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAgentToolsRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentTools, []any{id}, func(ctx context.Context) ([]ListAgentToolsRow, error) {
-		return r.q.ListAgentTools(ctx, id)
+func (q *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAgentToolsRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAgentTools, []interface{}{id}, func(ctx context.Context) ([]ListAgentToolsRow, error) {
+		return q.queries.ListAgentTools(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 // Keyset pagination over (created_at, id) within one owner.
 //
 // Wraps Queries.ListAgentsByOwner (queries/agents.sql:14).
-func (r *Repository) ListAgentsByOwner(ctx context.Context, arg ListAgentsByOwnerParams) ([]Agent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentsByOwner, []any{arg.OwnerID, arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Agent, error) {
-		return r.q.ListAgentsByOwner(ctx, arg)
+func (q *Repository) ListAgentsByOwner(ctx context.Context, arg ListAgentsByOwnerParams) ([]Agent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAgentsByOwner, []interface{}{arg.OwnerID, arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Agent, error) {
+		return q.queries.ListAgentsByOwner(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
 //
 // Wraps Queries.ListAgentsByStatus (queries/agents.sql:23).
-func (r *Repository) ListAgentsByStatus(ctx context.Context, arg ListAgentsByStatusParams) ([]Agent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAgentsByStatus, []any{arg.Status, arg.Limit}, func(ctx context.Context) ([]Agent, error) {
-		return r.q.ListAgentsByStatus(ctx, arg)
+func (q *Repository) ListAgentsByStatus(ctx context.Context, arg ListAgentsByStatusParams) ([]Agent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAgentsByStatus, []interface{}{arg.Status, arg.Limit}, func(ctx context.Context) ([]Agent, error) {
+		return q.queries.ListAgentsByStatus(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Newest first; pass the smallest id seen so far (or the max bigint) as before_id.
 //
 // Wraps Queries.ListAuditLogForEntity (queries/audit.sql:6).
-func (r *Repository) ListAuditLogForEntity(ctx context.Context, arg ListAuditLogForEntityParams) ([]AuditLog, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListAuditLogForEntity, []any{arg.EntityType, arg.EntityID, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]AuditLog, error) {
-		return r.q.ListAuditLogForEntity(ctx, arg)
+func (q *Repository) ListAuditLogForEntity(ctx context.Context, arg ListAuditLogForEntityParams) ([]AuditLog, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAuditLogForEntity, []interface{}{arg.EntityType, arg.EntityID, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]AuditLog, error) {
+		return q.queries.ListAuditLogForEntity(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListExecutionEvents (queries/executions.sql:42).
-func (r *Repository) ListExecutionEvents(ctx context.Context, arg ListExecutionEventsParams) ([]ExecutionEvent, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListExecutionEvents, []any{arg.ExecutionID, arg.Seq, arg.Limit}, func(ctx context.Context) ([]ExecutionEvent, error) {
-		return r.q.ListExecutionEvents(ctx, arg)
+func (q *Repository) ListExecutionEvents(ctx context.Context, arg ListExecutionEventsParams) ([]ExecutionEvent, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListExecutionEvents, []interface{}{arg.ExecutionID, arg.Seq, arg.Limit}, func(ctx context.Context) ([]ExecutionEvent, error) {
+		return q.queries.ListExecutionEvents(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Newest first; keyset on (created_at, id) descending.
 //
 // Wraps Queries.ListExecutionsByAgent (queries/executions.sql:20).
-func (r *Repository) ListExecutionsByAgent(ctx context.Context, arg ListExecutionsByAgentParams) ([]Execution, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListExecutionsByAgent, []any{arg.AgentID, arg.BeforeCreatedAt, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]Execution, error) {
-		return r.q.ListExecutionsByAgent(ctx, arg)
+func (q *Repository) ListExecutionsByAgent(ctx context.Context, arg ListExecutionsByAgentParams) ([]Execution, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListExecutionsByAgent, []interface{}{arg.AgentID, arg.BeforeCreatedAt, arg.BeforeID, arg.PageSize}, func(ctx context.Context) ([]Execution, error) {
+		return q.queries.ListExecutionsByAgent(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Uses now(): must never be cached.
 //
 // Wraps Queries.ListOverdueTasks (queries/tasks.sql:54).
-func (r *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListOverdueTasks, []any{limit}, func(ctx context.Context) ([]Task, error) {
-		return r.q.ListOverdueTasks(ctx, limit)
+func (q *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListOverdueTasks, []interface{}{limit}, func(ctx context.Context) ([]Task, error) {
+		return q.queries.ListOverdueTasks(ctx, limit)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.ListPlaybookSteps (queries/playbooks.sql:19).
-func (r *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID) ([]PlaybookStep, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListPlaybookSteps, []any{playbookID}, func(ctx context.Context) ([]PlaybookStep, error) {
-		return r.q.ListPlaybookSteps(ctx, playbookID)
+func (q *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID) ([]PlaybookStep, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListPlaybookSteps, []interface{}{playbookID}, func(ctx context.Context) ([]PlaybookStep, error) {
+		return q.queries.ListPlaybookSteps(ctx, playbookID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListPublishedPlaybooksByTag (queries/playbooks.sql:10).
-func (r *Repository) ListPublishedPlaybooksByTag(ctx context.Context, tag string) ([]Playbook, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListPublishedPlaybooksByTag, []any{tag}, func(ctx context.Context) ([]Playbook, error) {
-		return r.q.ListPublishedPlaybooksByTag(ctx, tag)
+func (q *Repository) ListPublishedPlaybooksByTag(ctx context.Context, tag string) ([]Playbook, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListPublishedPlaybooksByTag, []interface{}{tag}, func(ctx context.Context) ([]Playbook, error) {
+		return q.queries.ListPublishedPlaybooksByTag(ctx, tag)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.ListStepDependencies (queries/workflows.sql:37).
-func (r *Repository) ListStepDependencies(ctx context.Context, workflowID uuid.UUID) ([]WorkflowStepDependency, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListStepDependencies, []any{workflowID}, func(ctx context.Context) ([]WorkflowStepDependency, error) {
-		return r.q.ListStepDependencies(ctx, workflowID)
+func (q *Repository) ListStepDependencies(ctx context.Context, workflowID uuid.UUID) ([]WorkflowStepDependency, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListStepDependencies, []interface{}{workflowID}, func(ctx context.Context) ([]WorkflowStepDependency, error) {
+		return q.queries.ListStepDependencies(ctx, workflowID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListSubtasks (queries/tasks.sql:20).
-func (r *Repository) ListSubtasks(ctx context.Context, parentTaskID *uuid.UUID) ([]Task, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListSubtasks, []any{parentTaskID}, func(ctx context.Context) ([]Task, error) {
-		return r.q.ListSubtasks(ctx, parentTaskID)
+func (q *Repository) ListSubtasks(ctx context.Context, parentTaskID *uuid.UUID) ([]Task, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListSubtasks, []interface{}{parentTaskID}, func(ctx context.Context) ([]Task, error) {
+		return q.queries.ListSubtasks(ctx, parentTaskID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Optional status filter; keyset pagination by (priority DESC, id).
 //
 // Wraps Queries.ListTasksByAssignee (queries/tasks.sql:10).
-func (r *Repository) ListTasksByAssignee(ctx context.Context, arg ListTasksByAssigneeParams) ([]Task, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListTasksByAssignee, []any{arg.AgentID, arg.Status, arg.AfterPriority, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
-		return r.q.ListTasksByAssignee(ctx, arg)
+func (q *Repository) ListTasksByAssignee(ctx context.Context, arg ListTasksByAssigneeParams) ([]Task, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListTasksByAssignee, []interface{}{arg.AgentID, arg.Status, arg.AfterPriority, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
+		return q.queries.ListTasksByAssignee(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListTools (queries/agents.sql:61).
-func (r *Repository) ListTools(ctx context.Context, category string) ([]Tool, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListTools, []any{category}, func(ctx context.Context) ([]Tool, error) {
-		return r.q.ListTools(ctx, category)
+func (q *Repository) ListTools(ctx context.Context, category string) ([]Tool, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListTools, []interface{}{category}, func(ctx context.Context) ([]Tool, error) {
+		return q.queries.ListTools(ctx, category)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Keyset pagination over (created_at, id); pass the last row of the previous page.
 //
 // Wraps Queries.ListUsers (queries/users.sql:14).
-func (r *Repository) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListUsers, []any{arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]User, error) {
-		return r.q.ListUsers(ctx, arg)
+func (q *Repository) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListUsers, []interface{}{arg.AfterCreatedAt, arg.AfterID, arg.PageSize}, func(ctx context.Context) ([]User, error) {
+		return q.queries.ListUsers(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.ListWorkflowsByOwner (queries/workflows.sql:10).
-func (r *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID) ([]Workflow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodListWorkflowsByOwner, []any{ownerID}, func(ctx context.Context) ([]Workflow, error) {
-		return r.q.ListWorkflowsByOwner(ctx, ownerID)
+func (q *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID) ([]Workflow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodListWorkflowsByOwner, []interface{}{ownerID}, func(ctx context.Context) ([]Workflow, error) {
+		return q.queries.ListWorkflowsByOwner(ctx, ownerID)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.PublishPlaybook (queries/playbooks.sql:23).
-func (r *Repository) PublishPlaybook(ctx context.Context, arg PublishPlaybookParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodPublishPlaybook, []any{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.PublishPlaybook(ctx, arg)
+func (q *Repository) PublishPlaybook(ctx context.Context, arg PublishPlaybookParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodPublishPlaybook, []interface{}{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.PublishPlaybook(ctx, arg)
 	}, nil)
 }
 
-// Wraps Queries.RevokeAPIKey (queries/users.sql:53).
-func (r *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodRevokeAPIKey, []any{id}, func(ctx context.Context) (int64, error) {
-		return r.q.RevokeAPIKey(ctx, id)
+// @audit
+//
+// Wraps Queries.RevokeAPIKey (queries/users.sql:56).
+func (q *Repository) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodRevokeAPIKey, []interface{}{id}, func(ctx context.Context) (int64, error) {
+		return q.queries.RevokeAPIKey(ctx, id)
 	}, nil)
 }
 
 // Wraps Queries.SearchTasksByMetadata (queries/tasks.sql:61).
-func (r *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMetadataParams) ([]Task, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodSearchTasksByMetadata, []any{arg.Filter, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
-		return r.q.SearchTasksByMetadata(ctx, arg)
+func (q *Repository) SearchTasksByMetadata(ctx context.Context, arg SearchTasksByMetadataParams) ([]Task, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodSearchTasksByMetadata, []interface{}{arg.Filter, arg.PageSize}, func(ctx context.Context) ([]Task, error) {
+		return q.queries.SearchTasksByMetadata(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.StartExecution (queries/executions.sql:10).
-func (r *Repository) StartExecution(ctx context.Context, arg StartExecutionParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodStartExecution, []any{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.StartExecution(ctx, arg)
+func (q *Repository) StartExecution(ctx context.Context, arg StartExecutionParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodStartExecution, []interface{}{arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.StartExecution(ctx, arg)
 	}, nil)
 }
 
-// Wraps Queries.TouchAPIKey (queries/users.sql:50).
-func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
-	_, err := repo.Write(ctx, r.rt, r.tx, &methodTouchAPIKey, []any{id}, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.q.TouchAPIKey(ctx, id)
+// Wraps Queries.TouchAPIKey (queries/users.sql:53).
+func (q *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
+	_, err := repo.Write(ctx, q.rt, q.tx, &methodTouchAPIKey, []interface{}{id}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, q.queries.TouchAPIKey(ctx, id)
 	}, nil)
 	return err
 }
@@ -1337,52 +1346,54 @@ func (r *Repository) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 // clears completed_at).
 //
 // Wraps Queries.TransitionTaskStatus (queries/tasks.sql:24).
-func (r *Repository) TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodTransitionTaskStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.TransitionTaskStatus(ctx, arg)
+func (q *Repository) TransitionTaskStatus(ctx context.Context, arg TransitionTaskStatusParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodTransitionTaskStatus, []interface{}{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.TransitionTaskStatus(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.UnassignTool (queries/agents.sql:74).
-func (r *Repository) UnassignTool(ctx context.Context, arg UnassignToolParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUnassignTool, []any{arg.AgentID, arg.ToolID}, func(ctx context.Context) (int64, error) {
-		return r.q.UnassignTool(ctx, arg)
+func (q *Repository) UnassignTool(ctx context.Context, arg UnassignToolParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUnassignTool, []interface{}{arg.AgentID, arg.ToolID}, func(ctx context.Context) (int64, error) {
+		return q.queries.UnassignTool(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.UpdateAgentConfig (queries/agents.sql:37).
-func (r *Repository) UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfigParams) (Agent, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUpdateAgentConfig, []any{arg.Config, arg.Description, arg.ID, arg.Version}, func(ctx context.Context) (Agent, error) {
-		return r.q.UpdateAgentConfig(ctx, arg)
+func (q *Repository) UpdateAgentConfig(ctx context.Context, arg UpdateAgentConfigParams) (Agent, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUpdateAgentConfig, []interface{}{arg.Config, arg.Description, arg.ID, arg.Version}, func(ctx context.Context) (Agent, error) {
+		return q.queries.UpdateAgentConfig(ctx, arg)
 	}, nil)
 }
 
 // Guarded by the version the caller read: 0 rows means someone else won.
 //
 // Wraps Queries.UpdateAgentStatus (queries/agents.sql:31).
-func (r *Repository) UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatusParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUpdateAgentStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.UpdateAgentStatus(ctx, arg)
+func (q *Repository) UpdateAgentStatus(ctx context.Context, arg UpdateAgentStatusParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUpdateAgentStatus, []interface{}{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.UpdateAgentStatus(ctx, arg)
 	}, nil)
 }
 
+// @audit
+//
 // Wraps Queries.UpdateUserRole (queries/users.sql:21).
-func (r *Repository) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUpdateUserRole, []any{arg.Role, arg.ID}, func(ctx context.Context) (int64, error) {
-		return r.q.UpdateUserRole(ctx, arg)
+func (q *Repository) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUpdateUserRole, []interface{}{arg.Role, arg.ID}, func(ctx context.Context) (int64, error) {
+		return q.queries.UpdateUserRole(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.UpdateWorkflowStatus (queries/workflows.sql:44).
-func (r *Repository) UpdateWorkflowStatus(ctx context.Context, arg UpdateWorkflowStatusParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUpdateWorkflowStatus, []any{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
-		return r.q.UpdateWorkflowStatus(ctx, arg)
+func (q *Repository) UpdateWorkflowStatus(ctx context.Context, arg UpdateWorkflowStatusParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUpdateWorkflowStatus, []interface{}{arg.Status, arg.ID, arg.Version}, func(ctx context.Context) (int64, error) {
+		return q.queries.UpdateWorkflowStatus(ctx, arg)
 	}, nil)
 }
 
 // Wraps Queries.UpsertTool (queries/agents.sql:46).
-func (r *Repository) UpsertTool(ctx context.Context, arg UpsertToolParams) (Tool, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodUpsertTool, []any{arg.Name, arg.Category, arg.Description, arg.InputSchema, arg.IsEnabled}, func(ctx context.Context) (Tool, error) {
-		return r.q.UpsertTool(ctx, arg)
+func (q *Repository) UpsertTool(ctx context.Context, arg UpsertToolParams) (Tool, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodUpsertTool, []interface{}{arg.Name, arg.Category, arg.Description, arg.InputSchema, arg.IsEnabled}, func(ctx context.Context) (Tool, error) {
+		return q.queries.UpsertTool(ctx, arg)
 	}, nil)
 }

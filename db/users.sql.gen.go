@@ -27,6 +27,7 @@ type CreateAPIKeyParams struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
+// @audit
 func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
 	row := q.db.QueryRow(ctx, createAPIKey,
 		arg.UserID,
@@ -96,6 +97,7 @@ const deleteUser = `-- name: DeleteUser :execrows
 DELETE FROM users WHERE id = $1
 `
 
+// @audit
 func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteUser, id)
 	if err != nil {
@@ -271,6 +273,7 @@ const revokeAPIKey = `-- name: RevokeAPIKey :execrows
 UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
 `
 
+// @audit
 func (q *Queries) RevokeAPIKey(ctx context.Context, id uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, revokeAPIKey, id)
 	if err != nil {
@@ -298,6 +301,7 @@ type UpdateUserRoleParams struct {
 	ID   uuid.UUID `json:"id"`
 }
 
+// @audit
 func (q *Queries) UpdateUserRole(ctx context.Context, arg UpdateUserRoleParams) (int64, error) {
 	result, err := q.db.Exec(ctx, updateUserRole, arg.Role, arg.ID)
 	if err != nil {

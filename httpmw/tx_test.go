@@ -352,7 +352,7 @@ func TestBreakerOpenAnswers503WithRetryAfter(t *testing.T) {
 	ln.Close()
 	e := newEnv(t, envOptions{
 		dsn:      "postgres://nobody@" + addr + "/none?sslmode=disable",
-		policies: resilience.Config{BreakerThreshold: 1, RetryAttempts: 1, BreakerDelay: 30 * time.Second},
+		policies: resilience.Config{BreakerThreshold: 1, RetryAttempts: 1, BreakerDelay: 30 * time.Second, BreakerMinDelay: -1}, // fixed delay: Retry-After must show it
 	})
 	errs := make(chan error, 2)
 	srv := e.serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -19,10 +19,6 @@ var (
 	ErrForeignKey = errors.New("postgres: foreign key violation")
 	ErrCheck      = errors.New("postgres: check violation")
 	ErrNotNull    = errors.New("postgres: not-null violation")
-	// ErrPoolExhausted: no pooled connection became free within the pool
-	// timeout. Not retried, not a breaker failure: answer 503 with
-	// Retry-After.
-	ErrPoolExhausted = errors.New("postgres: no database connection free within the pool timeout")
 )
 
 // ConstraintError reports a violated constraint. Its message names the
@@ -119,13 +115,30 @@ func Translate(d DBTX) DBTX {
 
 type translating struct{ d DBTX }
 
+// on returns where a statement under ctx runs: the pinned transaction of
+// PinTx (begun on t.d at the first statement), else t.d.
+func (t translating) on(ctx context.Context) (DBTX, error) {
+	if p := pinFrom(ctx); p != nil {
+		return p.begin(ctx, t.d)
+	}
+	return t.d, nil
+}
+
 func (t translating) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := t.d.Exec(ctx, sql, args...)
+	d, err := t.on(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := d.Exec(ctx, sql, args...)
 	return tag, TranslateError(err)
 }
 
 func (t translating) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := t.d.Query(ctx, sql, args...)
+	d, err := t.on(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, TranslateError(err)
 	}
@@ -133,16 +146,28 @@ func (t translating) Query(ctx context.Context, sql string, args ...any) (pgx.Ro
 }
 
 func (t translating) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return translatedRow{t.d.QueryRow(ctx, sql, args...)}
+	d, err := t.on(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return translatedRow{d.QueryRow(ctx, sql, args...)}
 }
 
 func (t translating) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	n, err := t.d.CopyFrom(ctx, table, cols, src)
+	d, err := t.on(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := d.CopyFrom(ctx, table, cols, src)
 	return n, TranslateError(err)
 }
 
 func (t translating) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return translatedBatch{t.d.SendBatch(ctx, b)}
+	d, err := t.on(ctx)
+	if err != nil {
+		return errBatch{err}
+	}
+	return translatedBatch{d.SendBatch(ctx, b)}
 }
 
 type translatedRow struct{ r pgx.Row }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentical/datalayer/tlsconfig"
 )
 
 // Config describes a connection pool. The zero value of every field but URL
@@ -18,6 +22,10 @@ type Config struct {
 	URL string
 	// MaxConns is the pool size. Default 10.
 	MaxConns int32
+	// AcquireTimeout bounds the wait for a free connection of a pool made
+	// by NewBoundedPool; then calls fail with ErrPoolExhausted. Default 0:
+	// wait for the caller's context (pgxpool's behaviour).
+	AcquireTimeout time.Duration
 	// MinConns is the number of connections kept open when idle. Default 0.
 	MinConns int32
 	// MaxConnLifetime closes connections older than this, so that load moves
@@ -40,6 +48,21 @@ type Config struct {
 	ApplicationName string
 	// Tracer, when set, observes every query (see NewTracer).
 	Tracer pgx.QueryTracer
+	// PasswordFile, if set, names a file whose first line is the password.
+	// It is read again before every new connection (pgx BeforeConnect), so
+	// a rotated password (ALTER ROLE, then rewrite the file) needs no
+	// restart; it wins over a password in URL. NewPool fails at once when
+	// the file cannot be read.
+	PasswordFile string
+	// PasswordFunc, if set, is called before every new connection for the
+	// password (a secrets manager, a cloud IAM token). It wins over
+	// PasswordFile.
+	PasswordFunc func(ctx context.Context) (string, error)
+	// TLS, when any field is set, makes every connection use TLS verified
+	// against TLS.CAFile (default: the system's CAs) under TLS.ServerName
+	// (default: the URL's host), with an optional client certificate; it
+	// overrides the URL's sslmode and never falls back to plaintext.
+	TLS tlsconfig.Files
 }
 
 func (c Config) withDefaults() Config {
@@ -67,8 +90,8 @@ func (c Config) withDefaults() Config {
 // String describes the configuration with the password redacted.
 func (c Config) String() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("postgres.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, ConnectTimeout: %s, StatementTimeout: %s, ApplicationName: %q}",
-		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.ConnectTimeout, d.StatementTimeout, d.ApplicationName)
+	return fmt.Sprintf("postgres.Config{URL: %s, MaxConns: %d, MinConns: %d, MaxConnLifetime: %s, MaxConnIdleTime: %s, ConnectTimeout: %s, StatementTimeout: %s, ApplicationName: %q, PasswordFile: %q, TLS: %+v}",
+		RedactDSN(c.URL), d.MaxConns, d.MinConns, d.MaxConnLifetime, d.MaxConnIdleTime, d.ConnectTimeout, d.StatementTimeout, d.ApplicationName, c.PasswordFile, c.TLS)
 }
 
 // GoString is String, so %#v cannot print the password either.
@@ -120,6 +143,31 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	if c.Tracer != nil {
 		pc.ConnConfig.Tracer = c.Tracer
 	}
+	if c.TLS.Enabled() {
+		tc, err := c.TLS.Client(pc.ConnConfig.Host)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: config: TLS: %w", err)
+		}
+		pc.ConnConfig.TLSConfig = tc
+		pc.ConnConfig.Fallbacks = nil
+	}
+	if get := c.password(); get != nil {
+		// The start-up check: an unreadable file fails now, not at the
+		// first connection.
+		if _, err := get(context.Background()); err != nil {
+			return nil, err
+		}
+		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			pw, err := get(ctx)
+			if err != nil {
+				return err
+			}
+			cc.Password = pw
+			return nil
+		}
+	}
+	// Drop connections the server closed (a restart) before they are used.
+	pc.PrepareConn = prepareConn
 	return pc, nil
 }
 
@@ -156,6 +204,9 @@ type PoolStats struct {
 	NewConnsCount        int64
 	MaxLifetimeDestroys  int64
 	MaxIdleDestroys      int64
+	// AcquireTimeouts counts calls that failed with ErrPoolExhausted
+	// (BoundedPool.Stats only).
+	AcquireTimeouts int64
 }
 
 // Stats reads the pool's counters.
@@ -175,4 +226,46 @@ func Stats(p *pgxpool.Pool) PoolStats {
 		MaxLifetimeDestroys:  s.MaxLifetimeDestroyCount(),
 		MaxIdleDestroys:      s.MaxIdleDestroyCount(),
 	}
+}
+
+// password returns the configured password source, or nil.
+func (c Config) password() func(ctx context.Context) (string, error) {
+	switch {
+	case c.PasswordFunc != nil:
+		return func(ctx context.Context) (string, error) {
+			pw, err := c.PasswordFunc(ctx)
+			if err != nil {
+				return "", fmt.Errorf("postgres: password: %w", err)
+			}
+			return pw, nil
+		}
+	case c.PasswordFile != "":
+		file := c.PasswordFile
+		return func(context.Context) (string, error) { return ReadPasswordFile(file) }
+	}
+	return nil
+}
+
+// ReadPasswordFile returns the first line of the file at path (without its
+// line ending). Its errors name the file, never its content.
+func ReadPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("postgres: password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("postgres: password file %s: first line is empty", path)
+	}
+	return line, nil
+}
+
+// NewBoundedPool is NewPool wrapped by Bounded with c.AcquireTimeout.
+func NewBoundedPool(ctx context.Context, c Config) (*BoundedPool, error) {
+	pool, err := NewPool(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return Bounded(pool, c.AcquireTimeout), nil
 }

@@ -41,7 +41,8 @@ var ErrTxAborted = errors.New("postgres: transaction aborted after retries")
 // aborts the transaction with a serialization failure or a deadlock (at any
 // point, commit included) the whole of fn runs again in a new transaction
 // after a backoff; fn must therefore have no side effects outside tx. Any
-// other error rolls back and is returned at once, translated.
+// other error rolls back and is returned at once, translated. fn's context
+// carries tx (TxFromContext), which audited repository writes use.
 func InTx(ctx context.Context, b TxBeginner, opts TxOptions, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
@@ -90,7 +91,7 @@ func runTx(ctx context.Context, b TxBeginner, opts pgx.TxOptions, fn func(ctx co
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err = fn(ctx, tx); err != nil {
+	if err = fn(ContextWithTx(ctx, tx), tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

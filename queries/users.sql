@@ -19,6 +19,7 @@ ORDER BY created_at, id
 LIMIT sqlc.arg(page_size);
 
 -- name: UpdateUserRole :execrows
+-- @audit
 UPDATE users SET role = sqlc.arg(role), updated_at = now()
 WHERE id = sqlc.arg(id);
 
@@ -27,9 +28,11 @@ UPDATE users SET is_active = false, updated_at = now()
 WHERE id = $1 AND is_active;
 
 -- name: DeleteUser :execrows
+-- @audit
 DELETE FROM users WHERE id = $1;
 
 -- name: CreateAPIKey :one
+-- @audit
 INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING *;
@@ -51,4 +54,5 @@ SELECT * FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY create
 UPDATE api_keys SET last_used_at = now() WHERE id = $1;
 
 -- name: RevokeAPIKey :execrows
+-- @audit
 UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;

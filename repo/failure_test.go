@@ -212,7 +212,7 @@ func TestPostgresUnreachableOpensBreaker(t *testing.T) {
 	var changes []resilience.StateChange
 	var openedAt time.Time
 	e, p, dials := pgProxyEnv(t, resilience.Config{
-		BreakerThreshold: 3, BreakerDelay: delay, Timeout: time.Second,
+		BreakerThreshold: 3, BreakerDelay: delay, BreakerMinDelay: -1, Timeout: time.Second, // fixed delay
 		OnStateChange: func(c resilience.StateChange) {
 			mu.Lock()
 			defer mu.Unlock()

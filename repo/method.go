@@ -28,6 +28,9 @@ type Method struct {
 	Timeout       time.Duration
 	RetryAttempts int
 	Policy        string
+	// Audit (-- @audit) records each successful call in AuditTable, in the
+	// write's transaction (see audit.go).
+	Audit bool
 
 	Deps    []Dep    // what a cached result depends on
 	Effects []Effect // what a successful write invalidates

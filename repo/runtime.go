@@ -253,6 +253,9 @@ func Write[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []an
 	if err != nil {
 		return v, err
 	}
+	if m.Audit {
+		fn = audited(tx != nil, m, args, fn, returned)
+	}
 	v, err = resilience.Get(ctx, e, fn)
 	if err != nil && !mayHaveWritten(err) {
 		return v, err

@@ -16,6 +16,7 @@ const (
 	DefaultJitter           = 0.25
 	DefaultBreakerThreshold = 5
 	DefaultBreakerDelay     = 10 * time.Second
+	DefaultBreakerMinDelay  = 100 * time.Millisecond
 	DefaultBreakerSuccesses = 1
 )
 
@@ -43,9 +44,16 @@ type Config struct {
 	// BreakerThreshold of the last BreakerWindow executions failed. Zero means
 	// BreakerThreshold consecutive failures.
 	BreakerWindow uint
-	// BreakerDelay is how long the breaker stays open before it lets trial
-	// calls through (half-open); default 10s.
+	// BreakerDelay is the longest the breaker stays open before it lets a
+	// trial call through (half-open); default 10s.
 	BreakerDelay time.Duration
+	// BreakerMinDelay is how long the breaker stays open the first time:
+	// each failed trial grows the delay by half, up to BreakerDelay, and closing
+	// starts over. A short outage (a database restart) thus costs about its
+	// own length, not a full BreakerDelay, while a long one is probed
+	// rarely. Default 100ms (capped at BreakerDelay); negative keeps every
+	// open at BreakerDelay.
+	BreakerMinDelay time.Duration
 	// BreakerSuccesses is how many successful trial calls close a half-open
 	// breaker (default 1); one failed trial reopens it.
 	BreakerSuccesses uint

@@ -14,7 +14,8 @@
 // timeouts, Redis LOADING/BUSY/...). pgx.ErrNoRows, constraint violations and
 // the caller's own cancellation are successes for the breaker. While open,
 // calls fail at once with an error matching ErrOpen (errors.Is), without
-// calling fn; after Config.BreakerDelay a trial call goes through (half-open)
+// calling fn; after Config.BreakerMinDelay (growing by half per failed trial up to
+// Config.BreakerDelay) a trial call goes through (half-open)
 // and BreakerSuccesses successes close it again.
 //
 // # Retry rules (Retryable)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -125,6 +126,10 @@ type Policies struct {
 	cfg     Config
 	base    Profile
 	breaker circuitbreaker.CircuitBreaker[any]
+	// opens counts the breaker's openings since it last closed; the next
+	// open delay is minDelay << opens, capped at maxDelay.
+	opens              atomic.Int32
+	minDelay, maxDelay time.Duration
 }
 
 // New validates cfg and builds the shared circuit breaker.
@@ -161,6 +166,13 @@ func New(cfg Config) (*Policies, error) {
 	if delay <= 0 {
 		delay = DefaultBreakerDelay
 	}
+	p.maxDelay, p.minDelay = delay, cfg.BreakerMinDelay
+	switch {
+	case p.minDelay == 0:
+		p.minDelay = min(DefaultBreakerMinDelay, delay)
+	case p.minDelay < 0 || p.minDelay > delay:
+		p.minDelay = delay
+	}
 	successes := cfg.BreakerSuccesses
 	if successes == 0 {
 		successes = DefaultBreakerSuccesses
@@ -169,13 +181,34 @@ func New(cfg Config) (*Policies, error) {
 		HandleIf(func(_ any, err error) bool { return IsInfrastructure(err) }).
 		WithFailureThresholdRatio(threshold, window).
 		WithSuccessThreshold(successes).
-		WithDelay(delay).
+		WithDelay(p.minDelay).
+		WithDelayFunc(func(failsafe.ExecutionAttempt[any]) time.Duration { return p.openDelay() }).
 		OnStateChanged(p.stateChanged).
 		Build()
 	return p, nil
 }
 
+// openDelay is the delay of the breaker's next opening: BreakerMinDelay
+// grown by half for every opening since the breaker last closed, capped at
+// BreakerDelay.
+func (p *Policies) openDelay() time.Duration {
+	// Growth 1.5 rather than 2: a trial lands at most about half the outage
+	// after the server is back, while a long outage is still probed only a
+	// few times a minute.
+	d := p.minDelay
+	for n := p.opens.Load(); n > 0 && d < p.maxDelay; n-- {
+		d += d / 2
+	}
+	return min(d, p.maxDelay)
+}
+
 func (p *Policies) stateChanged(e circuitbreaker.StateChangedEvent) {
+	switch e.NewState {
+	case circuitbreaker.OpenState:
+		p.opens.Add(1)
+	case circuitbreaker.ClosedState:
+		p.opens.Store(0)
+	}
 	m := e.Metrics()
 	ch := StateChange{From: fromCB(e.OldState), To: fromCB(e.NewState), Failures: m.Failures(), Executions: m.Executions()}
 	if l := p.cfg.Logger; l != nil {

@@ -342,3 +342,40 @@ func BenchmarkExecutorParts(b *testing.B) {
 		})
 	}
 }
+
+// Regression (issue 11, item 5): the breaker's first opening is short and
+// each failed trial grows it by half, so a brief outage is probed early.
+func TestBreakerDelayGrowsFromMin(t *testing.T) {
+	p := newPolicies(t, resilience.Config{RetryAttempts: 1, BreakerThreshold: 1, BreakerMinDelay: 30 * time.Millisecond, BreakerDelay: 100 * time.Millisecond})
+	e := p.MustExecutor(resilience.Read, "", resilience.Profile{})
+	down := errors.New("down")
+	fail := func(context.Context) error { return &net.OpError{Op: "dial", Err: down} }
+	ctx := context.Background()
+	var remaining []time.Duration
+	for range 4 {
+		_ = resilience.Run(ctx, e, fail) // opens (or reopens from half-open)
+		var oe *resilience.OpenError
+		if err := resilience.Run(ctx, e, fail); !errors.As(err, &oe) {
+			t.Fatalf("want open breaker, got %v", err)
+		}
+		remaining = append(remaining, oe.Remaining)
+		for p.State() == resilience.Open {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	want := []time.Duration{30000, 45000, 67500, 100000} // µs
+	for i, r := range remaining {
+		w := want[i] * time.Microsecond
+		if r > w || r < w-20*time.Millisecond {
+			t.Errorf("opening %d: remaining %v, want about %v (all: %v)", i+1, r, w, remaining)
+		}
+	}
+	if err := resilience.Run(ctx, e, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_ = resilience.Run(ctx, e, fail)
+	var oe *resilience.OpenError
+	if err := resilience.Run(ctx, e, fail); !errors.As(err, &oe) || oe.Remaining > 30*time.Millisecond {
+		t.Errorf("after closing, the delay must start over at the minimum: %v", err)
+	}
+}

@@ -112,6 +112,7 @@ type Stores struct {
 
 	pool        *pgxpool.Pool
 	gate        *gate
+	db          *postgres.BoundedPool // the pool behind the gate, for repositories
 	tracer      *postgres.Tracer
 	cache       *cache.Cache
 	redisClient rueidis.Client // ours to close when the cache does not own it
@@ -187,7 +188,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *Stores, err 
 			return nil, fmt.Errorf("stores: %w", err)
 		}
 	}
-	s.gate = newGate(s.pool, cfg.Database.PoolTimeout)
+	s.gate = &gate{}
+	s.db = postgres.Bounded(s.pool, cfg.Database.PoolTimeout).Admit(s.gate)
 
 	checks := []health.Check{health.Postgres(s.pool, health.PostgresOptions{
 		Policies: s.policies, Migrations: opts.Migrations, Migrate: opts.Migrate,
@@ -454,7 +456,7 @@ func (s *Stores) abort() {
 // DB is what to hand a generated NewRepository: the pool, with every
 // acquire bounded by DB_POOL_TIMEOUT (ErrPoolExhausted) and every call
 // refused after Close (ErrClosed).
-func (s *Stores) DB() repo.DB { return s.gate }
+func (s *Stores) DB() repo.DB { return s.db }
 
 // Pool is the PostgreSQL pool itself, for code that needs pgxpool (no
 // acquire bound, not stopped by Close before the pool closes).

@@ -76,13 +76,13 @@ type notification struct {
 	Result cbor.RawMessage `cbor:"result"`
 }
 
-var dialer = &websocket.Dialer{
+var defaultDialer = &websocket.Dialer{
 	Proxy:            http.ProxyFromEnvironment,
 	HandshakeTimeout: 10 * time.Second,
 	Subprotocols:     []string{"cbor"},
 }
 
-func dial(ctx context.Context, endpoint string, codec *surrealcbor.Codec) (*conn, error) {
+func dial(ctx context.Context, dialer *websocket.Dialer, endpoint string, codec *surrealcbor.Codec) (*conn, error) {
 	ws, resp, err := dialer.DialContext(ctx, endpoint, nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -246,14 +246,13 @@ func (c *conn) probe() {
 const probeTimeout = 3 * time.Second
 
 func (c *conn) serverError(op string, e *rpcError) error {
-	se := &Error{Op: op, Code: e.Code, Kind: e.Kind, Message: e.Message}
+	var d any
 	if len(e.Details) > 0 {
-		var d any
-		if c.codec.Unmarshal(e.Details, &d) == nil {
-			se.Details = d
+		if c.codec.Unmarshal(e.Details, &d) != nil {
+			d = nil
 		}
 	}
-	return se
+	return newError(op, e.Code, e.Kind, e.Message, d)
 }
 
 const maxOrphans = 1024

@@ -49,6 +49,9 @@ type Subscription[T any] struct {
 // Live starts LIVE SELECT * FROM table and delivers its events. The events
 // channel is closed after Close (or Store.Close).
 func Live[T any](ctx context.Context, s *Store, table string) (*Subscription[T], error) {
+	if table == "" {
+		return nil, fmt.Errorf("surreal: live: %w: empty table name", ErrInvalidArgument)
+	}
 	sub := &Subscription[T]{
 		s:       s,
 		table:   table,

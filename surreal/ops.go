@@ -2,7 +2,10 @@ package surreal
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
@@ -10,6 +13,10 @@ import (
 
 // Select reads the record id into T. A missing record is ErrNotFound.
 func Select[T any](ctx context.Context, q Querier, id models.RecordID) (T, error) {
+	if err := checkRecord("select", "id", id); err != nil {
+		var zero T
+		return zero, err
+	}
 	if s, ok := q.(*Store); ok && s.cfg.Cache != nil {
 		var zero, v T
 		raw, err := s.cachedSelect(ctx, &id)
@@ -50,6 +57,10 @@ func Merge[T any](ctx context.Context, q Querier, id models.RecordID, patch any)
 // Delete deletes the record id and returns what it held. A missing record
 // is ErrNotFound.
 func Delete[T any](ctx context.Context, q Querier, id models.RecordID) (T, error) {
+	if err := checkRecord("delete", "id", id); err != nil {
+		var zero T
+		return zero, err
+	}
 	// The delete RPC returns nothing in SurrealDB 3, so ask for the record.
 	res, err := Query[[]T](ctx, q, "DELETE $id RETURN BEFORE", map[string]any{"id": &id})
 	if !wasUnsent(err) {
@@ -62,6 +73,9 @@ func Delete[T any](ctx context.Context, q Querier, id models.RecordID) (T, error
 // (nil for none) and returns it.
 func Relate[T any](ctx context.Context, q Querier, from models.RecordID, edge string, to models.RecordID, data any) (T, error) {
 	var zero T
+	if err := checkRelate(from, edge, to); err != nil {
+		return zero, err
+	}
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -89,6 +103,9 @@ func Relate[T any](ctx context.Context, q Querier, from models.RecordID, edge st
 
 func recordCall[T any](ctx context.Context, q Querier, write bool, method string, id *models.RecordID, rest ...any) (T, error) {
 	var zero T
+	if err := checkRecord(method, "id", *id); err != nil {
+		return zero, err
+	}
 	raw, err := q.rpc(ctx, write, method, append([]any{id}, rest...)...)
 	if write && !wasUnsent(err) {
 		wrote(ctx, q, *id)
@@ -143,7 +160,7 @@ func QueryRaw(ctx context.Context, q Querier, sql string, vars map[string]any) (
 		if r.Status != "OK" {
 			var msg string
 			_ = q.cbor().Unmarshal(r.Raw, &msg)
-			return res, &Error{Op: "query", Kind: r.Kind, Message: msg}
+			return res, newError("query", 0, r.Kind, msg, nil)
 		}
 	}
 	return res, nil
@@ -165,4 +182,62 @@ func Query[T any](ctx context.Context, q Querier, sql string, vars map[string]an
 		return zero, fmt.Errorf("surreal: query: decode: %w", err)
 	}
 	return v, nil
+}
+
+// RelateChecked is Relate that refuses to create a dangling edge: when from
+// or to does not exist it creates nothing and returns an error matching
+// ErrNotFound. The check and the RELATE run as one statement, so a record
+// cannot vanish in between. edge must be a plain identifier.
+func RelateChecked[T any](ctx context.Context, q Querier, from models.RecordID, edge string, to models.RecordID, data any) (T, error) {
+	var zero T
+	if err := checkRelate(from, edge, to); err != nil {
+		return zero, err
+	}
+	if !identRE.MatchString(edge) {
+		return zero, fmt.Errorf("surreal: relate: %w: edge table %q is not a plain identifier", ErrInvalidArgument, edge)
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	const missing = "datalayer: relate: missing record"
+	sql := "IF record::exists($from) AND record::exists($to) { RETURN RELATE $from->`" + edge +
+		"`->$to CONTENT $data } ELSE { THROW '" + missing + "' }"
+	res, err := Query[[]T](ctx, q, sql, map[string]any{"from": &from, "to": &to, "data": data})
+	if err != nil {
+		if se := (*Error)(nil); errors.As(err, &se) && se.Reason == ReasonThrown && strings.Contains(se.Message, missing) {
+			return zero, fmt.Errorf("surreal: relate %s->%s->%s: %w: from or to record does not exist", from, edge, to, ErrNotFound)
+		}
+		return zero, err
+	}
+	if len(res) == 0 {
+		return zero, fmt.Errorf("surreal: relate %s->%s->%s: %w", from, edge, to, ErrNotFound)
+	}
+	return res[0], nil
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkRecord refuses a record id without a table or id before anything is
+// sent (the encoder's own error would be untyped).
+func checkRecord(op, arg string, id models.RecordID) error {
+	if id.Table == "" {
+		return fmt.Errorf("surreal: %s: %w: %s has an empty table name", op, ErrInvalidArgument, arg)
+	}
+	if id.ID == nil {
+		return fmt.Errorf("surreal: %s: %w: %s has no id", op, ErrInvalidArgument, arg)
+	}
+	return nil
+}
+
+func checkRelate(from models.RecordID, edge string, to models.RecordID) error {
+	if err := checkRecord("relate", "from", from); err != nil {
+		return err
+	}
+	if err := checkRecord("relate", "to", to); err != nil {
+		return err
+	}
+	if edge == "" {
+		return fmt.Errorf("surreal: relate: %w: empty edge table name", ErrInvalidArgument)
+	}
+	return nil
 }

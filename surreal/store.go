@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/gorilla/websocket"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
 	"github.com/surrealdb/surrealdb.go/surrealcbor"
 
@@ -20,6 +23,7 @@ import (
 type Store struct {
 	cfg      Config
 	endpoint string
+	dialer   *websocket.Dialer
 	codec    *surrealcbor.Codec
 
 	slots []*slot
@@ -28,6 +32,9 @@ type Store struct {
 	policies           *resilience.Policies
 	read, write, txEnd *resilience.Executor
 	txStmt             *resilience.Executor
+
+	inflight chan struct{} // a token per outstanding request (MaxInFlight)
+	busy     atomic.Int64  // calls refused with ErrBusy
 
 	closed atomic.Bool
 	subsMu sync.Mutex
@@ -52,6 +59,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	dialer, err := cfg.dialer(ep)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.password(); err != nil {
+		return nil, err
+	}
 	pol, err := resilience.New(cfg.Resilience)
 	if err != nil {
 		return nil, fmt.Errorf("surreal: %w", err)
@@ -59,8 +73,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:      cfg,
 		endpoint: ep,
+		dialer:   dialer,
 		codec:    surrealcbor.New(),
 		policies: pol,
+		inflight: make(chan struct{}, cfg.MaxInFlight),
 		subs:     map[subscription]struct{}{},
 	}
 	if s.read, err = pol.Executor(resilience.Read, "", resilience.Profile{}); err != nil {
@@ -155,7 +171,7 @@ func (s *Store) slotConn(ctx context.Context, sl *slot) (*conn, error) {
 func (s *Store) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	c, err := dial(ctx, s.endpoint, s.codec)
+	c, err := dial(ctx, s.dialer, s.endpoint, s.codec)
 	if err != nil {
 		return nil, fmt.Errorf("surreal: dial %s: %w", Redact(s.cfg.URL), err)
 	}
@@ -175,7 +191,11 @@ func (s *Store) authenticate(ctx context.Context, c *conn) error {
 		_, err := c.call(ctx, nil, "authenticate", s.cfg.Token)
 		return authError(err)
 	}
-	params := map[string]any{"user": s.cfg.Username, "pass": s.cfg.Password}
+	pass, err := s.cfg.password()
+	if err != nil {
+		return err
+	}
+	params := map[string]any{"user": s.cfg.Username, "pass": pass}
 	switch s.cfg.AuthLevel {
 	case AuthNamespace:
 		params["NS"] = s.cfg.Namespace
@@ -183,7 +203,7 @@ func (s *Store) authenticate(ctx context.Context, c *conn) error {
 		params["NS"] = s.cfg.Namespace
 		params["DB"] = s.cfg.Database
 	}
-	_, err := c.call(ctx, nil, "signin", params)
+	_, err = c.call(ctx, nil, "signin", params)
 	return authError(err)
 }
 
@@ -202,7 +222,7 @@ func authError(err error) error {
 func (s *Store) SignIn(ctx context.Context, level AuthLevel, username, password string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	c, err := dial(ctx, s.endpoint, s.codec)
+	c, err := dial(ctx, s.dialer, s.endpoint, s.codec)
 	if err != nil {
 		return "", fmt.Errorf("surreal: dial %s: %w", Redact(s.cfg.URL), err)
 	}
@@ -228,7 +248,88 @@ func (s *Store) SignIn(ctx context.Context, level AuthLevel, username, password 
 // do runs one RPC on a pooled connection under policy e. A call that failed
 // because its connection was already broken (nothing sent) is repeated once
 // on a fresh connection, also for writes.
+//
+// A single-record RPC (create, merge, ...) that the server rolled back for a
+// write conflict ("... retry the transaction") runs again, up to
+// Config.TxAttempts times with a short randomised pause: the server undid it,
+// so a rerun cannot apply it twice. A query's statements are not rerun (some
+// may have committed).
 func (s *Store) do(ctx context.Context, e *resilience.Executor, method string, params ...any) (cbor.RawMessage, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.doOnce(ctx, e, method, params...)
+		if err == nil || method == "query" || attempt >= s.cfg.TxAttempts || !retryableConflict(err) {
+			return res, err
+		}
+		if !conflictPause(ctx, attempt) {
+			return res, err
+		}
+	}
+}
+
+// conflictPause waits a random time that grows with attempt; false when ctx
+// ended first.
+func conflictPause(ctx context.Context, attempt int) bool {
+	pause := min(2*time.Millisecond<<attempt, 100*time.Millisecond)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(pause)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// enter takes an in-flight token, waiting at most Config.AcquireTimeout;
+// leave returns it.
+func (s *Store) enter(ctx context.Context) error {
+	select {
+	case s.inflight <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.AcquireTimeout)
+	defer t.Stop()
+	select {
+	case s.inflight <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		s.busy.Add(1)
+		return fmt.Errorf("%w: all %d request slots stayed taken for %v (raise MaxInFlight or AcquireTimeout)", ErrBusy, s.cfg.MaxInFlight, s.cfg.AcquireTimeout)
+	}
+}
+
+func (s *Store) leave() { <-s.inflight }
+
+// Stats is a snapshot of a store's connection and request counts.
+type Stats struct {
+	PoolSize    int   // configured connections
+	OpenConns   int   // connections currently open
+	InFlight    int   // requests outstanding
+	MaxInFlight int   // the limit on InFlight
+	Busy        int64 // calls refused with ErrBusy so far
+}
+
+// Stats reads the store's counters.
+func (s *Store) Stats() Stats {
+	st := Stats{PoolSize: len(s.slots), InFlight: len(s.inflight), MaxInFlight: cap(s.inflight), Busy: s.busy.Load()}
+	for _, sl := range s.slots {
+		sl.mu.Lock()
+		if sl.c != nil && !sl.c.closed() {
+			st.OpenConns++
+		}
+		sl.mu.Unlock()
+	}
+	return st
+}
+
+func (s *Store) doOnce(ctx context.Context, e *resilience.Executor, method string, params ...any) (cbor.RawMessage, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
 	return resilience.Get(ctx, e, func(ctx context.Context) (cbor.RawMessage, error) {
 		for attempt := 0; ; attempt++ {
 			c, err := s.conn(ctx)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/surrealdb/surrealdb.go/pkg/models"
@@ -90,6 +87,10 @@ func (tx *Tx) rpc(ctx context.Context, _ bool, method string, params ...any) (cb
 	if done {
 		return nil, ErrTxDone
 	}
+	if err := tx.s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer tx.s.leave()
 	return resilience.Get(ctx, tx.s.txStmt, func(ctx context.Context) (cbor.RawMessage, error) {
 		return tx.c.call(ctx, &tx.id, method, params...)
 	})
@@ -109,21 +110,15 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 		if err == nil || attempt >= s.cfg.TxAttempts || !retryableConflict(err) {
 			return err
 		}
-		pause := min(2*time.Millisecond<<attempt, 100*time.Millisecond)
-		select {
-		case <-ctx.Done():
+		if !conflictPause(ctx, attempt) {
 			return err
-		case <-time.After(time.Duration(rand.Int64N(int64(pause)) + 1)):
 		}
 	}
 }
 
 // retryableConflict reports a transaction the server rolled back because it
 // conflicted with another ("... retry the transaction").
-func retryableConflict(err error) bool {
-	var se *Error
-	return errors.As(err, &se) && strings.Contains(strings.ToLower(se.Message), "retry")
-}
+func retryableConflict(err error) bool { return ReasonOf(err) == ReasonTxConflict }
 
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	return resilience.Run(ctx, s.txEnd, func(ctx context.Context) (err error) {

@@ -1,10 +1,12 @@
 // Command datalayer-gen writes cache-aside, policy-wrapped repositories next
-// to the Go packages sqlc generates. Run it after sqlc:
+// to the Go packages sqlc generates. Run it after sqlc. Install it through a tools module so its parser (cgo) stays out of your
+// module (see the README):
 //
-//	//go:generate go run github.com/agentical/datalayer/cmd/datalayer-gen -f sqlc.yaml
+//	//go:generate go tool -modfile=tools/go.mod datalayer-gen -f sqlc.yaml
 //
-// It reads sqlc.yaml (version 2, engine postgresql, sql_package pgx/v5,
-// emit_interface true), the query files with their "-- @" directives, the
+// It reads the sqlc configuration (version 1 or 2, YAML or JSON; entries
+// with engine postgresql and sql_package pgx/v5 get a repository, others
+// are skipped with a note), the query files with their "-- @" directives, the
 // schema, and the sqlc output, and writes repo_*.gen.go files into each
 // output package. Problems are printed as file:line: message, all at once,
 // and nothing is written when there is any.
@@ -37,7 +39,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("datalayer-gen", flag.ContinueOnError)
-	cfg := fs.String("f", "sqlc.yaml", "path of the sqlc configuration (version 2)")
+	cfg := fs.String("f", "sqlc.yaml", "path of the sqlc configuration (sqlc.yaml, sqlc.yml or sqlc.json)")
 	check := fs.Bool("check", false, "do not write; fail if the generated files are out of date")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,7 +48,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	files, err := codegen.Generate(codegen.Options{SqlcConfig: abs, ModuleRoot: filepath.Dir(abs), Version: version})
+	note := func(msg string) { fmt.Fprintln(os.Stderr, "datalayer-gen: "+msg) }
+	files, err := codegen.Generate(codegen.Options{SqlcConfig: abs, ModuleRoot: filepath.Dir(abs), Version: version, Note: note})
 	if err != nil {
 		return err
 	}

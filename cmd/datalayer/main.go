@@ -59,6 +59,9 @@ func main() {
 // run executes the CLI and returns the exit code: 0 ok, 1 failure or
 // findings, 2 usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "backup" {
+		return runBackup(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if len(args) < 2 || args[0] != "migrate" {
 		fmt.Fprint(stderr, usage)
 		return 2

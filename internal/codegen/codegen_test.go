@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -23,6 +24,11 @@ func TestGolden(t *testing.T) {
 	cases := map[string]string{
 		"bookstore": "testdata/bookstore/sqlc.yaml",
 		"agentical": "../../sqlc.yaml",
+		"authors":   "testdata/examples/authors/sqlc.yaml",
+		"booktest":  "testdata/examples/booktest/sqlc.json",
+		"ondeck":    "testdata/examples/ondeck/sqlc.json",
+		"jets":      "testdata/examples/jets/sqlc.json",
+		"dbarg":     "testdata/dbarg/sqlc.yaml",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -229,13 +235,6 @@ func TestConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pgx/v5") {
 		t.Fatalf("want an error naming pgx/v5, got %v", err)
 	}
-	dir = copyProject(t)
-	cfg = filepath.Join(dir, "sqlc.yaml")
-	replaceIn(t, cfg, "emit_interface: true", "emit_interface: false")
-	_, err = codegen.Generate(codegen.Options{SqlcConfig: cfg})
-	if err == nil || !strings.Contains(err.Error(), "emit_interface") {
-		t.Fatalf("want an error naming emit_interface, got %v", err)
-	}
 }
 
 // TestWriteReplacesAtomically checks Write leaves complete files and
@@ -287,5 +286,139 @@ func TestShapeChangesWithQuery(t *testing.T) {
 	replaceIn(t, filepath.Join(dir, "bookstore/queries.sql.go"), "SELECT isbn, author_id, title, price, published FROM books WHERE isbn = $1", "SELECT isbn, author_id, title, price, published FROM books WHERE isbn = $1 AND price >= 0")
 	if after := shapeOf(dir); after == before {
 		t.Fatalf("Shape %s unchanged after editing GetBook's SQL", before)
+	}
+}
+
+// generateIn runs the generator on a project directory, collecting notes.
+func generateIn(t *testing.T, cfg string) (string, []string, error) {
+	t.Helper()
+	var notes []string
+	files, err := codegen.Generate(codegen.Options{SqlcConfig: cfg, Note: func(m string) { notes = append(notes, m) }})
+	if err != nil {
+		return "", notes, err
+	}
+	if len(files) != 1 {
+		t.Fatalf("got %d files", len(files))
+	}
+	return string(files[0].Content), notes, nil
+}
+
+// TestNoTimeImportWithoutCache: a first run, before any @cache or @timeout,
+// must not import time ("time" imported and not used).
+func TestNoTimeImportWithoutCache(t *testing.T) {
+	dir := copyProject(t)
+	q := filepath.Join(dir, "queries/queries.sql")
+	b, err := os.ReadFile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "-- @") {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(q, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(src, `"time"`) || regexp.MustCompile(`\btime\.`).MatchString(src) {
+		t.Errorf("uncached repository uses package time:\n%s", src[:min(len(src), 800)])
+	}
+}
+
+// TestConfigVersion1AndSkippedEntries: a version 1 JSON configuration with a
+// MySQL and a pgx/v4 entry beside the pgx/v5 one is accepted; each skipped
+// entry is noted once; build_tags reach the generated file.
+func TestConfigVersion1AndSkippedEntries(t *testing.T) {
+	dir := copyProject(t)
+	cfg := filepath.Join(dir, "sqlc.json")
+	err := os.WriteFile(cfg, []byte(`{
+  "version": "1",
+  "packages": [
+    {"name": "bookstore", "path": "bookstore", "schema": "schema", "queries": "queries",
+     "engine": "postgresql", "sql_package": "pgx/v5", "build_tags": "integration && !race"},
+    {"name": "legacy", "path": "legacy", "schema": "schema", "queries": "queries", "sql_package": "pgx/v4"},
+    {"name": "my", "path": "my", "schema": "mysql", "queries": "mysql", "engine": "mysql"}
+  ]
+}`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, notes, err := generateIn(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "pgx/v4") || !strings.Contains(notes[1], "mysql") {
+		t.Errorf("notes = %q, want one for the pgx/v4 and one for the mysql entry", notes)
+	}
+	if !strings.HasPrefix(src, "//go:build integration && !race\n\n// Code generated") {
+		t.Errorf("build tags not copied:\n%s", src[:200])
+	}
+}
+
+// TestWithoutQuerierInterface: without emit_interface (no querier.go) the
+// methods come from *Queries itself and the Querier assertion is left out.
+func TestWithoutQuerierInterface(t *testing.T) {
+	dir := copyProject(t)
+	if err := os.Remove(filepath.Join(dir, "bookstore", "querier.go")); err != nil {
+		t.Fatal(err)
+	}
+	src, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(src, "Querier") {
+		t.Error("repository mentions Querier, which sqlc did not emit")
+	}
+	for _, m := range []string{"GetAuthor", "BooksByAuthor", "SetPrice", "AddReview"} {
+		if !strings.Contains(src, "func (q *Repository) "+m+"(") {
+			t.Errorf("method %s missing", m)
+		}
+	}
+}
+
+// TestTwoStatementsOneMessage: a query with two statements is refused once,
+// without a second, misleading "no query" message about its method.
+func TestTwoStatementsOneMessage(t *testing.T) {
+	dir := copyProject(t)
+	replaceIn(t, filepath.Join(dir, "queries/queries.sql"), "DELETE FROM authors WHERE id = $1;", "DELETE FROM authors WHERE id = $1; DELETE FROM books WHERE author_id = $1;")
+	_, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml"))
+	var l sqlinfo.ErrorList
+	if !errors.As(err, &l) {
+		t.Fatalf("want an ErrorList, got %v", err)
+	}
+	if len(l) != 1 || !strings.Contains(l[0].Error(), "queries/queries.sql:12: query DeleteAuthor: holds 2 statements") {
+		t.Fatalf("errors = %v, want only the two-statement refusal", err)
+	}
+}
+
+// TestLockWording: @cache on FOR UPDATE is refused as a lock, not as a
+// volatile function.
+func TestLockWording(t *testing.T) {
+	dir := copyProject(t)
+	replaceIn(t, filepath.Join(dir, "queries/queries.sql"), "SELECT * FROM books WHERE isbn = $1;", "SELECT * FROM books WHERE isbn = $1 FOR UPDATE;")
+	_, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "@cache on GetBook, which locks the rows it reads (FOR UPDATE)") || strings.Contains(err.Error(), "volatile FOR") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestOrdinaryAtComments: "-- @" comments inside the SQL are ordinary
+// comments; a known directive there is still reported as misplaced.
+func TestOrdinaryAtComments(t *testing.T) {
+	dir := copyProject(t)
+	q := filepath.Join(dir, "queries/queries.sql")
+	replaceIn(t, q, "SELECT * FROM books WHERE isbn = $1;", "SELECT * FROM books\n-- @todo: index on isbn\nWHERE isbn = $1;")
+	if _, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml")); err != nil {
+		t.Fatalf("ordinary -- @ comment refused: %v", err)
+	}
+	replaceIn(t, q, "-- @todo: index on isbn", "-- @timeout 1s")
+	_, _, err := generateIn(t, filepath.Join(dir, "sqlc.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "directive inside or after the SQL of GetBook") {
+		t.Fatalf("misplaced directive: got %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/agentical/datalayer/internal/codegen/sqlinfo"
 )
+
+// queryNameRE finds sqlc query names, for telling a query whose SQL was
+// refused from one that is missing.
+var queryNameRE = regexp.MustCompile(`(?m)^\s*(?:--|/\*)\s*name:\s*(\S+)`)
 
 // generatedPrefix names every file this generator writes, so a rerun can
 // ignore and replace them and nobody mistakes them for sqlc's.
@@ -49,14 +54,15 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"dur": goDuration,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
-// goDuration renders d as a readable Go expression, e.g. 5 * time.Minute.
-func goDuration(d time.Duration) string {
+// goDuration renders d as a readable Go expression, e.g. 5 * time.Minute,
+// with timeQual the qualifier of package time ("time.").
+func goDuration(timeQual string, d time.Duration) string {
 	for _, u := range []struct {
 		d    time.Duration
 		name string
 	}{{time.Hour, "Hour"}, {time.Minute, "Minute"}, {time.Second, "Second"}, {time.Millisecond, "Millisecond"}} {
 		if d != 0 && d%u.d == 0 {
-			return fmt.Sprintf("%d * time.%s", d/u.d, u.name)
+			return fmt.Sprintf("%d * %s%s", d/u.d, timeQual, u.name)
 		}
 	}
 	return fmt.Sprintf("%d", int64(d))
@@ -71,6 +77,10 @@ type Options struct {
 	ModuleRoot string
 	// Version is written into the generated header.
 	Version string
+	// Note, when set, receives one message per sqlc entry the generator
+	// skips (another engine, another driver): sqlc still generates those
+	// packages, without a repository. Default: discard.
+	Note func(msg string)
 }
 
 // File is one generated file.
@@ -86,9 +96,14 @@ func Generate(opts Options) ([]File, error) {
 	if opts.ModuleRoot == "" {
 		opts.ModuleRoot = filepath.Dir(opts.SqlcConfig)
 	}
-	pkgs, err := readSqlcConfig(opts.SqlcConfig)
+	pkgs, skipped, err := readSqlcConfig(opts.SqlcConfig)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Note != nil {
+		for _, s := range skipped {
+			opts.Note("skipped " + s)
+		}
 	}
 	var files []File
 	var errs []error
@@ -138,11 +153,34 @@ func Write(files []File) error {
 type pkgModel struct {
 	Package       string
 	Version       string
+	BuildTags     string
 	Sources       []string
 	SchemaVersion string
-	DBQual        string // qualifier of the postgres runtime package
+	DBQual        string // qualifier of the postgres runtime package, with its dot
+	Repo          string // qualifier of the repo package, with its dot
+	Time          string // qualifier of the time package, with its dot
+	True          string // Go's true, even where a query named True hides it
 	Imports       []string
 	Methods       []*method
+	// Querier: sqlc emitted the Querier interface with the signatures the
+	// Repository has, so the file asserts that Repository satisfies it.
+	Querier bool
+	// DBArgument: emit_methods_with_db_argument; New takes no argument and
+	// every Queries method takes the connection after ctx.
+	DBArgument bool
+}
+
+// reservedMethods are the Repository's own methods: a query of the same
+// name cannot be wrapped.
+var reservedMethods = []string{"Runtime", "WithTx", "InTx"}
+
+// qualifier returns a name for an import that no package-level identifier of
+// the sqlc package hides (a query named Repo declares a constant repo).
+func qualifier(gp *goPackage, want, alt string) string {
+	if gp.Decls[want] {
+		return alt
+	}
+	return want
 }
 
 func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
@@ -152,7 +190,7 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 		}
 		return path
 	}
-	gp, err := readGoPackage(p.Out)
+	gp, err := readGoPackage(p.Out, p.DBArgument)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +207,7 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	// of shape changes every cache key, so old-shaped values are never
 	// decoded into new types.
 	h := sha256.New()
-	schemaSrc := map[string][]byte{}
+	var schemaSrc []sqlinfo.SourceFile
 	for _, f := range schemaFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -177,9 +215,9 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(b))
 		h.Write(b)
-		schemaSrc[rel(f)] = b
+		schemaSrc = append(schemaSrc, sqlinfo.SourceFile{Name: rel(f), Src: b})
 	}
-	schema, err := sqlinfo.LoadSchema(schemaSrc)
+	schema, err := sqlinfo.LoadSchemaFiles(schemaSrc)
 	if err != nil {
 		return nil, err
 	}
@@ -187,12 +225,16 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	var errs sqlinfo.ErrorList
 	queries := map[string]sqlinfo.Query{}
 	var sources []string
+	declared := map[string]bool{} // query names in the files, parsed or not
 	for _, f := range queryFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("codegen: %w", err)
 		}
 		sources = append(sources, rel(f))
+		for _, m := range queryNameRE.FindAllSubmatch(b, -1) {
+			declared[string(m[1])] = true
+		}
 		qs, err := sqlinfo.ParseQueryFile(rel(f), b)
 		if err != nil {
 			var l sqlinfo.ErrorList
@@ -209,16 +251,38 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	m := &pkgModel{
 		Package:       gp.Name,
 		Version:       opts.Version,
+		BuildTags:     p.BuildTags,
 		Sources:       append(sources, rel(p.Schema[0])),
 		SchemaVersion: hex.EncodeToString(h.Sum(nil))[:16],
+		Querier:       gp.HasQuerier && !p.DBArgument,
+		DBArgument:    p.DBArgument,
 	}
-	m.DBQual = "dlpg."
-	imports := map[string]bool{`"context"`: true, `"time"`: true, `"github.com/agentical/datalayer/repo"`: true}
-	imports["dlpg "+fmt.Sprintf("%q", pgImportPath)] = true
+	dlpg := qualifier(gp, "dlpg", "dlpostgres")
+	repoName := qualifier(gp, "repo", "dlrepo")
+	timeName := qualifier(gp, "time", "stdtime")
+	m.DBQual, m.Repo, m.Time = dlpg+".", repoName+".", timeName+"."
+	m.True = "true"
+	if gp.Decls["true"] {
+		m.True = "(0 == 0)" // sqlc's constant for a query named True hides true
+	}
+	if gp.Decls["int"] {
+		return nil, &sqlinfo.Error{File: rel(p.Out), Msg: fmt.Sprintf("package %s declares int (sqlc's constant for a query named Int), which hides Go's int that the repository needs: rename the query", gp.Name)}
+	}
+	imports := map[string]bool{`"context"`: true}
+	imports[importSpec(repoName, "github.com/agentical/datalayer/repo")] = true
+	imports[importSpec(dlpg, pgImportPath)] = true
+	needTime := false
 	for _, gm := range gp.Methods {
 		q, ok := queries[gm.Name]
+		if !ok && declared[gm.Name] {
+			continue // its own error is reported already
+		}
 		if !ok {
-			errs = append(errs, &sqlinfo.Error{File: rel(p.Out), Msg: fmt.Sprintf("Querier.%s has no query in %s; rerun sqlc", gm.Name, strings.Join(sources, ", "))})
+			errs = append(errs, &sqlinfo.Error{File: rel(p.Out), Msg: fmt.Sprintf("Queries.%s has no query in %s; rerun sqlc generate", gm.Name, strings.Join(sources, ", "))})
+			continue
+		}
+		if slices.Contains(reservedMethods, gm.Name) {
+			errs = append(errs, &sqlinfo.Error{File: q.File, Line: q.Line, Msg: fmt.Sprintf("query %s has the name of Repository's own method %s; rename the query", q.Name, gm.Name)})
 			continue
 		}
 		meth, merrs := buildMethod(gp, gm, q, schema)
@@ -233,8 +297,8 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 				}
 			}
 		}
-		if meth.Batch {
-			imports[importSpec("pgx", "github.com/jackc/pgx/v5")] = true
+		if meth.Cache != nil || meth.Timeout != 0 {
+			needTime = true
 		}
 		m.Methods = append(m.Methods, meth)
 	}
@@ -249,6 +313,9 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 		return nil, errs
 	}
 	imports[importSpec("pgx", "github.com/jackc/pgx/v5")] = true
+	if needTime {
+		imports[importSpec(timeName, "time")] = true
+	}
 	for imp := range imports {
 		m.Imports = append(m.Imports, imp)
 	}

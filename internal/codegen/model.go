@@ -16,6 +16,7 @@ import (
 type method struct {
 	Name    string
 	Cmd     string
+	DBArg   bool   // the Queries method takes the connection after ctx
 	Source  string // "queries/agents.sql:12"
 	Doc     []string
 	Params  []goField
@@ -31,13 +32,14 @@ type method struct {
 	Timeout  time.Duration
 	Retry    int
 	Policy   string
+	Audit    bool // -- @audit
 
 	Deps    []dep
 	Effects []effect
 	// Shape hashes the query's SQL and its result type's fields: a changed
 	// query caches under new keys even when the schema did not change.
 	Shape string
-	// RetExprs are Go expressions over the result v giving the values of
+	// RetExprs are Go expressions over the result i giving the values of
 	// returned keys.
 	RetExprs []string
 }
@@ -86,10 +88,17 @@ func (m *method) Signature() string {
 	return b.String()
 }
 
-// Call renders the arguments passed on to Queries.
+// Call renders the arguments passed on to Queries (the receiver is q).
 func (m *method) Call() string {
+	if m.DBArg {
+		return "ctx, q.conn" + m.Args()
+	}
+	return "ctx" + m.Args()
+}
+
+// Args renders the query's own arguments, each after ", ".
+func (m *method) Args() string {
 	var b strings.Builder
-	b.WriteString("ctx")
 	for _, p := range m.Params {
 		b.WriteString(", " + p.Name)
 	}
@@ -112,6 +121,7 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 	m := &method{
 		Name:     gm.Name,
 		Cmd:      q.Cmd,
+		DBArg:    gm.DBArg,
 		Source:   fmt.Sprintf("%s:%d", q.File, q.Line),
 		Doc:      gm.Doc,
 		Params:   gm.Params,
@@ -122,6 +132,7 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		Timeout:  q.Directives.Timeout,
 		Retry:    q.Directives.RetryAttempts,
 		Policy:   q.Directives.Policy,
+		Audit:    q.Directives.Audit,
 	}
 	m.Shape = shapeOf(gp, gm, q)
 	an, err := schema.Analyze(q)
@@ -137,9 +148,12 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 		return nil, append(errs, at(q.Line, "%s: %v", q.Name, err))
 	}
 	m.Write = q.IsWrite()
-	if m.Cache != nil && m.Write {
-		errs = append(errs, at(m.Cache.Line, "%s: @cache on a query that writes (%s)", q.Name, strings.Join(an.Writes, ", ")))
+	if m.Cache != nil && len(an.Writes) > 0 && len(q.Info.Writes) == 0 && !sqlinfo.IsWriteCmd(q.Cmd) {
+		// sqlinfo refuses @cache on SQL that writes; this is a write
+		// inside a function the query calls.
+		errs = append(errs, at(m.Cache.Line, "@cache on %s, which writes %s (through a function it calls): only reads can be cached", q.Name, strings.Join(an.Writes, ", ")))
 	}
+	m.Write = m.Write || len(an.Writes) > 0
 
 	if !m.CopyFrom && !m.Batch && len(gm.Params) == 1 {
 		p := gm.Params[0]
@@ -263,7 +277,7 @@ func linkKeys(ms []*method) {
 }
 
 // resultExpr returns the Go expression for result column col of a :one
-// method's result v, from the RETURNING list sqlc emitted (it expands *):
+// method's result i, from the RETURNING list sqlc emitted (it expands *):
 // sqlc declares row struct fields in column order.
 func resultExpr(gp *goPackage, gm goMethod, emitted, col string) (string, bool) {
 	if len(gm.Results) != 2 {
@@ -277,14 +291,14 @@ func resultExpr(gp *goPackage, gm goMethod, emitted, col string) (string, bool) 
 	fields, isStruct := gp.Structs[gm.Results[0]]
 	if !isStruct {
 		if len(cols) == 1 {
-			return "v", true
+			return "i", true
 		}
 		return "", false
 	}
 	if len(fields) != len(cols) {
 		return "", false
 	}
-	return "v." + fields[idx].Name, true
+	return "i." + fields[idx].Name, true
 }
 
 // returningColumns lists the output names of the last RETURNING clause.

@@ -8,6 +8,7 @@ import (
 	"go/printer"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,15 +22,19 @@ import (
 type goPackage struct {
 	Dir     string
 	Name    string
-	Methods []goMethod           // Querier methods in interface order
-	Structs map[string][]goField // struct types by name, fields in order
-	SQL     map[string]string    // query name -> SQL text sqlc emitted ($n params)
-	Imports map[string]string    // package name used in code -> import path
+	Methods []goMethod // exported methods of *Queries that take ctx first, by name
+	// HasQuerier: sqlc emitted the Querier interface (emit_interface).
+	HasQuerier bool
+	Structs    map[string][]goField // struct types by name, fields in order
+	SQL        map[string]string    // query name -> SQL text sqlc emitted ($n params)
+	Imports    map[string]string    // package name used in code -> import path
+	Decls      map[string]bool      // package-level identifiers (consts, vars, types, funcs)
 }
 
 type goMethod struct {
 	Name    string
-	Params  []goField // after ctx
+	DBArg   bool      // takes db DBTX after ctx (emit_methods_with_db_argument)
+	Params  []goField // after ctx (and db)
 	Results []string  // type expressions
 	Doc     []string
 }
@@ -41,14 +46,15 @@ type goField struct {
 
 // readGoPackage parses dir, skipping files this generator wrote (prefix
 // generatedPrefix) and tests.
-func readGoPackage(dir string) (*goPackage, error) {
+func readGoPackage(dir string, dbArgument bool) (*goPackage, error) {
 	fset := token.NewFileSet()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("codegen: read sqlc package: %w", err)
 	}
-	p := &goPackage{Dir: dir, Structs: map[string][]goField{}, SQL: map[string]string{}, Imports: map[string]string{}}
-	var querier *ast.InterfaceType
+	p := &goPackage{Dir: dir, Structs: map[string][]goField{}, SQL: map[string]string{}, Imports: map[string]string{}, Decls: map[string]bool{}}
+	unnamed := map[string]bool{} // import paths without an explicit name
+	var queryDecls []*ast.FuncDecl
 	for _, e := range entries {
 		n := e.Name()
 		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") || strings.HasPrefix(n, generatedPrefix) {
@@ -63,17 +69,22 @@ func readGoPackage(dir string) (*goPackage, error) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			name := path[strings.LastIndex(path, "/")+1:]
 			if imp.Name != nil {
-				name = imp.Name.Name
-			} else if v := strings.TrimPrefix(name, "v"); name != v && isDigits(v) {
-				// ".../pgx/v5" is package pgx
-				parts := strings.Split(path, "/")
-				name = parts[len(parts)-2]
+				p.Imports[imp.Name.Name] = path
+			} else {
+				unnamed[path] = true
 			}
-			p.Imports[name] = path
 		}
 		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if fd.Recv == nil {
+					p.Decls[fd.Name.Name] = true
+				}
+				if isQueriesMethod(fd) {
+					queryDecls = append(queryDecls, fd)
+				}
+				continue
+			}
 			gd, ok := d.(*ast.GenDecl)
 			if !ok {
 				continue
@@ -81,10 +92,18 @@ func readGoPackage(dir string) (*goPackage, error) {
 			for _, s := range gd.Specs {
 				switch s := s.(type) {
 				case *ast.TypeSpec:
+					p.Decls[s.Name.Name] = true
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						p.Decls[n.Name] = true
+					}
+				}
+				switch s := s.(type) {
+				case *ast.TypeSpec:
 					switch t := s.Type.(type) {
 					case *ast.InterfaceType:
 						if s.Name.Name == "Querier" {
-							querier = t
+							p.HasQuerier = true
 						}
 					case *ast.StructType:
 						var fields []goField
@@ -114,41 +133,130 @@ func readGoPackage(dir string) (*goPackage, error) {
 			}
 		}
 	}
-	if querier == nil {
-		return nil, fmt.Errorf("codegen: %s: no Querier interface (set emit_interface: true in sqlc.yaml)", dir)
+	if p.Name == "" {
+		return nil, fmt.Errorf("codegen: %s: no Go files; run sqlc generate first", dir)
 	}
-	for _, m := range querier.Methods.List {
-		ft, ok := m.Type.(*ast.FuncType)
-		if !ok || len(m.Names) != 1 {
-			continue
+	names, err := packageNames(dir, unnamed)
+	if err != nil {
+		return nil, err
+	}
+	for path, name := range names {
+		if _, taken := p.Imports[name]; !taken {
+			p.Imports[name] = path
 		}
-		gm := goMethod{Name: m.Names[0].Name}
-		if m.Doc != nil {
-			for _, c := range m.Doc.List {
+	}
+	for _, fd := range queryDecls {
+		gm := goMethod{Name: fd.Name.Name}
+		if fd.Doc != nil {
+			for _, c := range fd.Doc.List {
 				gm.Doc = append(gm.Doc, c.Text)
 			}
 		}
-		for i, fl := range ft.Params.List {
+		params := fd.Type.Params.List
+		for i, fl := range params {
 			typ := exprString(fset, fl.Type)
+			names := fl.Names
 			if i == 0 {
-				if typ != "context.Context" {
-					return nil, fmt.Errorf("codegen: Querier.%s: first parameter is %s, want context.Context", gm.Name, typ)
+				if len(names) > 1 {
+					// (ctx, db DBTX) never happens in sqlc output, but be safe.
+					return nil, fmt.Errorf("codegen: %s: Queries.%s: unexpected parameter list", dir, gm.Name)
 				}
+				continue // ctx context.Context, checked by isQueriesMethod
+			}
+			if i == 1 && dbArgument {
+				if typ != "DBTX" {
+					return nil, fmt.Errorf("codegen: %s: Queries.%s: second parameter is %s, want DBTX (emit_methods_with_db_argument)", dir, gm.Name, typ)
+				}
+				gm.DBArg = true
 				continue
 			}
-			for _, nm := range fl.Names {
+			for _, nm := range names {
 				gm.Params = append(gm.Params, goField{nm.Name, typ})
 			}
 		}
-		if ft.Results != nil {
-			for _, fl := range ft.Results.List {
-				gm.Results = append(gm.Results, exprString(fset, fl.Type))
+		if fd.Type.Results != nil {
+			for _, fl := range fd.Type.Results.List {
+				n := max(1, len(fl.Names))
+				for range n {
+					gm.Results = append(gm.Results, exprString(fset, fl.Type))
+				}
 			}
 		}
 		p.Methods = append(p.Methods, gm)
 	}
 	slices.SortStableFunc(p.Methods, func(a, b goMethod) int { return strings.Compare(a.Name, b.Name) })
 	return p, nil
+}
+
+// isQueriesMethod reports whether fd is an exported method of *Queries
+// whose first parameter is ctx context.Context: a query method (WithTx and
+// the like are not).
+func isQueriesMethod(fd *ast.FuncDecl) bool {
+	if fd.Recv == nil || len(fd.Recv.List) != 1 || !fd.Name.IsExported() {
+		return false
+	}
+	st, ok := fd.Recv.List[0].Type.(*ast.StarExpr)
+	if !ok {
+		return false
+	}
+	if id, ok := st.X.(*ast.Ident); !ok || id.Name != "Queries" {
+		return false
+	}
+	ps := fd.Type.Params.List
+	if len(ps) == 0 {
+		return false
+	}
+	sel, ok := ps[0].Type.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Context" {
+		return false
+	}
+	id, ok := sel.X.(*ast.Ident)
+	return ok && id.Name == "context"
+}
+
+// packageNames returns the package name of every import path: the
+// conventional name (last element, without a /vN suffix) when it is a Go
+// identifier, and otherwise the name the go command reads from the
+// package's source (a path ending in pgvector-go names package pgvector).
+func packageNames(dir string, paths map[string]bool) (map[string]string, error) {
+	out := map[string]string{}
+	var ask []string
+	for path := range paths {
+		elems := strings.Split(path, "/")
+		last := elems[len(elems)-1]
+		if v := strings.TrimPrefix(last, "v"); v != last && isDigits(v) && len(elems) > 1 {
+			last = elems[len(elems)-2] // ".../pgx/v5" is package pgx
+		}
+		if token.IsIdentifier(last) && !strings.HasPrefix(path, "gopkg.in/") {
+			out[path] = last
+			continue
+		}
+		ask = append(ask, path)
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	slices.Sort(ask)
+	cmd := exec.Command("go", append([]string{"list", "-find", "-e", "-f", "{{.ImportPath}} {{.Name}}"}, ask...)...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("codegen: %s: go list %s: %v\n%s", dir, strings.Join(ask, " "), err, stderr.String())
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		path, name, ok := strings.Cut(l, " ")
+		if ok && name != "" {
+			out[path] = name
+		}
+	}
+	for _, path := range ask {
+		if _, ok := out[path]; !ok {
+			return nil, fmt.Errorf("codegen: %s: cannot find the package name of import %q (go list found no package; run go mod tidy)", dir, path)
+		}
+	}
+	return out, nil
 }
 
 func isDigits(s string) bool {

@@ -64,6 +64,8 @@ type Postgres struct {
 	dir     string
 	binDir  string
 	logPath string
+	args    []string  // postgres arguments, for Up after Down
+	id      *identity // OS user the server runs as; nil: this process's
 
 	mu      sync.Mutex
 	p       *proc
@@ -160,7 +162,7 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err er
 		}
 		err = waitPostgres(ctx, p, port)
 		if err == nil {
-			s.port, s.p = port, p
+			s.port, s.p, s.args, s.id = port, p, args, id
 			return s, nil
 		}
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

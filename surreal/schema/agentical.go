@@ -99,15 +99,17 @@ func Memories(ctx context.Context, q surreal.Querier, agent models.RecordID, lim
 		map[string]any{"agent": &agent, "limit": limit})
 }
 
-// Know records agent -> knows -> concept.
+// Know records agent -> knows -> concept. A missing agent or concept is
+// ErrNotFound (surreal.RelateChecked): no dangling edge is created.
 func Know(ctx context.Context, q surreal.Querier, agent, concept models.RecordID, confidence float64) error {
-	_, err := surreal.Relate[map[string]any](ctx, q, agent, "knows", concept, map[string]any{"confidence": confidence})
+	_, err := surreal.RelateChecked[map[string]any](ctx, q, agent, "knows", concept, map[string]any{"confidence": confidence})
 	return err
 }
 
-// RelateConcepts records a -> relates_to -> b.
+// RelateConcepts records a -> relates_to -> b. A missing concept is
+// surreal.ErrNotFound.
 func RelateConcepts(ctx context.Context, q surreal.Querier, a, b models.RecordID) error {
-	_, err := surreal.Relate[map[string]any](ctx, q, a, "relates_to", b, nil)
+	_, err := surreal.RelateChecked[map[string]any](ctx, q, a, "relates_to", b, nil)
 	return err
 }
 
@@ -126,8 +128,8 @@ func ConceptsWithinTwoHops(ctx context.Context, q surreal.Querier, agent models.
 // ErrCycle is returned by DependOn when the dependency would close a cycle.
 var ErrCycle = errors.New("schema: workflow dependency cycle")
 
-// DependOn records workflow -> depends_on -> dep, refusing self-dependencies
-// and cycles.
+// DependOn records workflow -> depends_on -> dep, refusing self-dependencies,
+// cycles and missing workflows (surreal.ErrNotFound).
 func DependOn(ctx context.Context, s *surreal.Store, workflow, dep models.RecordID) error {
 	if workflow == dep {
 		return fmt.Errorf("%w: %v depends on itself", ErrCycle, workflow)
@@ -142,7 +144,7 @@ func DependOn(ctx context.Context, s *surreal.Store, workflow, dep models.Record
 				return fmt.Errorf("%w: %v already depends on %v", ErrCycle, dep, workflow)
 			}
 		}
-		_, err = surreal.Relate[map[string]any](ctx, tx, workflow, "depends_on", dep, nil)
+		_, err = surreal.RelateChecked[map[string]any](ctx, tx, workflow, "depends_on", dep, nil)
 		return err
 	})
 }

@@ -16,6 +16,11 @@ type Analysis struct {
 	// Reads are the base tables (and materialized views) the result depends
 	// on: views expanded, sorted.
 	Reads []string
+	// Outside are the Reads the schema does not define: system catalogs
+	// (pg_catalog, information_schema) or tables created elsewhere. No write
+	// the generator sees changes them, so caching such a read needs
+	// volatile-ok.
+	Outside []string
 	// Writes are the tables the SQL writes, including inside SQL functions
 	// from the schema that it calls.
 	Writes []string
@@ -88,18 +93,16 @@ func (s *Schema) AnalyzeAll(qs []Query) ([]Analysis, error) {
 	return out, ec.err()
 }
 
-// Analyze resolves a parsed query against the schema: unknown tables are
-// errors (a misspelt name would silently never invalidate), views are
-// expanded, keys are detected and the invalidation set is computed.
+// Analyze resolves a parsed query against the schema: tables it does not
+// define (system catalogs) are listed in Outside and make @cache an error
+// without volatile-ok, views are expanded, keys are detected and the invalidation set is computed.
 func (s *Schema) Analyze(q Query) (Analysis, error) {
 	var ec errs
 	an := Analysis{Query: q, Writes: slices.Clone(q.Info.Writes)}
 
 	reads := map[string]bool{}
 	for _, r := range q.Info.Reads {
-		if !s.expand(r, reads, map[string]bool{}) {
-			ec.add(q.File, q.SQLLine, "query %s reads unknown table %s", q.Name, r)
-		}
+		s.expand(r, reads, map[string]bool{})
 	}
 	// Tables read through views or functions are read a second, unpinned
 	// time: they can have no read key.
@@ -112,12 +115,24 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	fnWrites := map[string]bool{}
 	fnVol := s.functionEffects(&q, reads, indirect, fnWrites, &ec)
 	an.Reads = keysOf(reads)
+	for _, r := range an.Reads {
+		if _, ok := s.Tables[r]; !ok {
+			an.Outside = append(an.Outside, r)
+		}
+	}
 	an.Volatile = append(slices.Clone(q.Info.Volatile), fnVol...)
 	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(fnVol) > 0 {
 		ec.add(q.File, c.Line, "@cache on %s, which uses %s (line %d); add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
 			q.Name, fnVol[0].What, q.SQLLine+lineOf(q.SQL, fnVol[0].Offset))
 	}
-	if c := q.Directives.Cache; c != nil && !c.VolatileOK && len(an.Reads) == 0 && len(q.Info.Reads) == 0 {
+	// One refusal per query: a volatile one (here or in ParseQueryFile)
+	// makes the two below redundant.
+	refused := len(an.Volatile) > 0 || q.IsWrite()
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && !refused && len(an.Outside) > 0 {
+		ec.add(q.File, c.Line, "@cache on %s, which reads %s, not a table of the schema (a system catalog, or created outside the schema files): no write the generator sees invalidates it; add volatile-ok to @cache if expiry by TTL alone is acceptable",
+			q.Name, an.Outside[0])
+	}
+	if c := q.Directives.Cache; c != nil && !c.VolatileOK && !refused && len(an.Reads) == 0 && len(q.Info.Reads) == 0 && !q.IsWrite() {
 		ec.add(q.File, c.Line, "@cache on %s, which reads no table: no write would ever invalidate it; add volatile-ok if only the TTL should expire it", q.Name)
 	}
 	for _, w := range q.Info.Writes {
@@ -131,7 +146,13 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	seed := map[string]op{}
 	for _, w := range q.Info.Writes {
 		if _, ok := s.Tables[w]; !ok {
-			ec.add(q.File, q.SQLLine, "query %s writes unknown table %s (writes through views are not supported)", q.Name, w)
+			// A write through a view changes its base tables; a table the
+			// schema does not define is invalidated by its name alone.
+			base := map[string]bool{}
+			s.expand(w, base, map[string]bool{})
+			for b := range base {
+				seed[b] |= opAll
+			}
 			continue
 		}
 		seed[w] |= q.Info.writeOps[w]
@@ -189,15 +210,21 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	return an, nil
 }
 
-// expand adds r, or the base relations of view r, to out.
+// expand adds r, or the base relations of view r, to out. A name the
+// schema does not define (a system catalog, information_schema) is added as
+// it is, and expand reports false.
 func (s *Schema) expand(r string, out, seen map[string]bool) bool {
 	if _, ok := s.Tables[r]; ok {
 		out[r] = true
 		return true
 	}
 	v, ok := s.Views[r]
-	if !ok || seen[r] {
-		return ok
+	if !ok {
+		out[r] = true
+		return false
+	}
+	if seen[r] {
+		return true
 	}
 	seen[r] = true
 	all := true

@@ -83,7 +83,10 @@ func analyzeSQL(sql string) (info Info, serr *sqlErr) {
 		return info, &sqlErr{0, "syntax error: " + err.Error()}
 	}
 	if n := len(tree.Stmts); n != 1 {
-		return info, &sqlErr{0, fmt.Sprintf("want exactly one statement, found %d", n)}
+		if n == 0 {
+			return info, &sqlErr{0, "no statement"}
+		}
+		return info, &sqlErr{int(tree.Stmts[1].StmtLocation), fmt.Sprintf("holds %d statements, and sqlc's generated code runs only the first: give each statement its own \"-- name:\" query", n)}
 	}
 	root := tree.Stmts[0].Stmt
 	a := &analyzer{
@@ -453,6 +456,10 @@ var volatileFuncs = map[string]bool{
 	"pg_sleep": true, "pg_sleep_for": true, "pg_sleep_until": true,
 	"pg_advisory_lock": true, "pg_try_advisory_lock": true,
 	"pg_advisory_xact_lock": true, "pg_try_advisory_xact_lock": true,
+	"pg_advisory_lock_shared": true, "pg_try_advisory_lock_shared": true,
+	"pg_advisory_xact_lock_shared": true, "pg_try_advisory_xact_lock_shared": true,
+	"pg_advisory_unlock": true, "pg_advisory_unlock_shared": true, "pg_advisory_unlock_all": true,
+	"pg_notify": true, "set_config": true,
 }
 
 func volatileSVF(op pg.SQLValueFunctionOp) string {

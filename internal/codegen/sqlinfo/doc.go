@@ -17,9 +17,11 @@
 // # Directives
 //
 // Comment lines "-- @name args" directly under "-- name:" and before the SQL
-// (ordinary comments may be mixed in). See Directives for the grammar. A
-// directive anywhere else (above "-- name:", inside or after the SQL), an
-// unknown or repeated directive, a bad duration or option are errors. @cache
+// (ordinary comments may be mixed in). See Directives for the grammar. One
+// of these directives anywhere else (above "-- name:", inside or after the
+// SQL), an unknown or repeated directive under "-- name:" (sqlc's own @param
+// and @sqlc-vet-disable excepted), a bad duration or option are errors;
+// other "-- @" comments outside the header are ordinary comments. @cache
 // is an error on write commands (:exec, :execrows, :execresult, :execlastid,
 // :copyfrom, :batchexec), on :batchone/:batchmany, on SQL that writes (e.g. a
 // data-modifying CTE under :one), and on SQL with a volatile function or a
@@ -39,6 +41,10 @@
 // like PostgreSQL scopes them and never reported as tables. Names are
 // normalised: unquoted identifiers lower-cased, "public." dropped, other
 // schemas kept as "schema.table". Reading a view reads its base relations.
+// A relation the schema does not define (pg_catalog, information_schema, a
+// table created elsewhere) is never an error: Analysis.Outside lists it and
+// @cache on such a read needs volatile-ok. Writing a view invalidates its
+// base relations.
 // Calls to functions defined in the schema are resolved by name: a
 // LANGUAGE sql body's tables join the read set (and lose read keys, being
 // read a second time) and its writes join the write set (table-wide); a

@@ -64,6 +64,7 @@ func (q *Query) IsWrite() bool { return IsWriteCmd(q.Cmd) || len(q.Info.Writes) 
 //	@retry attempts=N                                   total attempts, 1 = no retry
 //	@policy NAME                                        named policy profile from config
 //	@invalidates t1, t2                                 extra tables a write changes (triggers)
+//	@audit                                              record actor, method, tables, keys with the write
 //
 // D is a Go duration ("1m30s"), strictly positive.
 type Directives struct {
@@ -73,6 +74,8 @@ type Directives struct {
 	RetryAttempts int           // 0: config default; else total attempts >= 1
 	Policy        string        // "": config default
 	Invalidates   []string      // normalised table names, sorted, deduplicated
+	Audit         bool          // @audit: the write is recorded in the audit table, in its transaction
+	AuditLine     int           // line of @audit
 }
 
 // CacheSpec is a parsed @cache directive.
@@ -91,7 +94,18 @@ var (
 	identRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
-var knownDirectives = []string{"cache", "cache-unsafe", "invalidates", "nocache", "policy", "retry", "timeout"}
+var knownDirectives = []string{"audit", "cache", "cache-unsafe", "invalidates", "nocache", "policy", "retry", "timeout"}
+
+// sqlcFlags are sqlc's own "-- @" comment flags; they are sqlc's business.
+var sqlcFlags = []string{"param", "sqlc-vet-disable"}
+
+// misplacedDirective reports whether line is one of our directives (not an
+// ordinary comment that happens to start with "-- @") outside the lines
+// directly under "-- name:".
+func misplacedDirective(line string) bool {
+	m := directiveRE.FindStringSubmatch(line)
+	return m != nil && slices.Contains(knownDirectives, m[1])
+}
 
 // ParseQueryFile splits an sqlc query file into its named queries, parses the
 // directives under each "-- name:" line and analyses each statement's SQL.
@@ -118,7 +132,7 @@ func ParseQueryFile(filename string, src []byte) ([]Query, error) {
 		firstHead = heads[0].line
 	}
 	for i := 0; i < firstHead; i++ {
-		if directiveRE.MatchString(lines[i]) {
+		if misplacedDirective(lines[i]) {
 			ec.add(filename, i+1, "directive outside a query: directives go directly under \"-- name:\"")
 		}
 	}
@@ -151,9 +165,10 @@ func ParseQueryFile(filename string, src []byte) ([]Query, error) {
 			break
 		}
 		// The rest is SQL; a directive in it is misplaced (and sqlc would
-		// leave it in the statement or attach it to the next query).
+		// leave it in the statement or attach it to the next query). Other
+		// comments starting with "-- @" are ordinary comments.
 		for j := i; j < end; j++ {
-			if directiveRE.MatchString(lines[j]) {
+			if misplacedDirective(lines[j]) {
 				ec.add(filename, j+1, "directive inside or after the SQL of %s: directives go directly under \"-- name:\"", hd.name)
 			}
 		}
@@ -189,9 +204,20 @@ func validate(ec *errs, q *Query) {
 			ec.add(q.File, d.Cache.Line, "@cache on %s, which writes %s: only reads can be cached", q.Name, strings.Join(q.Info.Writes, ", "))
 		case len(q.Info.Volatile) > 0 && !d.Cache.VolatileOK:
 			v := q.Info.Volatile[0]
+			if strings.HasPrefix(v.What, "FOR ") {
+				ec.add(q.File, d.Cache.Line, "@cache on %s, which locks the rows it reads (%s): a cached result would skip the lock; remove @cache (add volatile-ok only if the lock does not matter outside transactions)",
+					q.Name, v.What)
+				break
+			}
 			ec.add(q.File, d.Cache.Line, "@cache on %s, which uses volatile %s (line %d): its result changes without a table write; add volatile-ok (or @cache-unsafe) if a cached value is acceptable",
 				q.Name, v.What, q.SQLLine+lineOf(q.SQL, v.Offset))
 		}
+	}
+	if d.Audit && !q.IsWrite() {
+		ec.add(q.File, d.AuditLine, "@audit on read %s: only writes are audited", q.Name)
+	}
+	if d.Audit && strings.HasPrefix(q.Cmd, ":batch") {
+		ec.add(q.File, d.AuditLine, "@audit on %s %s: batches cannot be audited (use a single-statement method)", q.Cmd, q.Name)
 	}
 	if len(d.Invalidates) > 0 && !q.IsWrite() {
 		ec.add(q.File, q.Line, "@invalidates on read %s: only writes invalidate", q.Name)
@@ -206,6 +232,9 @@ func parseDirectives(ec *errs, file string, lines []string, idx []int) Directive
 		ln := i + 1
 		m := directiveRE.FindStringSubmatch(lines[i])
 		name, args := m[1], m[2]
+		if slices.Contains(sqlcFlags, name) {
+			continue
+		}
 		if !slices.Contains(knownDirectives, name) {
 			ec.add(file, ln, "unknown directive @%s (known: @%s)", name, strings.Join(knownDirectives, ", @"))
 			continue
@@ -262,6 +291,11 @@ func parseDirectives(ec *errs, file string, lines []string, idx []int) Directive
 				continue
 			}
 			d.Policy = args
+		case "audit":
+			if args != "" {
+				ec.add(file, ln, "@audit takes no arguments, got %q", args)
+			}
+			d.Audit, d.AuditLine = true, ln
 		case "invalidates":
 			names := strings.FieldsFunc(args, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 			if len(names) == 0 {

@@ -82,18 +82,37 @@ type View struct {
 // content), applied in file-name order. It understands CREATE TABLE (column
 // and table constraints, INHERITS, PARTITION OF), ALTER TABLE ADD COLUMN /
 // ADD CONSTRAINT / DROP CONSTRAINT, CREATE UNIQUE INDEX (non-partial, plain
-// columns), CREATE VIEW, CREATE MATERIALIZED VIEW and CREATE TABLE AS, and
-// ignores other statements (types, functions, extensions, comments, grants).
+// columns), CREATE VIEW, CREATE MATERIALIZED VIEW, CREATE TABLE AS, RENAME
+// (tables, views, columns, constraints), SET SCHEMA and DROP TABLE / VIEW,
+// and ignores other statements (types, functions, extensions, comments,
+// grants) and ALTERs of relations it does not model (sequences).
 func LoadSchema(files map[string][]byte) (*Schema, error) {
+	ordered := make([]SourceFile, 0, len(files))
+	for _, n := range keysOf(files) {
+		ordered = append(ordered, SourceFile{Name: n, Src: files[n]})
+	}
+	return LoadSchemaFiles(ordered)
+}
+
+// SourceFile is one SQL file: its name for messages and its content.
+type SourceFile struct {
+	Name string
+	Src  []byte
+}
+
+// LoadSchemaFiles is LoadSchema with the files applied in the order given,
+// the way sqlc reads a schema (paths in configuration order, a directory's
+// files by name). Each file is read as sqlc reads migrations: the rollback
+// part of goose, sql-migrate, tern and dbmate files is ignored, and so are
+// psql meta-command lines (pg_dump's \restrict); the DDL is applied in
+// order, so ALTER TABLE ... RENAME TO, RENAME COLUMN, SET SCHEMA and DROP
+// TABLE followed by a new CREATE TABLE give the final shape.
+func LoadSchemaFiles(files []SourceFile) (*Schema, error) {
 	s := &Schema{Tables: map[string]*Table{}, Views: map[string]*View{}, Functions: map[string]*Function{}}
 	var ec errs
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, file := range names {
-		src := string(files[file])
+	for _, f := range files {
+		file := f.Name
+		src := migrationUp(string(f.Src))
 		tree, err := pg.Parse(src)
 		if err != nil {
 			line := 1
@@ -164,10 +183,11 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 		}
 		t, ok := s.Tables[relName(at.Relation)]
 		if !ok {
-			if at.MissingOk {
-				return nil
-			}
-			return fmt.Errorf("ALTER TABLE of unknown table %s", relName(at.Relation))
+			// A relation the schema does not model (a sequence, as in
+			// pg_dump's ALTER TABLE ... OWNER TO; a foreign table): sqlc
+			// has checked the DDL, and reads of it count as outside the
+			// schema.
+			return nil
 		}
 		for _, c := range at.Cmds {
 			cmd := c.GetAlterTableCmd()
@@ -196,7 +216,7 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 		}
 		t, ok := s.Tables[relName(ix.Relation)]
 		if !ok {
-			return fmt.Errorf("CREATE INDEX on unknown table %s", relName(ix.Relation))
+			return nil // a relation the schema does not model, see ALTER TABLE
 		}
 		var cols []string
 		for _, p := range ix.IndexParams {
@@ -211,6 +231,12 @@ func (s *Schema) apply(n *pg.Node, file string, line int) error {
 			name = defaultName(t.Name, cols, "idx")
 		}
 		t.UniqueKeys = append(t.UniqueKeys, UniqueKey{Name: name, Columns: cols})
+	case n.GetRenameStmt() != nil:
+		s.rename(n.GetRenameStmt())
+	case n.GetAlterObjectSchemaStmt() != nil:
+		s.setSchema(n.GetAlterObjectSchemaStmt())
+	case n.GetDropStmt() != nil:
+		s.drop(n.GetDropStmt())
 	case n.GetCreateFunctionStmt() != nil:
 		return s.createFunction(n.GetCreateFunctionStmt())
 	case n.GetCreateTrigStmt() != nil:

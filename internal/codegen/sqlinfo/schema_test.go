@@ -3,6 +3,7 @@ package sqlinfo_test
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -142,8 +143,6 @@ func TestLoadSchemaErrors(t *testing.T) {
 	}{
 		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES nope);")},
 			[]string{"a.sql:3: table b: foreign key b_id_fkey references unknown table nope"}},
-		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\nALTER TABLE zz ADD COLUMN x int;")},
-			[]string{"a.sql:2: ALTER TABLE of unknown table zz"}},
 		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);\nCREATE TABLE a (id int);")},
 			[]string{"a.sql:2: table a defined twice"}},
 		{map[string][]byte{"a.sql": []byte("CREATE TABLE a (id int);"), "b.sql": []byte("\nCREATE TABLE (;")},
@@ -352,7 +351,7 @@ func TestInvalidatesDirective(t *testing.T) {
 func TestAnalyzeErrors(t *testing.T) {
 	s := loadTestSchema(t)
 	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte(
-		"-- name: A :one\nSELECT * FROM nope WHERE id = $1;\n"+
+		"-- name: A :one\n-- @cache ttl=1m\nSELECT * FROM nope WHERE id = $1;\n"+
 			"-- name: B :exec\n-- @invalidates ghost\nDELETE FROM users WHERE id = $1;\n"+
 			"-- name: C :exec\nUPDATE active_agents SET name = 'x';\n"+
 			"-- name: D :one\nSELECT * FROM users WHERE id = $1;\n"))
@@ -361,9 +360,8 @@ func TestAnalyzeErrors(t *testing.T) {
 	}
 	as, err := s.AnalyzeAll(qs)
 	want := []string{
-		"q.sql:2: query A reads unknown table nope",
-		"q.sql:3: @invalidates names unknown table ghost",
-		"q.sql:7: query C writes unknown table active_agents",
+		"q.sql:2: @cache on A, which reads nope, not a table of the schema",
+		"q.sql:4: @invalidates names unknown table ghost",
 	}
 	var list sqlinfo.ErrorList
 	if !errors.As(err, &list) || len(list) != len(want) {
@@ -374,8 +372,29 @@ func TestAnalyzeErrors(t *testing.T) {
 			t.Errorf("error %d = %q, want prefix %q", i, list[i], w)
 		}
 	}
-	if len(as) != 1 || as[0].Query.Name != "D" {
-		t.Errorf("good queries not returned alongside errors: %d", len(as))
+	if len(as) != 2 || as[0].Query.Name != "C" || as[1].Query.Name != "D" {
+		t.Fatalf("good queries not returned alongside errors: %d", len(as))
+	}
+	// A write through a view invalidates the view's base tables.
+	if got := strings.Join(as[0].Invalidates, ","); !strings.Contains(got, "agents") || !strings.Contains(got, "users") {
+		t.Errorf("write through view invalidates %q, want agents and users", got)
+	}
+}
+
+// TestOutsideSchemaReads: reads of system catalogs are never fatal; they are
+// listed in Outside, and only @cache without volatile-ok is refused.
+func TestOutsideSchemaReads(t *testing.T) {
+	s := loadTestSchema(t)
+	a := analyze(t, s, ":many", "SELECT table_name FROM information_schema.tables JOIN agents ON true")
+	if got := strings.Join(a.Outside, ","); got != "information_schema.tables" {
+		t.Errorf("Outside = %q", got)
+	}
+	qs, err := sqlinfo.ParseQueryFile("q.sql", []byte("-- name: A :many\n-- @cache ttl=1m volatile-ok\nSELECT * FROM pg_catalog.pg_tables;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Analyze(qs[0]); err != nil {
+		t.Errorf("volatile-ok should allow caching a catalog read: %v", err)
 	}
 }
 
@@ -627,4 +646,65 @@ func TestInsertOnly(t *testing.T) {
 			t.Errorf("%s: InsertOnly = %v, want %v", c.sql, got, c.want)
 		}
 	}
+}
+
+// TestMigrationDirectory: a schema given as migrations is applied in order,
+// as sqlc applies it: renames, schema moves and drop-then-create give the
+// final shape, rollback sections and psql meta-commands are ignored.
+func TestMigrationDirectory(t *testing.T) {
+	files := []sqlinfo.SourceFile{
+		{Name: "001_init.sql", Src: []byte(`-- +goose Up
+CREATE TABLE authors (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE books (id bigserial PRIMARY KEY, author_id bigint REFERENCES authors ON DELETE CASCADE);
+CREATE TABLE scratch (id int PRIMARY KEY);
+CREATE TABLE drafts (id int PRIMARY KEY);
+-- +goose Down
+DROP TABLE books;
+DROP TABLE authors;
+`)},
+		{Name: "002_rename.sql", Src: []byte(`\restrict abc
+ALTER TABLE authors RENAME TO writers;
+ALTER TABLE writers RENAME COLUMN name TO full_name;
+CREATE SCHEMA archive;
+ALTER TABLE drafts SET SCHEMA archive;
+DROP TABLE scratch;
+CREATE TABLE scratch (key text PRIMARY KEY);
+ALTER TABLE public.some_seq OWNER TO postgres;
+\unrestrict abc
+-- migrate:down
+DROP TABLE writers;
+`)},
+	}
+	s, err := sqlinfo.LoadSchemaFiles(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Tables["writers"]
+	if w == nil || s.Tables["authors"] != nil {
+		t.Fatalf("rename: tables %v", keys(s.Tables))
+	}
+	if got := fmt.Sprint(w.Columns, w.UniqueKeys[0].Columns); got != "[id full_name] [full_name]" {
+		t.Errorf("rename column: %s", got)
+	}
+	if fk := s.Tables["books"].ForeignKeys[0]; fk.RefTable != "writers" {
+		t.Errorf("foreign key still references %s", fk.RefTable)
+	}
+	if s.Tables["archive.drafts"] == nil || s.Tables["drafts"] != nil {
+		t.Errorf("set schema: tables %v", keys(s.Tables))
+	}
+	if sc := s.Tables["scratch"]; sc == nil || strings.Join(sc.Columns, ",") != "key" {
+		t.Errorf("drop then create: %+v", sc)
+	}
+	if got := strings.Join(s.CascadeClosure([]string{"writers"}), ","); got != "books,writers" {
+		t.Errorf("cascade after rename: %s", got)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

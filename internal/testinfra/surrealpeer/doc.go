@@ -37,7 +37,10 @@
 //     the engine; a query can therefore never return such a map as a result
 //     through the peer.
 //   - Only the cbor subprotocol is served; there is no HTTP /sql, /key or
-//     /signin endpoint, only GET /health and GET /version.
+//     /signin endpoint, only GET /health, GET /version, and GET|POST /export
+//     and POST /import as on a real server (SurrealQL text; root user by
+//     HTTP Basic auth only; Surreal-NS/Surreal-DB headers; one transfer at
+//     a time).
 //   - Storage is in memory unless Config.DataDir is set (surrealkv), so data
 //     survives a restart only with DataDir.
 package surrealpeer

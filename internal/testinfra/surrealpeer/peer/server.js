@@ -56,8 +56,82 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/plain" }).end(String(engineVersion));
     return;
   }
+  if ((req.method === "GET" || req.method === "POST") && url === "/export") {
+    serveTransfer(req, res, "export");
+    return;
+  }
+  if (req.method === "POST" && url === "/import") {
+    serveTransfer(req, res, "import");
+    return;
+  }
   res.writeHead(404).end();
 });
+
+// Export and import run on the engine's default session, which only they
+// use; one at a time, since each first selects its namespace and database.
+let transferQueue = Promise.resolve();
+
+// serveTransfer answers GET|POST /export (SurrealQL text of one database)
+// and POST /import (SurrealQL text applied to one database) like a real
+// server: the root user's credentials as HTTP Basic auth, the target in the
+// Surreal-NS / Surreal-DB headers (NS / DB accepted too), export options as a
+// JSON body.
+function serveTransfer(req, res, kind) {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    transferQueue = transferQueue.then(() => transfer(req, res, kind, Buffer.concat(chunks))).catch((err) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end(String(err?.message ?? err));
+    });
+  });
+}
+
+async function transfer(req, res, kind, body) {
+  const auth = String(req.headers["authorization"] ?? "");
+  let user = "", pass = "";
+  if (auth.startsWith("Basic ")) {
+    const dec = Buffer.from(auth.slice(6), "base64").toString("utf8");
+    const i = dec.indexOf(":");
+    if (i >= 0) [user, pass] = [dec.slice(0, i), dec.slice(i + 1)];
+  }
+  if (user !== rootUser || pass !== rootPass) {
+    res.writeHead(401, { "content-type": "text/plain" }).end("There was a problem with authentication");
+    return;
+  }
+  const ns = req.headers["surreal-ns"] ?? req.headers["ns"];
+  const db = req.headers["surreal-db"] ?? req.headers["db"];
+  if (!ns || !db) {
+    res.writeHead(400, { "content-type": "text/plain" }).end("Specify a namespace and database (Surreal-NS, Surreal-DB headers)");
+    return;
+  }
+  const used = Buffer.from(await engine.execute(encodeRequest("use", [String(ns), String(db)], null)));
+  if (isErrorMap(used)) {
+    res.writeHead(400, { "content-type": "text/plain" }).end(JSON.stringify(codec.decode(used)));
+    return;
+  }
+  if (kind === "export") {
+    let opts = {};
+    if (body.length > 0) {
+      try {
+        opts = JSON.parse(body.toString("utf8"));
+      } catch (err) {
+        res.writeHead(400, { "content-type": "text/plain" }).end(`export options: ${err.message}`);
+        return;
+      }
+    }
+    const sql = await engine.export(codec.encode(opts));
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(sql);
+    return;
+  }
+  try {
+    await engine.import(body.toString("utf8"));
+  } catch (err) {
+    res.writeHead(400, { "content-type": "text/plain" }).end(String(err?.message ?? err));
+    return;
+  }
+  res.writeHead(200, { "content-type": "application/json" }).end("[]");
+}
 
 const wss = new WebSocketServer({
   noServer: true,

@@ -17,15 +17,14 @@ import (
 const SchemaVersion = "582110a4aefa9738"
 
 // Repository is Queries with cache-aside reads, resilience policies around
-// every call, and cache invalidation after every successful write. It
-// satisfies Querier. Build one with NewRepository; use InTx or WithTx for
-// transactions.
+// every call, and cache invalidation after every successful write. It satisfies Querier.
+// Build one with NewRepository; use InTx or WithTx for transactions.
 type Repository struct {
-	db   repo.DB   // the pool, for InTx
-	conn repo.DBTX // the pool or the transaction, errors translated
-	q    *Queries
-	rt   *repo.Runtime
-	tx   *repo.Tx // nil outside a transaction
+	db      repo.DB   // the pool, for InTx
+	conn    repo.DBTX // the pool or the transaction, errors translated
+	queries *Queries
+	rt      *repo.Runtime
+	tx      *repo.Tx // nil outside a transaction
 }
 
 var _ Querier = (*Repository)(nil)
@@ -34,7 +33,7 @@ var _ Querier = (*Repository)(nil)
 // holds the cache, the policies and the observer.
 func NewRepository(db repo.DB, rt *repo.Runtime) *Repository {
 	conn := dlpg.Translate(db)
-	return &Repository{db: db, conn: conn, q: New(conn), rt: rt}
+	return &Repository{db: db, conn: conn, queries: New(conn), rt: rt}
 }
 
 // Runtime returns the repository's runtime.
@@ -48,7 +47,7 @@ func (r *Repository) Runtime() *repo.Runtime { return r.rt }
 func (r *Repository) WithTx(tx pgx.Tx) (*Repository, *repo.Tx) {
 	t := r.rt.NewTx()
 	conn := dlpg.Translate(tx)
-	return &Repository{db: r.db, conn: conn, q: New(conn), rt: r.rt, tx: t}, t
+	return &Repository{db: r.db, conn: conn, queries: New(conn), rt: r.rt, tx: t}, t
 }
 
 // InTx runs fn in a transaction (see dlpg.InTx for the retry rules:
@@ -195,52 +194,52 @@ var (
 )
 
 // Wraps Queries.AddBook (queries/queries.sql:14).
-func (r *Repository) AddBook(ctx context.Context, arg AddBookParams) (Book, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAddBook, []any{arg.Isbn, arg.AuthorID, arg.Title, arg.Price, arg.Published}, func(ctx context.Context) (Book, error) {
-		return r.q.AddBook(ctx, arg)
-	}, func(v Book) []any { return []any{v.Isbn, v.AuthorID, v.Title} })
+func (q *Repository) AddBook(ctx context.Context, arg AddBookParams) (Book, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAddBook, []interface{}{arg.Isbn, arg.AuthorID, arg.Title, arg.Price, arg.Published}, func(ctx context.Context) (Book, error) {
+		return q.queries.AddBook(ctx, arg)
+	}, func(i Book) []interface{} { return []interface{}{i.Isbn, i.AuthorID, i.Title} })
 }
 
 // Wraps Queries.AddReview (queries/queries.sql:31).
-func (r *Repository) AddReview(ctx context.Context, arg AddReviewParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodAddReview, []any{arg.Isbn, arg.Stars, arg.Body}, func(ctx context.Context) (int64, error) {
-		return r.q.AddReview(ctx, arg)
-	}, func(v int64) []any { return []any{v} })
+func (q *Repository) AddReview(ctx context.Context, arg AddReviewParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodAddReview, []interface{}{arg.Isbn, arg.Stars, arg.Body}, func(ctx context.Context) (int64, error) {
+		return q.queries.AddReview(ctx, arg)
+	}, func(i int64) []interface{} { return []interface{}{i} })
 }
 
 // @cache ttl=1m
 //
 // Wraps Queries.AverageStars (queries/queries.sql:34).
-func (r *Repository) AverageStars(ctx context.Context, isbn string) (AverageStarsRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodAverageStars, []any{isbn}, func(ctx context.Context) (AverageStarsRow, error) {
-		return r.q.AverageStars(ctx, isbn)
+func (q *Repository) AverageStars(ctx context.Context, isbn string) (AverageStarsRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodAverageStars, []interface{}{isbn}, func(ctx context.Context) (AverageStarsRow, error) {
+		return q.queries.AverageStars(ctx, isbn)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=30s
 //
 // Wraps Queries.BooksByAuthor (queries/queries.sql:23).
-func (r *Repository) BooksByAuthor(ctx context.Context, id int64) ([]Book, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodBooksByAuthor, []any{id}, func(ctx context.Context) ([]Book, error) {
-		return r.q.BooksByAuthor(ctx, id)
+func (q *Repository) BooksByAuthor(ctx context.Context, id int64) ([]Book, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodBooksByAuthor, []interface{}{id}, func(ctx context.Context) ([]Book, error) {
+		return q.queries.BooksByAuthor(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.CreateAuthor (queries/queries.sql:1).
-func (r *Repository) CreateAuthor(ctx context.Context, arg CreateAuthorParams) (Author, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodCreateAuthor, []any{arg.Name, arg.Country}, func(ctx context.Context) (Author, error) {
-		return r.q.CreateAuthor(ctx, arg)
-	}, func(v Author) []any { return []any{v.ID} })
+func (q *Repository) CreateAuthor(ctx context.Context, arg CreateAuthorParams) (Author, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodCreateAuthor, []interface{}{arg.Name, arg.Country}, func(ctx context.Context) (Author, error) {
+		return q.queries.CreateAuthor(ctx, arg)
+	}, func(i Author) []interface{} { return []interface{}{i.ID} })
 }
 
 // Wraps Queries.DeleteAuthor (queries/queries.sql:11).
-func (r *Repository) DeleteAuthor(ctx context.Context, id int64) error {
-	_, err := repo.Write(ctx, r.rt, r.tx, &methodDeleteAuthor, []any{id}, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.q.DeleteAuthor(ctx, id)
+func (q *Repository) DeleteAuthor(ctx context.Context, id int64) error {
+	_, err := repo.Write(ctx, q.rt, q.tx, &methodDeleteAuthor, []interface{}{id}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, q.queries.DeleteAuthor(ctx, id)
 	}, nil)
 	return err
 }
@@ -248,38 +247,38 @@ func (r *Repository) DeleteAuthor(ctx context.Context, id int64) error {
 // @cache ttl=1m negative=10s
 //
 // Wraps Queries.GetAuthor (queries/queries.sql:4).
-func (r *Repository) GetAuthor(ctx context.Context, id int64) (Author, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetAuthor, []any{id}, func(ctx context.Context) (Author, error) {
-		return r.q.GetAuthor(ctx, id)
+func (q *Repository) GetAuthor(ctx context.Context, id int64) (Author, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetAuthor, []interface{}{id}, func(ctx context.Context) (Author, error) {
+		return q.queries.GetAuthor(ctx, id)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // @cache ttl=5m
 //
 // Wraps Queries.GetBook (queries/queries.sql:19).
-func (r *Repository) GetBook(ctx context.Context, isbn string) (Book, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodGetBook, []any{isbn}, func(ctx context.Context) (Book, error) {
-		return r.q.GetBook(ctx, isbn)
+func (q *Repository) GetBook(ctx context.Context, isbn string) (Book, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetBook, []interface{}{isbn}, func(ctx context.Context) (Book, error) {
+		return q.queries.GetBook(ctx, isbn)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }
 
 // Wraps Queries.RenameAuthor (queries/queries.sql:8).
-func (r *Repository) RenameAuthor(ctx context.Context, arg RenameAuthorParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodRenameAuthor, []any{arg.ID, arg.Name}, func(ctx context.Context) (int64, error) {
-		return r.q.RenameAuthor(ctx, arg)
+func (q *Repository) RenameAuthor(ctx context.Context, arg RenameAuthorParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodRenameAuthor, []interface{}{arg.ID, arg.Name}, func(ctx context.Context) (int64, error) {
+		return q.queries.RenameAuthor(ctx, arg)
 	}, nil)
 }
 
 // @timeout 2s
 //
 // Wraps Queries.SetPrice (queries/queries.sql:27).
-func (r *Repository) SetPrice(ctx context.Context, arg SetPriceParams) (int64, error) {
-	return repo.Write(ctx, r.rt, r.tx, &methodSetPrice, []any{arg.Isbn, arg.Price}, func(ctx context.Context) (int64, error) {
-		return r.q.SetPrice(ctx, arg)
+func (q *Repository) SetPrice(ctx context.Context, arg SetPriceParams) (int64, error) {
+	return repo.Write(ctx, q.rt, q.tx, &methodSetPrice, []interface{}{arg.Isbn, arg.Price}, func(ctx context.Context) (int64, error) {
+		return q.queries.SetPrice(ctx, arg)
 	}, nil)
 }
 
@@ -287,10 +286,10 @@ func (r *Repository) SetPrice(ctx context.Context, arg SetPriceParams) (int64, e
 // @retry attempts=2
 //
 // Wraps Queries.TopRated (queries/queries.sql:39).
-func (r *Repository) TopRated(ctx context.Context, arg TopRatedParams) ([]TopRatedRow, error) {
-	v, err := repo.Read(ctx, r.rt, r.tx, &methodTopRated, []any{arg.MinReviews, arg.PageSize}, func(ctx context.Context) ([]TopRatedRow, error) {
-		return r.q.TopRated(ctx, arg)
+func (q *Repository) TopRated(ctx context.Context, arg TopRatedParams) ([]TopRatedRow, error) {
+	i, err := repo.Read(ctx, q.rt, q.tx, &methodTopRated, []interface{}{arg.MinReviews, arg.PageSize}, func(ctx context.Context) ([]TopRatedRow, error) {
+		return q.queries.TopRated(ctx, arg)
 	})
 	// A not-found served from the cache arrives untranslated.
-	return v, dlpg.TranslateError(err)
+	return i, dlpg.TranslateError(err)
 }

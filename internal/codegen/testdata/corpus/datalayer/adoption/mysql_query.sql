@@ -1,0 +1,2 @@
+-- name: GetDoc :one
+SELECT * FROM docs WHERE id = ?;

@@ -1,0 +1,5 @@
+-- name: Item :one
+SELECT id, title FROM items WHERE id = $1;
+
+-- name: AddItem :one
+INSERT INTO items (title) VALUES ($1) RETURNING id;

@@ -1,0 +1,3 @@
+-- name: AliasBar :exec
+DELETE FROM bar b
+WHERE b.id = $1;

@@ -1,0 +1,4 @@
+-- name: In :many
+SELECT *
+FROM bar
+WHERE id IN ($1, $2);

@@ -1,0 +1,2 @@
+CREATE TABLE bar (tags text[] not null);
+

@@ -1,0 +1,4 @@
+-- name: JoinTextArray :many
+SELECT bar.info
+FROM foo
+JOIN bar ON foo.bar = bar.id;

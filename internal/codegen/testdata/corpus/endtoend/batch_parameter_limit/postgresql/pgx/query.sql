@@ -1,0 +1,6 @@
+-- name: CreateAuthors :batchexec
+INSERT INTO authors (
+  name, bio
+) VALUES (
+  $1, $2
+);

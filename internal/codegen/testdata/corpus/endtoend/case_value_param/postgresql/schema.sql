@@ -1,0 +1,4 @@
+CREATE TABLE testing (
+  id    int PRIMARY KEY,
+  value text
+);

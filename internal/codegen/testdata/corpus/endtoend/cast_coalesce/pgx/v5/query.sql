@@ -1,0 +1,3 @@
+-- name: CastCoalesce :many
+SELECT coalesce(bar, '')::text as login
+FROM foo;

@@ -1,0 +1,3 @@
+-- name: SelectTest :many
+SELECT *
+from test_table;

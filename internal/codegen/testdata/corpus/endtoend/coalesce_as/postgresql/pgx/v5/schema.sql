@@ -1,0 +1,5 @@
+CREATE TABLE foo (
+    bar text,
+    baz bigint
+);
+

@@ -1,0 +1,2 @@
+-- name: ListPaths :many
+SELECT * FROM foo.paths;

@@ -1,0 +1,3 @@
+CREATE SCHEMA myschema;
+CREATE TABLE myschema.foo (a text, b integer);
+

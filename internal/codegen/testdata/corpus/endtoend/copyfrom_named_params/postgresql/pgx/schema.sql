@@ -1,0 +1,5 @@
+create table "user_data" (
+	"id" varchar not null,
+	"user" varchar not null,
+	primary key ("id")
+);

@@ -1,0 +1,5 @@
+-- name: CountStarLower :one
+SELECT count(*) FROM bar;
+
+-- name: CountStarUpper :one
+SELECT COUNT(*) FROM bar;

@@ -1,0 +1,2 @@
+CREATE TABLE bar (ready bool not null);
+

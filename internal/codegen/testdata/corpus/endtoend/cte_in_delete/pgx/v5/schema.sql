@@ -1,0 +1,2 @@
+CREATE TABLE bar (id serial primary key not null, ready bool not null);
+

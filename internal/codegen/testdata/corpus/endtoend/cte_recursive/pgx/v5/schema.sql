@@ -1,0 +1,2 @@
+CREATE TABLE bar (id INT NOT NULL, parent_id INT);
+

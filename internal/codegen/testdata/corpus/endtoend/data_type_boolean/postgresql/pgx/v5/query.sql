@@ -1,0 +1,5 @@
+-- name: ListFoo :many
+SELECT * FROM foo;
+
+-- name: ListBar :many
+SELECT * FROM bar;

@@ -1,0 +1,2 @@
+-- name: SomeQuery :many
+select id from "computed_tables"."something";

@@ -1,0 +1,2 @@
+CREATE TABLE foo (bar text);
+ALTER TABLE foo ALTER bar SET NOT NULL;

@@ -1,0 +1,5 @@
+-- name: GetFooBar :exec
+SELECT * FROM foo.bar;
+
+-- name: UpdateFooBar :exec
+UPDATE foo.bar SET name = $1;

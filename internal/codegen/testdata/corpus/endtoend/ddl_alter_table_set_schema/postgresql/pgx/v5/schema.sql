@@ -1,0 +1,3 @@
+CREATE SCHEMA foo;
+CREATE TABLE bar (name text);
+ALTER TABLE bar SET SCHEMA foo;

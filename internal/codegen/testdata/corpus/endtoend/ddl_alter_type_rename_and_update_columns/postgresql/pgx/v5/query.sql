@@ -1,0 +1,2 @@
+-- name: ListAuthors :many
+SELECT * FROM log_lines;

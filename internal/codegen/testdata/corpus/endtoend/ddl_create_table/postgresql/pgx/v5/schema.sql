@@ -1,0 +1,1 @@
+CREATE TABLE venues (name text);

@@ -1,0 +1,2 @@
+-- name: AllRanked :many
+SELECT * FROM changes_ranked;

@@ -1,0 +1,2 @@
+CREATE TABLE venues ();
+DROP TABLE public.venues;

@@ -1,0 +1,2 @@
+CREATE TYPE status AS ENUM ('open', 'closed');
+DROP TYPE status;

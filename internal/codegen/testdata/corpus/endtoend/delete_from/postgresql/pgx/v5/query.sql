@@ -1,0 +1,2 @@
+-- name: DeleteFrom :exec
+DELETE FROM foo WHERE id = $1;

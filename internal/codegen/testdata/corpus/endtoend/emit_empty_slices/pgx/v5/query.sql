@@ -1,0 +1,2 @@
+-- name: ListBar :many
+SELECT * FROM bar;

@@ -1,0 +1,2 @@
+CREATE TABLE bar (id serial not null);
+

@@ -1,0 +1,2 @@
+-- name: ListUsersByRole :many
+SELECT * FROM users WHERE role = $1;

@@ -1,0 +1,7 @@
+-- name: Bar :exec
+SELECT bar
+FROM foo;
+
+-- name: Bars :exec
+SELECT bars
+FROM foo;

@@ -1,0 +1,2 @@
+CREATE TABLE foo (bar int, bars int[] not null);
+

@@ -1,0 +1,2 @@
+-- name: DeleteBarByID :execrows
+DELETE FROM bar WHERE id = $1;

@@ -1,0 +1,2 @@
+-- name: PlusPositionalCast :one
+SELECT plus($1, $2::INTEGER);

@@ -1,0 +1,2 @@
+/* name: GetDate :one */
+SELECT * from CURRENT_DATE;

@@ -1,0 +1,3 @@
+-- name: InsertFoo :exec
+INSERT INTO foo (bar)
+SELECT 1, $1, $2;

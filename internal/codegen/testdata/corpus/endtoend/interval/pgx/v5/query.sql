@@ -1,0 +1,2 @@
+-- name: Get :many
+SELECT bar, "interval" FROM foo LIMIT $1;

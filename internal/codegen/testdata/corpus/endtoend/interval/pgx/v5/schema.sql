@@ -1,0 +1,2 @@
+CREATE TABLE foo (bar bool not null, "interval" interval not null);
+

@@ -1,0 +1,2 @@
+-- name: MultiFrom :many
+SELECT email FROM bar, foo WHERE login = $1;

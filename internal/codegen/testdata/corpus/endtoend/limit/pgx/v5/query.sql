@@ -1,0 +1,2 @@
+-- name: LimitMe :many
+SELECT bar FROM foo LIMIT $1;

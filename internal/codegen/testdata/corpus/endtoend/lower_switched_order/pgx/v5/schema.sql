@@ -1,0 +1,2 @@
+CREATE TABLE foo (bar text not null, bat text not null);
+

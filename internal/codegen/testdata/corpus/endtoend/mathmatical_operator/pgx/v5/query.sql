@@ -1,0 +1,2 @@
+-- name: Math :many
+SELECT *, num / 1024 as division FROM foo;

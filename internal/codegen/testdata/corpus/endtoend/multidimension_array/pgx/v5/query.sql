@@ -1,0 +1,2 @@
+-- name: TextArray :many
+SELECT * FROM bar;

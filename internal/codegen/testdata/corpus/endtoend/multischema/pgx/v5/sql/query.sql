@@ -1,0 +1,2 @@
+-- name: ListFoo :many
+SELECT * FROM foo;

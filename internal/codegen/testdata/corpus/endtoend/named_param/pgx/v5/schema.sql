@@ -1,0 +1,2 @@
+CREATE TABLE foo (name text not null, bio text not null);
+

@@ -1,0 +1,2 @@
+CREATE TABLE demo (txt text not null);
+

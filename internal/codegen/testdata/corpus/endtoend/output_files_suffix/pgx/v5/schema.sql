@@ -1,0 +1,2 @@
+CREATE TABLE "user" (id bigserial not null);
+

@@ -1,0 +1,6 @@
+CREATE TABLE foo (
+  bar text,
+  bam jsonb,
+  baz jsonb not null
+);
+

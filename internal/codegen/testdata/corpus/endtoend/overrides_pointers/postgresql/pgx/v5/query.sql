@@ -1,0 +1,2 @@
+-- name: test :exec
+UPDATE foo SET langs = $1;

@@ -1,0 +1,2 @@
+CREATE TABLE foo (a text, b text);
+

@@ -1,0 +1,2 @@
+-- name: WordSimilarity :one
+SELECT word_similarity('word', 'two words');

@@ -1,0 +1,2 @@
+-- name: GenerateUUID :one
+SELECT uuid_generate_v4();

@@ -1,0 +1,2 @@
+CREATE TABLE foo (bar inet, baz cidr);
+

@@ -1,0 +1,9 @@
+-- name: GetAuthor :one
+SELECT
+    *
+FROM
+    authors
+WHERE
+    id = $1
+LIMIT 1;
+

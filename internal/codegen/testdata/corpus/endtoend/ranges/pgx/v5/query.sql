@@ -1,0 +1,2 @@
+-- name: SelectTest :many
+SELECT * from test_table;

@@ -1,0 +1,1 @@
+CREATE TABLE users (name text, id serial primary key);

@@ -1,0 +1,2 @@
+-- name: SchemaScopedDelete :exec
+DELETE FROM foo.bar WHERE id = $1;

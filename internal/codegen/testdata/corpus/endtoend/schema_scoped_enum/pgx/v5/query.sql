@@ -1,0 +1,2 @@
+-- name: ListUsersByRole :many
+SELECT * FROM foo.users WHERE role = $1;

@@ -1,0 +1,2 @@
+-- name: SelectColumnCast :many
+SELECT bar::int FROM foo;

@@ -1,0 +1,3 @@
+-- name: GetBars :many
+SELECT DISTINCT ON (a.id) a.*
+FROM bar a;

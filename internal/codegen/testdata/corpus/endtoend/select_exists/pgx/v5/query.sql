@@ -1,0 +1,10 @@
+-- name: BarExists :one
+SELECT
+    EXISTS (
+        SELECT
+            1
+        FROM
+            bar
+        where
+            id = $1
+    );

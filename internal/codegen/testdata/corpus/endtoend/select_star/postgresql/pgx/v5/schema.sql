@@ -1,0 +1,6 @@
+CREATE TABLE users (
+    id integer NOT NULL PRIMARY KEY,
+    first_name varchar(255) NOT NULL,
+    last_name varchar(255),
+    age integer NOT NULL
+);

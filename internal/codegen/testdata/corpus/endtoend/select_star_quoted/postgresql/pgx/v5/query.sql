@@ -1,0 +1,2 @@
+-- name: GetAll :many
+SELECT * FROM users;

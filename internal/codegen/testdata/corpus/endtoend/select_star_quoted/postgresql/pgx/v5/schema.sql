@@ -1,0 +1,3 @@
+CREATE TABLE users (
+    "CamelCase" varchar(255)
+);

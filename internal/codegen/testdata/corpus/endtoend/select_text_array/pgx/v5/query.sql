@@ -1,0 +1,2 @@
+-- name: SelectTextArray :many
+SELECT $1::TEXT[];

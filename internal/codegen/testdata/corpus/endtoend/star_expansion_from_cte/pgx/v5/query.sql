@@ -1,0 +1,2 @@
+-- name: StarExpansionCTE :many
+WITH cte AS (SELECT * FROM foo) SELECT * FROM cte;

@@ -1,0 +1,2 @@
+-- name: StarExpansionJoin :many
+SELECT * FROM foo, bar;

@@ -1,0 +1,2 @@
+-- name: Truncate :exec
+TRUNCATE bar;

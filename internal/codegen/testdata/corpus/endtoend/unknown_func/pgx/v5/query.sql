@@ -1,0 +1,2 @@
+-- name: ListFoos :one
+SELECT id FROM foo WHERE id = frobnicate($1);

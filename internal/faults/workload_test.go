@@ -1,0 +1,260 @@
+package faults_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agentical/datalayer/db"
+	"github.com/agentical/datalayer/postgres"
+	"github.com/agentical/datalayer/resilience"
+)
+
+// op is one request of the workload.
+type op struct {
+	at    time.Time // when it returned
+	lat   time.Duration
+	class string // "" for success
+}
+
+// recorder keeps every op; the suite slices it by time per fault.
+type recorder struct {
+	mu  sync.Mutex
+	ops []op
+}
+
+func (r *recorder) add(start time.Time, err error) {
+	now := time.Now()
+	o := op{at: now, lat: now.Sub(start), class: classOf(err)}
+	r.mu.Lock()
+	r.ops = append(r.ops, o)
+	r.mu.Unlock()
+}
+
+func (r *recorder) between(from, to time.Time) []op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []op
+	for _, o := range r.ops {
+		if !o.at.Before(from) && o.at.Before(to) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// classOf names an error's class for the table.
+func classOf(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, resilience.ErrOpen):
+		return "breaker-open"
+	case errors.Is(err, resilience.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, postgres.ErrPoolExhausted):
+		return "pool-exhausted"
+	}
+	switch resilience.Classify(err) {
+	case resilience.ClassInfrastructure:
+		return "unavailable"
+	case resilience.ClassConflict:
+		return "conflict"
+	}
+	return "other"
+}
+
+// pgWorkload drives the generated repository: writers own agents and update
+// their config under optimistic versions (so a write cannot apply twice),
+// and insert tasks with unique titles; readers read agents through the
+// cache. It tracks what each acknowledged write must leave behind.
+type pgWorkload struct {
+	repo *db.Repository
+	raw  *db.Queries
+	rec  *recorder
+
+	pause sync.RWMutex // held for writing while the checker looks
+
+	mu      sync.Mutex
+	agents  []uuid.UUID
+	acked   map[uuid.UUID]int32 // last acknowledged version per agent
+	known   map[uuid.UUID]int32 // version a writer will update from
+	tokens  []string            // titles of acknowledged task inserts
+	unknown int                 // writes whose outcome is unknown
+	writes  atomic.Int64
+}
+
+func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *recorder, agents int) *pgWorkload {
+	t.Helper()
+	ctx := context.Background()
+	w := &pgWorkload{repo: repo, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
+	u, err := repo.CreateUser(ctx, db.CreateUserParams{Email: "faults-" + uuid.NewString() + "@example.com", DisplayName: "faults", Role: db.UserRoleMember})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range agents {
+		a, err := repo.CreateAgent(ctx, db.CreateAgentParams{OwnerID: u.ID, Name: fmt.Sprintf("fault-agent-%d-%s", i, uuid.NewString()[:8]),
+			Kind: db.AgentKindWorker, Status: db.AgentStatusDraft, Config: []byte(`{"n":0}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.agents = append(w.agents, a.ID)
+		w.acked[a.ID], w.known[a.ID] = a.Version, a.Version
+	}
+	return w
+}
+
+// run starts writers (each owning a slice of the agents) and readers until
+// ctx ends.
+func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for g := range writers {
+		mine := []uuid.UUID{}
+		for i, id := range w.agents {
+			if i%writers == g {
+				mine = append(mine, id)
+			}
+		}
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				w.pause.RLock()
+				if i%4 == 3 {
+					w.insertTask(ctx, g, i)
+				} else {
+					w.update(ctx, mine[i%len(mine)])
+				}
+				w.pause.RUnlock()
+				time.Sleep(3 * time.Millisecond)
+			}
+		})
+	}
+	for range readers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				w.pause.RLock()
+				id := w.agents[rand.IntN(len(w.agents))]
+				start := time.Now()
+				_, err := w.repo.GetAgent(ctx, id)
+				if ctx.Err() == nil {
+					w.rec.add(start, err)
+				}
+				w.pause.RUnlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	return &wg
+}
+
+func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
+	w.mu.Lock()
+	from := w.known[id]
+	w.mu.Unlock()
+	cfg, _ := json.Marshal(map[string]any{"n": from + 1})
+	start := time.Now()
+	a, err := w.repo.UpdateAgentConfig(ctx, db.UpdateAgentConfigParams{ID: id, Version: from, Config: cfg, Description: "faults"})
+	if ctx.Err() != nil {
+		return
+	}
+	w.writes.Add(1)
+	switch {
+	case err == nil:
+		w.rec.add(start, nil)
+		w.mu.Lock()
+		w.acked[id], w.known[id] = a.Version, a.Version
+		w.mu.Unlock()
+	case postgres.IsNotFound(err):
+		// An earlier write whose reply was lost did apply: resynchronise.
+		w.rec.add(start, nil)
+		if cur, err := w.raw.GetAgent(ctx, id); err == nil {
+			w.mu.Lock()
+			w.known[id] = cur.Version
+			w.mu.Unlock()
+		}
+	default:
+		w.rec.add(start, err)
+		w.mu.Lock()
+		w.unknown++
+		w.mu.Unlock()
+		if cur, err := w.raw.GetAgent(ctx, id); err == nil {
+			w.mu.Lock()
+			w.known[id] = cur.Version
+			w.mu.Unlock()
+		}
+	}
+}
+
+func (w *pgWorkload) insertTask(ctx context.Context, g, i int) {
+	title := fmt.Sprintf("fault-%d-%d-%s", g, i, uuid.NewString()[:8])
+	start := time.Now()
+	_, err := w.repo.CreateTask(ctx, db.CreateTaskParams{Title: title, Metadata: []byte(`{}`)})
+	if ctx.Err() != nil {
+		return
+	}
+	w.writes.Add(1)
+	w.rec.add(start, err)
+	w.mu.Lock()
+	if err == nil {
+		w.tokens = append(w.tokens, title)
+	} else {
+		w.unknown++
+	}
+	w.mu.Unlock()
+}
+
+// check pauses the workload and counts acknowledged writes lost (the
+// database holds an older agent version, or lacks an acknowledged task),
+// stale reads (the repository serves an agent older than its last
+// acknowledged write) and duplicate task inserts.
+func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale, dups int, err error) {
+	w.pause.Lock()
+	defer w.pause.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range w.agents {
+		raw, err := w.raw.GetAgent(ctx, id)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("raw read: %w", err)
+		}
+		if raw.Version < w.acked[id] {
+			lost++
+		}
+		got, err := w.repo.GetAgent(ctx, id)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("repository read: %w", err)
+		}
+		if got.Version < w.acked[id] {
+			stale++
+		}
+	}
+	var present int
+	if err := pool.QueryRow(ctx, "SELECT count(DISTINCT title) FROM tasks WHERE title = ANY($1)", w.tokens).Scan(&present); err != nil {
+		return 0, 0, 0, err
+	}
+	lost += len(w.tokens) - present
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT title FROM tasks WHERE title LIKE 'fault-%' GROUP BY title HAVING count(*) > 1) d").Scan(&dups); err != nil {
+		return 0, 0, 0, err
+	}
+	return lost, stale, dups, nil
+}
+
+func p99(ops []op) time.Duration {
+	if len(ops) == 0 {
+		return 0
+	}
+	lat := make([]time.Duration, len(ops))
+	for i, o := range ops {
+		lat[i] = o.lat
+	}
+	slices.Sort(lat)
+	return lat[(len(lat)*99)/100]
+}
