@@ -282,7 +282,7 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options, typed bool) (*
 	lk.vers = vers
 	lk.tag = c.tag(key, vers)
 	lk.vk = c.valueKey(lk.tag)
-	if typed && c.cfg.LeaseWait > 0 {
+	if typed && c.cfg.LeaseWait > 0 && !lk.strict { // strict lookups keep their values in rueidis' tier
 		tok := newLeaseToken()
 		code, data, err := c.tryLease(rctx, lk, tok, true)
 		if err != nil {
