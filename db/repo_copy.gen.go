@@ -113,8 +113,18 @@ func copyWorkflow(v *Workflow) {
 
 func copySliceAgent(v *[]Agent) {
 	*v = slices.Clone(*v)
+	n := 0
 	for i := range *v {
-		copyAgent(&(*v)[i])
+		n += len((*v)[i].Config)
+	}
+	buf := make([]byte, 0, n)
+	for i := range *v {
+		e := &(*v)[i]
+		if e.Config != nil {
+			start := len(buf)
+			buf = append(buf, e.Config...)
+			e.Config = buf[start:len(buf):len(buf)]
+		}
 	}
 }
 
@@ -164,14 +174,20 @@ func copySliceGetWorkflowWithStepsRow(v *[]GetWorkflowWithStepsRow) {
 	}
 }
 
-func copyListAgentToolsRow(v *ListAgentToolsRow) {
-	copyJsonRawMessage(&v.AssignmentConfig)
-}
-
 func copySliceListAgentToolsRow(v *[]ListAgentToolsRow) {
 	*v = slices.Clone(*v)
+	n := 0
 	for i := range *v {
-		copyListAgentToolsRow(&(*v)[i])
+		n += len((*v)[i].AssignmentConfig)
+	}
+	buf := make([]byte, 0, n)
+	for i := range *v {
+		e := &(*v)[i]
+		if e.AssignmentConfig != nil {
+			start := len(buf)
+			buf = append(buf, e.AssignmentConfig...)
+			e.AssignmentConfig = buf[start:len(buf):len(buf)]
+		}
 	}
 }
 
@@ -203,14 +219,34 @@ func copySliceTask(v *[]Task) {
 
 func copySliceTool(v *[]Tool) {
 	*v = slices.Clone(*v)
+	n := 0
 	for i := range *v {
-		copyTool(&(*v)[i])
+		n += len((*v)[i].InputSchema)
+	}
+	buf := make([]byte, 0, n)
+	for i := range *v {
+		e := &(*v)[i]
+		if e.InputSchema != nil {
+			start := len(buf)
+			buf = append(buf, e.InputSchema...)
+			e.InputSchema = buf[start:len(buf):len(buf)]
+		}
 	}
 }
 
 func copySliceWorkflow(v *[]Workflow) {
 	*v = slices.Clone(*v)
+	n := 0
 	for i := range *v {
-		copyWorkflow(&(*v)[i])
+		n += len((*v)[i].Definition)
+	}
+	buf := make([]byte, 0, n)
+	for i := range *v {
+		e := &(*v)[i]
+		if e.Definition != nil {
+			start := len(buf)
+			buf = append(buf, e.Definition...)
+			e.Definition = buf[start:len(buf):len(buf)]
+		}
 	}
 }

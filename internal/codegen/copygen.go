@@ -137,6 +137,25 @@ func (g *copyGen) fn(t string) (name string, ok bool) {
 		})
 	case strings.HasPrefix(t, "[]"):
 		elem := t[2:]
+		if bytesFields, ok := g.onlyBytes(elem); ok && len(bytesFields) > 0 {
+			// Rows whose only references are byte slices (jsonb, bytea):
+			// one buffer for all of them instead of one allocation per row.
+			// Each row's slice is capped, so appending to it reallocates.
+			g.imports["slices"] = true
+			return g.add(t, func(f *copyFunc) bool {
+				f.Stmts = []string{"*v = slices.Clone(*v)", "n := 0", "for i := range *v {"}
+				for _, fd := range bytesFields {
+					f.Stmts = append(f.Stmts, fmt.Sprintf("n += len((*v)[i].%s)", fd))
+				}
+				f.Stmts = append(f.Stmts, "}", "buf := make([]byte, 0, n)", "for i := range *v {", "e := &(*v)[i]")
+				for _, fd := range bytesFields {
+					f.Stmts = append(f.Stmts, fmt.Sprintf("if e.%s != nil {", fd), "start := len(buf)",
+						fmt.Sprintf("buf = append(buf, e.%s...)", fd), fmt.Sprintf("e.%s = buf[start:len(buf):len(buf)]", fd), "}")
+				}
+				f.Stmts = append(f.Stmts, "}")
+				return true
+			})
+		}
 		return g.add(t, func(f *copyFunc) bool {
 			en, ok := g.fn(elem)
 			if !ok {
@@ -181,6 +200,32 @@ func (g *copyGen) fn(t string) (name string, ok bool) {
 		}
 		return true
 	})
+}
+
+// onlyBytes returns the byte-slice fields of struct type t when every other
+// field holds no references; ok is false otherwise.
+func (g *copyGen) onlyBytes(t string) (fields []string, ok bool) {
+	fs, isStruct := g.structs[t]
+	if !isStruct {
+		return nil, false
+	}
+	for _, fd := range fs {
+		ft := fd.Type
+		if u, isNamed := g.named[ft]; isNamed {
+			ft = u
+		}
+		switch {
+		case ft == "[]byte" || ft == "json.RawMessage":
+			fields = append(fields, fd.Name)
+		case noRefTypes[ft]:
+		default:
+			if _, isNamed := g.named[fd.Type]; isNamed && noRefTypes[g.named[fd.Type]] {
+				continue
+			}
+			return nil, false
+		}
+	}
+	return fields, true
 }
 
 // add registers the copy function of t built by body; a type whose body
