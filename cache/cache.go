@@ -54,12 +54,15 @@ type Cache struct {
 	schema      string
 	codec       *Codec
 	memo        memo
-	vmemo       *versionMemo // nil: not available (client not ours, or no in-process tier)
-	obs         Observer
-	br          *breaker
-	mac         *macer
-	versionTTL  string
-	leaseTTL    string // LeaseTTL in ms
+	// typedEntries counts the entries of every Typed tier of this Cache
+	// (bounded by Config.DecodedEntries, like memo).
+	typedEntries atomic.Int64
+	vmemo        *versionMemo // nil: not available (client not ours, or no in-process tier)
+	obs          Observer
+	br           *breaker
+	mac          *macer
+	versionTTL   string
+	leaseTTL     string // LeaseTTL in ms
 
 	mu    sync.Mutex
 	calls map[string]*call

@@ -58,7 +58,7 @@ func NewTyped[T any](c *Cache, query string, copyFn func(T) T) *Typed[T] {
 		copyFn = func(v T) T { v, _ = deepCopy(cp, v); return v }
 	}
 	t := &Typed[T]{c: c, query: query, copy: copyFn}
-	t.tab.init(c.memo.max)
+	t.tab.init()
 	return t
 }
 
@@ -152,7 +152,7 @@ func (t *Typed[T]) put(akey string, lk *lookup, v T, negative bool, soft int64) 
 	// clock.
 	now := time.Now()
 	deadline := now.Add(time.Duration(soft - now.UnixNano()))
-	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: deadline})
+	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: deadline}, &t.c.typedEntries, t.c.memo.max)
 }
 
 // AppendArgs appends the in-process tier key of args to buf: their
@@ -187,15 +187,15 @@ func appendLenString(buf []byte, tag byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// entryMap is a bounded map of tier entries; a full map drops an
-// arbitrary entry (map order) to make room.
+// entryMap is a map of tier entries, bounded together with the other tiers
+// of its Cache; a full budget drops an arbitrary entry (map order) to make
+// room.
 type entryMap[E any] struct {
-	mu  sync.RWMutex
-	m   map[string]*E
-	max int
+	mu sync.RWMutex
+	m  map[string]*E
 }
 
-func (em *entryMap[E]) init(max int) { em.m, em.max = make(map[string]*E), max }
+func (em *entryMap[E]) init() { em.m = make(map[string]*E) }
 
 func (em *entryMap[E]) get(k []byte) *E {
 	em.mu.RLock()
@@ -204,16 +204,26 @@ func (em *entryMap[E]) get(k []byte) *E {
 	return e
 }
 
-func (em *entryMap[E]) put(k string, e *E) {
+// put stores e under k. total counts the entries of every map sharing the
+// budget max: a new key beyond it replaces an arbitrary entry of this map,
+// or is not stored when this map is empty.
+func (em *entryMap[E]) put(k string, e *E, total *atomic.Int64, max int) {
 	em.mu.Lock()
-	if _, ok := em.m[k]; !ok && len(em.m) >= em.max {
-		for old := range em.m {
-			delete(em.m, old)
-			break
+	defer em.mu.Unlock()
+	if _, ok := em.m[k]; !ok {
+		if total.Load() >= int64(max) {
+			if len(em.m) == 0 {
+				return
+			}
+			for old := range em.m {
+				delete(em.m, old)
+				break
+			}
+		} else {
+			total.Add(1)
 		}
 	}
 	em.m[k] = e
-	em.mu.Unlock()
 }
 
 var clockBase = time.Now()

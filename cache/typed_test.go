@@ -224,3 +224,30 @@ func TestTypedTierStaleFillNeverServed(t *testing.T) {
 		}
 	}
 }
+
+// The typed tiers of a Cache share one budget of DecodedEntries entries.
+func TestTypedTierBudget(t *testing.T) {
+	c, _ := newCache(t, testinfra.Redis(t), func(cfg *cache.Config) { cfg.DecodedEntries = 2 })
+	a := cache.NewTyped(c, "GetTagged", copyTagged)
+	b := cache.NewTyped(c, "GetTaggedToo", copyTagged)
+	load := func(context.Context) (tagged, error) { return tagged{ID: 1, Name: "x"}, nil }
+	for id := int64(1); id <= 3; id++ {
+		for _, tt := range []*cache.Typed[tagged]{a, b} {
+			for range 2 { // fill, then a verified hit enters the tier
+				typedGet(t, c, tt, id, load)
+				cache.WaitBackground(c)
+			}
+		}
+	}
+	kept := 0
+	for id := int64(1); id <= 3; id++ {
+		for _, tt := range []*cache.Typed[tagged]{a, b} {
+			if _, _, ok := tt.Get(cache.AppendArgs(nil, id), cache.Clock()); ok {
+				kept++
+			}
+		}
+	}
+	if kept == 0 || kept > 2 {
+		t.Fatalf("%d typed entries kept, want 1..2 (budget 2)", kept)
+	}
+}
