@@ -215,6 +215,12 @@ func (c *Cache) Close() error {
 	close(c.stop)
 	<-c.loopDone
 	c.wg.Wait()
+	// The rechecks that ran while closing may have left bumps pending (the
+	// retry loop has already made its last attempt): one more, direct,
+	// before the client goes.
+	if c.Pending() > 0 {
+		c.retryPending()
+	}
 	if c.ownClient {
 		c.client.Close()
 	}

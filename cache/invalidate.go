@@ -87,7 +87,9 @@ func (c *Cache) invalidate(ctx context.Context, tables []string, rows []RowRef, 
 	}
 	var failed []string
 	var err error
-	if c.br.isOpen() {
+	// While closing there is no later retry: try Redis even when the
+	// breaker is open (it may be back without a lookup having probed it).
+	if c.br.isOpen() && !closing {
 		failed, err = keys, fmt.Errorf("cache: redis breaker open")
 	} else {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)

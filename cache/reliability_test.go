@@ -389,3 +389,52 @@ func TestExpiredValueDoesNotWaitOnFinishedFillLease(t *testing.T) {
 		t.Fatalf("the read after expiry took %v: it waited on a lease no fill was using", took)
 	}
 }
+
+// Close after Redis came back applies every bump, including the last
+// rechecks of uncertain invalidations that run while closing, although the
+// Redis breaker is still open (no lookup has probed Redis since it
+// returned). It used to report them as not applied, so a service's clean
+// shutdown after a Redis outage failed.
+func TestCloseAppliesClosingRechecksAfterRedisReturns(t *testing.T) {
+	srv := testinfra.PrivateRedis(t)
+	target := testinfra.RedisTarget{Addr: srv.Addr(), Prefix: "closing"}
+	c, _ := newCache(t, target, func(cfg *cache.Config) {
+		cfg.RedisTimeout = 50 * time.Millisecond
+		cfg.BreakerDelay = time.Minute // nothing may close it during the test
+		cfg.RetryInterval = 10 * time.Millisecond
+		cfg.MaxRetryInterval = 30 * time.Millisecond
+		cfg.UncertainRecheck = []time.Duration{time.Hour} // only the closing recheck runs
+	})
+	ctx := context.Background()
+	load := func(context.Context) (item, error) { return item{ID: 1}, nil }
+	if _, err := cache.Get(ctx, c, itemKey(1), cache.Options{}, load); err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitBackground(c)
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < 5; i++ {
+		_ = c.InvalidateUncertain(ctx, nil, []cache.RowRef{cache.Row("items", "id", i)})
+	}
+	if st := c.RedisState(); st != resilience.Open {
+		t.Fatalf("Redis breaker %v after failed bumps, want open", st)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := c.Pending(); n > 0 {
+		t.Fatalf("%d bumps still pending 5s after Redis returned", n)
+	}
+	if st := c.RedisState(); st != resilience.Open {
+		t.Fatalf("Redis breaker %v before Close; the test needs it still open", st)
+	}
+	t.Logf("before close: pending %d, state %v, available %v", c.Pending(), c.RedisState(), c.RedisAvailable())
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close after Redis returned: %v", err)
+	}
+}

@@ -105,6 +105,12 @@ type Redis struct {
 	// PasswordFile, if set, holds the ACL password (first line; the user
 	// name comes from URL), read again on every (re)connect.
 	PasswordFile string `env:"REDIS_PASSWORD_FILE"`
+	// CacheSecretFile, if set, holds the key (at least 16 bytes; a
+	// trailing newline is ignored) that binds every cached value to its key
+	// with an HMAC, so whoever can write to Redis cannot inject rows that
+	// verify. Unset: a built-in key still catches corruption and values
+	// copied between keys.
+	CacheSecretFile string `env:"REDIS_CACHE_SECRET_FILE"`
 	// TLS settings for a rediss:// URL: a private CA, a client certificate
 	// and key, and the name to verify (default the URL's host).
 	TLSCAFile     string `env:"REDIS_TLS_CA_FILE"`

@@ -46,6 +46,7 @@
 //	| REDIS_DEFAULT_TTL (s)     | 5m                                                           | 1h                        | 1s-720h                                          |
 //	| REDIS_CLIENT_CACHE        | true                                                         | true                      | boolean; RESP3 client-side caching               |
 //	| REDIS_PASSWORD_FILE       | unset                                                        | unset                     | readable file; ACL password, re-read per connect |
+//	| REDIS_CACHE_SECRET_FILE   | unset (built-in key)                                         | unset (built-in key)      | readable file, >= 16 bytes; HMAC key for values  |
 //	| REDIS_TLS_CA_FILE         | unset (system CAs)                                           | unset (system CAs)        | readable PEM file; needs rediss://               |
 //	| REDIS_TLS_CERT_FILE       | unset                                                        | unset                     | readable PEM file; with REDIS_TLS_KEY_FILE       |
 //	| REDIS_TLS_KEY_FILE        | unset                                                        | unset                     | readable PEM file; with REDIS_TLS_CERT_FILE      |

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -223,6 +224,11 @@ func (l *loader) validate(c *Config) {
 		redisScheme = u.Scheme
 	}
 	l.checkSecrets("REDIS", redisScheme, []string{"rediss"}, r.PasswordFile, r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile, r.TLSServerName)
+	if r.CacheSecretFile != "" {
+		if _, err := readCacheSecret(r.CacheSecretFile); err != nil {
+			l.fail("REDIS_CACHE_SECRET_FILE", "%v", err)
+		}
+	}
 	surrealScheme := ""
 	if u, err := url.Parse(s.URL); err == nil {
 		surrealScheme = u.Scheme
@@ -364,4 +370,21 @@ func (l *loader) checkSecrets(prefix, scheme string, tlsSchemes []string, passwo
 			}
 		}
 	}
+}
+
+// minCacheSecret is the shortest cache secret accepted: 128 bits.
+const minCacheSecret = 16
+
+// readCacheSecret reads REDIS_CACHE_SECRET_FILE. The error never quotes
+// the file's content.
+func readCacheSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < minCacheSecret {
+		return nil, fmt.Errorf("%s holds %d bytes; the cache secret needs at least %d", path, len(b), minCacheSecret)
+	}
+	return b, nil
 }

@@ -47,6 +47,13 @@ func (c Config) Cache(schemaVersion string) (cache.Config, error) {
 		}
 	}
 	cc.PasswordFile = r.PasswordFile
+	if r.CacheSecretFile != "" {
+		secret, err := readCacheSecret(r.CacheSecretFile)
+		if err != nil {
+			return cache.Config{}, &Error{Var: "REDIS_CACHE_SECRET_FILE", Reason: err.Error()}
+		}
+		cc.Secret = cache.Secret(secret)
+	}
 	return cc, nil
 }
 

@@ -1,7 +1,11 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +64,36 @@ func TestMappings(t *testing.T) {
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Var != "REDIS_URL" || strings.Contains(err.Error(), "r3d1s-pw") {
 		t.Errorf("bad database path: %v", err)
+	}
+}
+
+// REDIS_CACHE_SECRET_FILE reaches cache.Config.Secret (without its trailing
+// newline) and is printed nowhere, by the config or by the cache's Config.
+func TestCacheSecretFile(t *testing.T) {
+	const secret = "k3y-0f-the-cache-hmac-7f3a9"
+	path := filepath.Join(t.TempDir(), "cache.key")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.FromMap(map[string]string{"REDIS_CACHE_SECRET_FILE": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cfg.Cache("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cc.Secret) != secret {
+		t.Errorf("cache.Config.Secret = %d bytes, want the file's content without the newline", len(cc.Secret))
+	}
+	for _, form := range []string{"%v", "%+v", "%#v", "%s"} {
+		for name, v := range map[string]any{"config.Config": cfg, "cache.Config": cc} {
+			if out := fmt.Sprintf(form, v); strings.Contains(out, secret) {
+				t.Errorf("%s printed with %s shows the cache secret", name, form)
+			}
+		}
+	}
+	if b, err := json.Marshal(cc); err != nil || strings.Contains(string(b), secret) {
+		t.Errorf("cache.Config as JSON shows the cache secret (or fails: %v)", err)
 	}
 }

@@ -11,6 +11,8 @@ func init() {
 		badCase{m("DB_TLS_CERT_FILE", "/dev/null"), "DB_TLS_KEY_FILE", "is required with DB_TLS_CERT_FILE"},
 		badCase{m("DB_TLS_SERVER_NAME", "db host"), "DB_TLS_SERVER_NAME", "must be a host name or IP address"},
 		badCase{m("REDIS_PASSWORD_FILE", "/nonexistent/pw"), "REDIS_PASSWORD_FILE", "cannot read"},
+		badCase{m("REDIS_CACHE_SECRET_FILE", "/nonexistent/key"), "REDIS_CACHE_SECRET_FILE", "cannot read /nonexistent/key"},
+		badCase{m("REDIS_CACHE_SECRET_FILE", "/dev/null"), "REDIS_CACHE_SECRET_FILE", "needs at least 16"},
 		badCase{m("REDIS_TLS_CA_FILE", "/dev/null"), "REDIS_TLS_CA_FILE", "needs a rediss:// URL"},
 		badCase{m("REDIS_TLS_CERT_FILE", "/dev/null", "REDIS_TLS_KEY_FILE", "/nonexistent/k", "REDIS_URL", "rediss://h:6380/0"), "REDIS_TLS_KEY_FILE", "cannot read"},
 		badCase{m("REDIS_TLS_SERVER_NAME", "cache.internal", "REDIS_URL", "redis://h:6379/0"), "REDIS_TLS_SERVER_NAME", "needs a rediss:// URL"},

@@ -69,16 +69,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		owner        = fs.String("owner", "", "restore --to-time: chown the data directory to this OS user")
 		dryRun       = fs.Bool("dry-run", false, "prune: only report")
 	)
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "backup %s: %v\n", cmd, err)

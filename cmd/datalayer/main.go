@@ -93,17 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		renames = append(renames, v)
 		return nil
 	})
-	// Go's flag package stops at the first positional: pull out diff's name.
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
 	}
 	if len(positional) > 0 && cmd != "diff" || len(positional) > 1 {
 		fmt.Fprintf(stderr, "migrate %s: unexpected arguments %v\n", cmd, positional)
@@ -342,4 +334,22 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// parseInterspersed parses flags that may stand before, between and after
+// positional arguments (Go's flag package stops at the first positional),
+// and returns the positionals in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return positional, nil
 }
