@@ -23,6 +23,9 @@ import (
 // stored there by this process' fill (whose version check passed). Every
 // caller gets its own copy (the copy function given to NewTyped).
 //
+// Typed.Get never answers under Config.Strict; lookups with Options.Strict
+// must not call it either (GetTyped stores nothing for them).
+//
 // A nil *Typed is valid and never hits.
 type Typed[T any] struct {
 	c     *Cache
