@@ -16,8 +16,8 @@ demo: ## throwaway PostgreSQL + Redis (DATABASE_URL/REDIS_URL, else Docker, else
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
 .PHONY: bench
-bench: ## side-by-side benchmarks: raw sqlc vs repository misses and hits vs go-redis/cache, mixed workload with stale-read count
-	$(GO) test ./internal/bench -run '^$$' -bench . -benchtime 1s -count 3 -timeout 30m
+bench: ## side-by-side benchmarks (raw sqlc, repository misses and hits, go-redis/cache, mixed workload) and one table: ns/op, allocs, ratios, stale reads (BENCH=regexp, BENCH_COUNT=3)
+	set -o pipefail; $(GO) test ./internal/bench -run '^$$' -bench '$(or $(BENCH),.)' -benchtime 1s -count $(or $(BENCH_COUNT),3) -timeout 30m | $(GO) run ./internal/bench/benchtable
 
 # sqlc projects under testdata (excluded from ./...), generated and tested too.
 GEN_TESTDATA := internal/codegen/testdata/bookstore internal/codegen/testdata/dbarg \

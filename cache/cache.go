@@ -54,11 +54,15 @@ type Cache struct {
 	schema      string
 	codec       *Codec
 	memo        memo
-	vmemo       *versionMemo // nil: not available (client not ours, or no in-process tier)
-	obs         Observer
-	br          *breaker
-	mac         *macer
-	versionTTL  string
+	// typedEntries counts the entries of every Typed tier of this Cache
+	// (bounded by Config.DecodedEntries, like memo).
+	typedEntries atomic.Int64
+	vmemo        *versionMemo // nil: not available (client not ours, or no in-process tier)
+	obs          Observer
+	br           *breaker
+	mac          *macer
+	versionTTL   string
+	leaseTTL     string // LeaseTTL in ms
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -69,6 +73,7 @@ type Cache struct {
 	bumpMu    sync.RWMutex
 	bumps     map[string]localBump
 	nbumps    atomic.Int32
+	bumpGen   atomic.Uint64 // moves whenever bumps changes
 	lastPrune time.Time
 
 	// epochOK holds, per epoch key, the last value validated against the
@@ -94,6 +99,9 @@ type hooks struct {
 	// beforeFill runs in the fill goroutine after the load and before the
 	// version check and SET (tests force interleavings here).
 	beforeFill atomic.Pointer[func(valueKey string)]
+	// afterFillCheck runs after the fill's version check passed, before its
+	// SET.
+	afterFillCheck atomic.Pointer[func(valueKey string)]
 }
 
 type localBump struct {
@@ -136,6 +144,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		memo:        memo{max: cfg.DecodedEntries},
 		obs:         cfg.Observer,
 		versionTTL:  strconv.FormatInt(cfg.VersionTTL.Milliseconds(), 10),
+		leaseTTL:    strconv.FormatInt(cfg.LeaseTTL.Milliseconds(), 10),
 		calls:       make(map[string]*call),
 		bumps:       make(map[string]localBump),
 		pending:     make(map[string]*pendingBump),
@@ -231,6 +240,15 @@ type lookup struct {
 	vk     string
 	lease  string // token of the lease this lookup holds
 	leaseK string // key of that lease
+	// preTok and preCode: the probe already ran leaseScript with this
+	// token, concurrently with its GET (one round trip for a miss).
+	preTok  string
+	preCode int64
+	// keep, when set, is called by the load's leader with the loaded value
+	// (synchronously, so it can copy it); the function it returns runs
+	// after the fill landed.
+	keep   func(v any, negative bool, soft int64) func()
+	filled func()
 	strict bool
 }
 
@@ -244,7 +262,11 @@ const (
 
 // probe reads the dependency versions and the value. It never returns an
 // error: any Redis trouble is a bypass (fail open).
-func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, probeResult, []byte, Tier) {
+//
+// typed lookups (those with a typed tier, which keeps their values in
+// process) read the value and take the fill lease with one script instead
+// of a tracked GET: one command, one round trip, hit or miss.
+func (c *Cache) probe(ctx context.Context, key Key, opts Options, typed bool) (*lookup, probeResult, []byte, Tier) {
 	lk := &lookup{key: key, opts: opts, strict: opts.Strict || c.cfg.Strict}
 	if c.closed.Load() {
 		return lk, probeBypass, nil, 0
@@ -269,6 +291,33 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, prob
 	lk.vers = vers
 	lk.tag = c.tag(key, vers)
 	lk.vk = c.valueKey(lk.tag)
+	if typed && c.cfg.LeaseWait > 0 && !lk.strict { // strict lookups keep their values in rueidis' tier
+		tok := newLeaseToken()
+		code, data, err := c.tryLease(rctx, lk, tok, true)
+		if err != nil {
+			c.redisError(ctx, "get", key.Query, err, p)
+			return lk, probeBypass, nil, 0
+		}
+		c.answered(p, false)
+		if code == leaseFilled && data != nil {
+			return lk, probeHit, data, TierRemote
+		}
+		lk.preTok, lk.preCode = tok, code
+		return lk, probeMiss, nil, 0
+	}
+	// A value not hit recently in this process is probably not in the
+	// in-process tier either: try the fill lease in the same round trip as
+	// the GET (leaseScript takes it only when the value is absent), so a
+	// miss costs one round trip before its load.
+	var pre chan preLease
+	if c.cfg.LeaseWait > 0 && !c.memo.has(lk.vk) {
+		lk.preTok = newLeaseToken()
+		pre = make(chan preLease, 1)
+		go func(tok string) {
+			code, _, err := c.tryLease(ctx, lk, tok, false)
+			pre <- preLease{code, err}
+		}(lk.preTok)
+	}
 	var resp rueidis.RedisResult
 	if c.clientCache {
 		resp = c.client.DoCache(rctx, c.client.B().Get().Key(lk.vk).Cache(), c.cfg.ClientTTL)
@@ -277,8 +326,25 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options) (*lookup, prob
 	}
 	local = local && resp.IsCacheHit()
 	data, err := resp.AsBytes()
+	miss := err != nil && rueidis.IsRedisNil(err)
+	if pre != nil {
+		r := <-pre
+		switch {
+		case r.err != nil:
+			lk.preTok = "" // the lead tries again
+		case !miss && r.code == leaseTaken:
+			// The value expired between the two commands, or the GET failed:
+			// this lookup loads nothing, so it must not keep the lease.
+			c.dropLease(lk.tag, lk.preTok)
+			lk.preTok = ""
+		case !miss:
+			lk.preTok = ""
+		default:
+			lk.preCode = r.code
+		}
+	}
 	if err != nil {
-		if rueidis.IsRedisNil(err) {
+		if miss {
 			c.answered(p, local)
 			return lk, probeMiss, nil, 0
 		}
@@ -505,7 +571,12 @@ func (c *Cache) applyBumps(keys []string, vers []int64) {
 	if c.nbumps.Load() == 0 {
 		return
 	}
-	now := time.Now()
+	c.applyBumpsAt(keys, vers, time.Now())
+}
+
+// applyBumpsAt is applyBumps at now; it returns the earliest expiry of the
+// bumps it applied (zero: none).
+func (c *Cache) applyBumpsAt(keys []string, vers []int64, now time.Time) (first time.Time) {
 	c.bumpMu.RLock()
 	for i, k := range keys {
 		b, ok := c.bumps[k]
@@ -514,9 +585,13 @@ func (c *Cache) applyBumps(keys []string, vers []int64) {
 		}
 		if j := slices.Index(keys, epochKeyOf(k)); j >= 0 && vers[j] == b.epoch {
 			vers[i] = b.ver
+			if first.IsZero() || b.until.Before(first) {
+				first = b.until
+			}
 		}
 	}
 	c.bumpMu.RUnlock()
+	return first
 }
 
 func (o Options) ttl(def time.Duration) time.Duration {
@@ -540,11 +615,17 @@ func (o Options) ttl(def time.Duration) time.Duration {
 // nil *Cache just calls load. Errors from load are returned unchanged and
 // not cached, except not-found with Options.Negative.
 func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(ctx context.Context) (T, error)) (T, error) {
+	return get(ctx, c, key, opts, load, nil, "")
+}
+
+// get is Get; values it verifies or stores also enter the typed tier tt
+// (when not nil) under akey.
+func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(ctx context.Context) (T, error), tt *Typed[T], akey string) (T, error) {
 	var zero T
 	if c == nil {
 		return load(ctx)
 	}
-	lk, res, data, tier := c.probe(ctx, key, opts)
+	lk, res, data, tier := c.probe(ctx, key, opts, tt != nil)
 	switch res {
 	case probeBypass:
 		c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissBypass})
@@ -555,6 +636,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		if v, ok := memoGet[T](&c.memo, lk.vk, data); ok {
 			soft := splitTrusted(data).soft
 			stale := opts.SWR > 0 && time.Now().UnixNano() > soft
+			if !stale {
+				tt.put(akey, lk, v, false, soft)
+			}
 			c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 			if stale {
 				c.refresh(ctx, lk, anyLoader(load))
@@ -565,6 +649,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		if err == nil {
 			stale := opts.SWR > 0 && time.Now().UnixNano() > env.soft
 			if env.negative {
+				if !stale {
+					tt.put(akey, lk, zero, true, env.soft)
+				}
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Negative: true, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))
@@ -574,6 +661,9 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 			var v T
 			if err = c.codec.Unmarshal(env.payload, &v); err == nil {
 				memoPut(&c.memo, lk.vk, data, v)
+				if !stale {
+					tt.put(akey, lk, v, false, env.soft)
+				}
 				c.obs.CacheHit(HitEvent{Query: key.Query, Tier: tier, Stale: stale})
 				if stale {
 					c.refresh(ctx, lk, anyLoader(load))
@@ -586,6 +676,17 @@ func Get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		c.reportBad(key.Query, err)
 	}
 	c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissAbsent})
+	if tt != nil {
+		// A value this lookup loads and stores enters the tier once its
+		// fill has landed (the fill's version check passed).
+		lk.keep = func(v any, negative bool, soft int64) func() {
+			tv, _ := v.(T)
+			if !negative {
+				tv = tt.copy(tv) // the caller gets v itself and may change it
+			}
+			return func() { tt.put(akey, lk, tv, negative, soft) }
+		}
+	}
 	return flight(ctx, c, lk, load)
 }
 
@@ -614,6 +715,12 @@ func flight[T any](ctx context.Context, c *Cache, lk *lookup, load func(context.
 			return v, cl.err
 		}
 		c.mu.Unlock()
+		if lk.preTok != "" && lk.preCode == leaseTaken {
+			// The probe took the fill lease but another lookup in this
+			// process leads the load: free the lease for it.
+			c.dropLease(lk.tag, lk.preTok)
+			lk.preTok = ""
+		}
 		select {
 		case <-cl.done:
 		case <-ctx.Done():
@@ -672,7 +779,7 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 		c.removeCall(lk.vk, cl)
 		close(cl.done)
 	}
-	if c.cfg.LeaseWait > 0 && !c.br.isOpen() {
+	if (lk.preTok != "" && !background) || (c.cfg.LeaseWait > 0 && !c.br.isOpen()) {
 		token, data := c.acquireLease(ctx, lk, background)
 		if data != nil { // another process filled it while we waited
 			// Served from Redis after all: report the hit (the caller has
@@ -703,13 +810,20 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	switch {
 	case err == nil:
 		var encErr error
-		data, encErr = c.seal(lk.vk, v, false, time.Now().Add(opts.ttl(c.cfg.DefaultTTL)))
+		soft := time.Now().Add(opts.ttl(c.cfg.DefaultTTL))
+		data, encErr = c.seal(lk.vk, v, false, soft)
 		if encErr != nil {
 			c.obs.CacheError(ErrorEvent{Op: "encode", Query: lk.key.Query, Err: encErr})
 			data = nil
+		} else if lk.keep != nil && !background {
+			lk.filled = lk.keep(v, false, soft.UnixNano())
 		}
 	case opts.Negative > 0 && c.cfg.IsNotFound(err):
-		data, _ = c.seal(lk.vk, nil, true, time.Now().Add(opts.Negative))
+		soft := time.Now().Add(opts.Negative)
+		data, _ = c.seal(lk.vk, nil, true, soft)
+		if data != nil && lk.keep != nil && !background {
+			lk.filled = lk.keep(nil, true, soft.UnixNano())
+		}
 	default:
 		cl.canceled = ctx.Err() != nil
 	}
@@ -769,63 +883,144 @@ func (c *Cache) removeCall(vk string, cl *call) {
 	c.mu.Unlock()
 }
 
-// acquireLease takes the cross-process load lease of lk. It returns the
-// token when taken; otherwise it waits up to LeaseWait for the holder's
-// value and returns it, or returns neither (load without a lease). On Redis
-// errors it returns neither: failing open.
-func (c *Cache) acquireLease(ctx context.Context, lk *lookup, background bool) (token string, data []byte) {
+// leaseScript takes the fill lease KEYS[2] of value key KEYS[1] (same hash
+// slot) in one round trip: {2, value} when the value is there (the value
+// only when ARGV[3] is "1"), {1} when the lease was free and is now held
+// with token ARGV[1] for ARGV[2] ms, {0} when another fill holds it. A fill
+// deletes its lease when it stores the value (fillScript), so a lease is
+// only ever held while a load and its fill are under way (or, if the
+// holder died, until LeaseTTL): no reader waits on a lease that no fill
+// is using, and a miss that looked just before the SET finds the value
+// here instead of loading again.
+var leaseScript = rueidis.NewLuaScript(`
+local d = redis.call('GET', KEYS[1])
+if d then
+  if ARGV[3] == '1' then return {2, d} end
+  return {2}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0}`)
+
+const (
+	leaseHeld   = 0 // another fill holds the lease
+	leaseTaken  = 1 // this lookup holds it
+	leaseFilled = 2 // the value is there
+)
+
+func newLeaseToken() string {
 	var raw [12]byte
 	_, _ = rand.Read(raw[:])
-	tok := hex.EncodeToString(raw[:])
-	lease := c.leaseKey(lk.tag)
-	if background {
-		lease = c.refreshKey(lk.tag)
+	return hex.EncodeToString(raw[:])
+}
+
+// tryLease runs leaseScript once for lk: the outcome, and the value when
+// withData and it was there.
+func (c *Cache) tryLease(ctx context.Context, lk *lookup, tok string, withData bool) (code int64, data []byte, err error) {
+	flag := "0"
+	if withData {
+		flag = "1"
 	}
-	lk.leaseK = lease
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
-	err := c.client.Do(rctx, c.client.B().Set().Key(lease).Value(tok).Nx().Px(c.cfg.LeaseTTL).Build()).Error()
-	cancel()
-	if err == nil {
-		return tok, nil
+	defer cancel()
+	arr, err := leaseScript.Exec(rctx, c.client, []string{lk.vk, c.leaseKey(lk.tag)}, []string{tok, c.leaseTTL, flag}).ToArray()
+	if err != nil {
+		return 0, nil, err
 	}
-	if !rueidis.IsRedisNil(err) {
-		c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
-		return "", nil
+	if len(arr) == 0 {
+		return 0, nil, errors.New("cache: lease script returned nothing")
 	}
+	if code, err = arr[0].AsInt64(); err != nil {
+		return 0, nil, err
+	}
+	if code == leaseFilled && len(arr) > 1 {
+		data, err = arr[1].AsBytes()
+	}
+	return code, data, err
+}
+
+// acquireLease takes the cross-process load lease of lk. It returns the
+// token when taken; otherwise it waits up to LeaseWait for the holder's
+// value and returns it, or returns neither (load without a lease). A lease
+// that is freed while waiting (the holder's fill was skipped or failed) is
+// taken over. On Redis errors it returns neither: failing open.
+func (c *Cache) acquireLease(ctx context.Context, lk *lookup, background bool) (token string, data []byte) {
 	if background {
+		tok := newLeaseToken()
+		lease := c.refreshKey(lk.tag)
+		lk.leaseK = lease
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+		err := c.client.Do(rctx, c.client.B().Set().Key(lease).Value(tok).Nx().Px(c.cfg.LeaseTTL).Build()).Error()
+		cancel()
+		if err == nil {
+			return tok, nil
+		}
+		if !rueidis.IsRedisNil(err) {
+			c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
+		}
 		return "", nil
+	}
+	lk.leaseK = c.leaseKey(lk.tag)
+	tok, code := lk.preTok, lk.preCode
+	if tok == "" { // the probe did not try the lease already
+		tok = newLeaseToken()
+		var err error
+		if code, data, err = c.tryLease(ctx, lk, tok, true); err != nil {
+			c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
+			return "", nil
+		}
 	}
 	deadline := time.Now().Add(c.cfg.LeaseWait)
 	wait := 2 * time.Millisecond
-	for time.Now().Before(deadline) {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", nil
-		case <-t.C:
-		}
-		if wait < 20*time.Millisecond {
-			wait *= 2
-		}
-		rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
-		b, err := c.client.Do(rctx, c.client.B().Get().Key(lk.vk).Build()).AsBytes()
-		cancel()
-		if err == nil {
-			if _, err := c.openEnvelope(lk.vk, b); err != nil {
+	for {
+		switch code {
+		case leaseTaken:
+			return tok, nil
+		case leaseFilled:
+			if data == nil { // the probe's script did not return it
+				break
+			}
+			if _, err := c.openEnvelope(lk.vk, data); err != nil {
 				// Damaged: load without the lease; the holder's fill (or
 				// ours, when it expires) replaces it.
 				c.reportBad(lk.key.Query, err)
 				return "", nil
 			}
-			return "", b
+			return "", data
+		default:
+			if !time.Now().Before(deadline) {
+				return "", nil
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return "", nil
+			case <-t.C:
+			}
+			if wait < 20*time.Millisecond {
+				wait *= 2
+			}
 		}
-		if !rueidis.IsRedisNil(err) {
+		var err error
+		if code, data, err = c.tryLease(ctx, lk, tok, true); err != nil {
 			c.redisError(ctx, "lease", lk.key.Query, err, noPermit)
 			return "", nil
 		}
 	}
-	return "", nil
+}
+
+type preLease struct {
+	code int64
+	err  error
+}
+
+// dropLease releases, in the background, a fill lease taken with tok that
+// no load will use.
+func (c *Cache) dropLease(tag, tok string) {
+	lk := &lookup{leaseK: c.leaseKey(tag), lease: tok}
+	if !c.background(func() { c.releaseLease(lk) }) {
+		c.releaseLease(lk)
+	}
 }
 
 var releaseScript = rueidis.NewLuaScript(`
@@ -871,25 +1066,42 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 			}
 		}
 	}
+	if h := c.hooks.afterFillCheck.Load(); h != nil {
+		(*h)(lk.vk)
+	}
 	ttl := lk.opts.ttl(c.cfg.DefaultTTL) + lk.opts.SWR
 	if negative {
 		ttl = lk.opts.Negative
 	}
-	cmds := rueidis.Commands{c.client.B().Set().Key(lk.vk).Value(rueidis.BinaryString(data)).Px(ttl).Build()}
-	for _, r := range c.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			ev.Err = err
-			c.redisError(ctx, "fill", lk.key.Query, err, noPermit)
-			if lk.lease != "" {
-				c.releaseLease(lk)
-			}
-			return
-		}
+	// A fill lease is deleted together with the SET (a late miss finds the
+	// value through leaseScript); a refresh lease is kept until LeaseTTL, so
+	// processes that still see the stale value do not refresh it again.
+	var err error
+	if lk.lease != "" && lk.leaseK == c.leaseKey(lk.tag) {
+		err = fillScript.Exec(ctx, c.client, []string{lk.vk, lk.leaseK},
+			[]string{rueidis.BinaryString(data), strconv.FormatInt(ttl.Milliseconds(), 10), lk.lease}).Error()
+	} else {
+		err = c.client.Do(ctx, c.client.B().Set().Key(lk.vk).Value(rueidis.BinaryString(data)).Px(ttl).Build()).Error()
 	}
-	// A successful fill keeps its lease until LeaseTTL: a late miss (one
-	// that looked before the SET) then finds the lease taken and polls the
-	// value instead of loading again.
+	if err != nil {
+		ev.Err = err
+		c.redisError(ctx, "fill", lk.key.Query, err, noPermit)
+		if lk.lease != "" {
+			c.releaseLease(lk)
+		}
+		return
+	}
+	if lk.filled != nil {
+		lk.filled()
+	}
 }
+
+// fillScript stores a value (KEYS[1], ARGV[1], PX ARGV[2]) and deletes the
+// fill lease KEYS[2] if it still holds this fill's token ARGV[3].
+var fillScript = rueidis.NewLuaScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`)
 
 // refresh starts one background reload of a stale value.
 func (c *Cache) refresh(ctx context.Context, lk *lookup, load func(context.Context) (any, error)) {

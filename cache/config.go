@@ -137,7 +137,8 @@ type Config struct {
 	// msgpack decode: a hit compares the stored bytes and returns a deep copy
 	// (default 10000; negative disables). Types that cannot be deep-copied
 	// safely (interfaces, funcs, unexported reference fields) are always
-	// decoded.
+	// decoded. The typed tiers (Typed, one per generated method) share a
+	// second budget of the same size.
 	DecodedEntries int
 
 	// IsNotFound reports whether a loader error means "no such row", for

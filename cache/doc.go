@@ -106,8 +106,38 @@
 // Version numbers read through the in-process tier are also memoized in a
 // small map kept exact by the same invalidation pushes (rueidis'
 // OnInvalidations hook, which runs after rueidis drops its own copy; a read
-// stores only if no push arrived while it fetched; a lost connection clears
-// it), so a hit whose versions are all known makes no rueidis call for them.
+// stores only if no push for one of its keys arrived while it fetched; a
+// lost connection clears it), so a hit whose versions are all known makes no
+// rueidis call for them.
+//
+// # Typed in-process tier
+//
+// Typed (used by the generated repositories, one per method and Cache)
+// keeps decoded values keyed by the arguments' bytes, each with the version
+// keys and versions V it was cached under. A value enters it only after it
+// was verified under value key vk(V) (a Redis or in-process hit: MAC
+// checked, decoded) or stored there by this process' fill (whose version
+// check passed). A Typed hit requires every version key to be in the exact
+// version memo with, after this process' own bumps are applied (the same
+// rule as readVersions), exactly V: then a lookup starting now would compute
+// vk(V) itself and be answered from it, so the Typed hit answers what Get
+// would, and the argument above carries over unchanged: after Invalidate
+// returns, this process' bump differs from V (read-your-writes); another
+// process' bump ends Typed hits when its push reaches the memo (the same
+// window as the in-process tier). A stale load whose fill check passed and
+// whose SET landed after the bump is in Typed under V, which no lookup after
+// the bump sees as current. To skip the per-key lookups, a successful check
+// leaves a stamp: the memo's generation (moved by every push and by every
+// store that replaced a different version), the generation of the local
+// bumps, and the earliest expiry the check relied on; while both
+// generations are unchanged and the stamp has not expired, the check's
+// inputs are unchanged. Stale values (past TTL) and Strict lookups use the
+// slow path. Callers get copies (generated copy functions, else reflection).
+// TestTypedTierStaleFillNeverServed forces a write between a load and its
+// fill's version check and between that check and the SET, with the
+// invalidation push held back (HoldVersionPushes) so only the bump tells.
+// Typed lookups that reach Redis read the value and take the fill lease in
+// one script (leaseScript): one command per miss or remote hit.
 //
 // Within a process, versions this process bumped are remembered for
 // ClientTTL and win over older ones from the in-process tier, so a read
@@ -118,13 +148,20 @@
 //
 // Concurrent misses of one value key in a process share one load
 // (singleflight; each waiter decodes its own copy). Across processes the
-// first miss takes a lease (SET <prefix>:l:{...} NX PX LeaseTTL); others
-// poll for the value up to LeaseWait, then load themselves. A successful
-// fill keeps its lease until it expires, so a miss that looked just before
-// the SET polls instead of loading again; a skipped or failed fill releases
-// it (compare-and-delete). Refreshes use their own lease (<prefix>:r:{...}). Fills run in the
-// background: a miss costs the load plus the version/GET/lease round trips,
-// not the SET. Options.Negative caches not-found results (Config.IsNotFound,
+// first miss takes a lease (<prefix>:l:{...}, LeaseTTL) with a script that
+// returns the value instead when it is there; others poll the same script
+// up to LeaseWait, then load themselves. A successful fill deletes its lease
+// in the script that SETs the value, a skipped or failed fill releases it
+// (compare-and-delete), and a poller takes over a lease that was freed: a
+// lease is held only while a load and its fill are under way (or until
+// LeaseTTL when its holder died), so no read waits on a lease no fill is
+// using (a value expiring before LeaseTTL once made the next reader wait
+// the whole LeaseWait); a miss that looked just before the SET finds the
+// value through the script. A lookup that took the lease in its probe but
+// joins another in-process load frees it at once. Refreshes use their own
+// lease (<prefix>:r:{...}), kept until it expires. Fills run in the
+// background: a miss costs the load plus the version/GET/lease round trip
+// (GET and lease are sent together), not the SET. Options.Negative caches not-found results (Config.IsNotFound,
 // default pgx.ErrNoRows; a negative hit returns Config.NotFoundError, default
 // pgx.ErrNoRows, so callers see the same error as without the cache).
 // Options.SWR serves a value up to SWR past its TTL and starts one background

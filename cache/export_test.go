@@ -16,6 +16,21 @@ func SetBeforeFill(c *Cache, f func(valueKey string)) {
 	c.hooks.beforeFill.Store(&f)
 }
 
+// SetAfterFillCheck installs a hook that runs in the fill goroutine after
+// its version check passed and before its SET. Tests only.
+func SetAfterFillCheck(c *Cache, f func(valueKey string)) {
+	if f == nil {
+		c.hooks.afterFillCheck.Store(nil)
+		return
+	}
+	c.hooks.afterFillCheck.Store(&f)
+}
+
+// HoldVersionPushes makes invalidation pushes reach the version memo only
+// when the returned function is called (a push still in flight). Tests
+// only.
+func HoldVersionPushes(c *Cache) (release func()) { return c.vmemo.hold() }
+
 // WaitBackground waits for background fills and refreshes. Tests only.
 func WaitBackground(c *Cache) { c.wg.Wait() }
 

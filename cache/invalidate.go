@@ -176,6 +176,7 @@ func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err e
 		}
 	}
 	c.nbumps.Store(int32(len(c.bumps)))
+	c.bumpGen.Add(1)
 	c.bumpMu.Unlock()
 	return failed, err
 }

@@ -27,6 +27,18 @@ type memoEntry struct {
 
 func (m *memo) enabled() bool { return m.max > 0 }
 
+// has reports whether key was decoded recently (its value is then
+// probably in the in-process tier).
+func (m *memo) has(key string) bool {
+	if !m.enabled() {
+		return false
+	}
+	m.mu.RLock()
+	_, ok := m.entries[key]
+	m.mu.RUnlock()
+	return ok
+}
+
 func memoGet[T any](m *memo, key string, enc []byte) (T, bool) {
 	var zero T
 	if !m.enabled() {

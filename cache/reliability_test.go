@@ -356,6 +356,40 @@ func TestInvalidateUncertainRechecks(t *testing.T) {
 	}
 }
 
+// Issue 12 item 5: a value whose TTL is shorter than LeaseTTL expired while
+// the lease of the fill that stored it was still held; the first reader
+// after expiry then polled the whole LeaseWait for a fill nobody was doing.
+func TestExpiredValueDoesNotWaitOnFinishedFillLease(t *testing.T) {
+	target := testinfra.Redis(t)
+	c, _ := newCache(t, target, func(cfg *cache.Config) {
+		cfg.LeaseTTL = 20 * time.Second
+		cfg.LeaseWait = 5 * time.Second
+	})
+	raw := rawClient(t, target)
+	ctx := context.Background()
+	var loads atomic.Int64
+	load := counted(&loads, func(context.Context) (item, error) { return item{ID: 9, Name: "nine"}, nil })
+	opts := cache.Options{TTL: 150 * time.Millisecond}
+	if _, err := cache.Get(ctx, c, itemKey(9), opts, load); err != nil {
+		t.Fatal(err)
+	}
+	cache.WaitBackground(c)
+	vk := valueKey(t, c, itemKey(9))
+	eventually(t, 5*time.Second, "the value to expire", func() bool {
+		n, err := raw.Do(ctx, raw.B().Exists().Key(vk).Build()).AsInt64()
+		return err == nil && n == 0
+	})
+	start := time.Now()
+	v, err := cache.Get(ctx, c, itemKey(9), opts, load)
+	took := time.Since(start)
+	if err != nil || v.Name != "nine" || loads.Load() != 2 {
+		t.Fatalf("got %+v, err %v, loads %d: want the row loaded again", v, err, loads.Load())
+	}
+	if took > 2*time.Second { // LeaseWait is 5s: it waited on the finished fill's lease
+		t.Fatalf("the read after expiry took %v: it waited on a lease no fill was using", took)
+	}
+}
+
 // Close after Redis came back applies every bump, including the last
 // rechecks of uncertain invalidations that run while closing, although the
 // Redis breaker is still open (no lookup has probed Redis since it

@@ -11,13 +11,13 @@ import (
 // cachedRead serves m through the cache. The cache guarantees that a load
 // which started before a write's invalidation never fills after it, and
 // falls back to load when Redis is unavailable.
-func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error), ev *MethodEvent) (T, error) {
+func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Method, args []any, load func(ctx context.Context) (T, error), ev *MethodEvent, tier *cache.Typed[T], akey []byte) (T, error) {
 	keyArgs := make([]any, 0, len(args)+2)
 	keyArgs = append(append(keyArgs, m.Schema, m.Shape), args...)
 	key := cache.NewKey(m.Name, rt.deps(m, args), keyArgs...)
 	opts := cache.Options{TTL: m.Cache.TTL, SWR: m.Cache.SWR, Negative: m.Cache.Negative}
 	var loaded atomic.Bool
-	v, err := cache.Get(ctx, rt.cache, key, opts, func(ctx context.Context) (T, error) {
+	v, err := cache.GetTyped(ctx, rt.cache, tier, akey, key, opts, func(ctx context.Context) (T, error) {
 		loaded.Store(true)
 		return load(ctx)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentical/datalayer/cache"
+	"github.com/agentical/datalayer/reqctx"
 	"github.com/agentical/datalayer/resilience"
 )
 
@@ -153,11 +154,31 @@ func (rt *Runtime) executor(m *Method, kind resilience.Kind) (*resilience.Execut
 // cache, no retry), otherwise through the cache when the method is cached,
 // with the read policies around the database call.
 func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
-	start := time.Now()
+	start := cache.Clock() // durations and monotonic deadlines only
 	st := rt.stats.get(m)
 	var ev MethodEvent
 	defer func() { rt.done(ctx, st, m, tx, start, err, &ev) }()
 
+	cached := tx == nil && m.Cache != nil && rt.cache != nil
+	var tier *cache.Typed[T]
+	var akey []byte
+	if cached {
+		// The typed in-process tier: no key hashing, no policies, no
+		// decode; the value was verified under the versions that are still
+		// current (see cache.Typed).
+		tier = typedTier[T](rt, st, m)
+		var kb [128]byte
+		akey = cache.AppendArgs(kb[:0], args...)
+		if hv, negative, ok := tier.Get(akey, start); ok {
+			st.hits.Add(1)
+			reqctx.From(ctx).AddCacheHit()
+			ev.CacheHit = true
+			if negative {
+				return v, tier.NotFound()
+			}
+			return hv, nil
+		}
+	}
 	kind := resilience.Read
 	if tx != nil {
 		kind = resilience.TxStatement
@@ -167,11 +188,30 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 		return v, err
 	}
 	guarded := func(ctx context.Context) (T, error) { return resilience.Get(ctx, e, load) }
-	if tx != nil || m.Cache == nil || rt.cache == nil {
+	if !cached {
 		return guarded(ctx)
 	}
-	return cachedRead(ctx, rt, st, m, args, guarded, &ev)
+	return cachedRead(ctx, rt, st, m, args, guarded, &ev, tier, akey)
 }
+
+// typedTier returns the typed in-process tier of m on rt's cache (nil when
+// the cache cannot keep one). It lives next to m's statistics, which Read
+// looks up anyway.
+func typedTier[T any](rt *Runtime, st *methodStats, m *Method) *cache.Typed[T] {
+	if b := st.tier.Load(); b != nil {
+		tt, _ := b.v.(*cache.Typed[T])
+		return tt
+	}
+	b := &tierBox{v: cache.NewTyped(rt.cache, m.Name, copyFunc[T]())}
+	if !st.tier.CompareAndSwap(nil, b) {
+		b = st.tier.Load()
+	}
+	tt, _ := b.v.(*cache.Typed[T])
+	return tt
+}
+
+// tierBox holds a *cache.Typed[T] of a method's result type.
+type tierBox struct{ v any }
 
 func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx, start time.Time, err error, ev *MethodEvent) {
 	d := time.Since(start)

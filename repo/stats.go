@@ -17,6 +17,7 @@ const (
 )
 
 type methodStats struct {
+	tier                        atomic.Pointer[tierBox] // the method's typed cache tier
 	calls, errors, hits, misses atomic.Int64
 	buckets                     [subBuckets * octaves]atomic.Int64
 }

@@ -335,7 +335,11 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 		}
 		out = append(out, File{Path: filepath.Join(p.Out, t.name), Content: src})
 	}
-	return out, nil
+	copies, err := generateCopy(gp, opts.Version, m.Methods, p.Out)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, copies...), nil
 }
 
 func importSpec(name, path string) string {
