@@ -97,8 +97,17 @@ func testScheduledBackups(t *testing.T, bin string) {
 			t.Fatalf("%d scheduled backups after %s, want %d", len(list()), 4*interval+10*time.Second, want)
 		}
 	}
-	sa, sb := status(svcs[0]), status(svcs[1])
-	made := len(list())
+	// An instance writes the manifest before its status counts it: read the
+	// statuses first, then the store, until the statuses have caught up.
+	var sa, sb schedStatus
+	var made int
+	for deadline := time.Now().Add(2 * interval); ; time.Sleep(100 * time.Millisecond) {
+		sa, sb = status(svcs[0]), status(svcs[1])
+		made = len(list())
+		if sa.Made+sb.Made >= want || time.Now().After(deadline) {
+			break
+		}
+	}
 	for i, st := range []schedStatus{sa, sb} {
 		if !st.Running || st.Interval != interval || st.Failures != 0 || st.LastError != "" || st.Rounds < 3 || st.LastBackupID == "" {
 			t.Errorf("instance %d status: %+v", i, st)
