@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/redis/rueidis"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/db"
@@ -43,7 +45,9 @@ type result struct {
 
 type pgEnv struct {
 	srv      *devserver.Postgres
-	redis    *devserver.Redis
+	redis    *devserver.Redis // keeps its data in redisDir across Stop/Start
+	redisDir string
+	rdRaw    rueidis.Client // straight to Redis, for SAVE and FLUSHALL
 	pgProxy  *toxiproxy.Proxy
 	rdProxy  *toxiproxy.Proxy
 	admin    postgres.DBTX
@@ -94,6 +98,15 @@ func TestFaults(t *testing.T) {
 		{"Redis restart (empty)", outage, func() func() {
 			must(t, e.redis.Stop(context.Background()))
 			return func() { must(t, e.redis.Start(context.Background())) }
+		}},
+		{"Redis restarted from an older snapshot", outage, func() func() {
+			return e.rollback(t)
+		}},
+		{"Redis FLUSHALL", 0, func() func() {
+			ctx := context.Background()
+			must(t, e.work.touchCold(ctx))
+			must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Flushall().Build()).Error())
+			return func() {}
 		}},
 		{"Redis network cut (proxy down)", outage, func() func() {
 			e.rdProxy.Stop()
@@ -210,7 +223,22 @@ func newPGEnv(t *testing.T) *pgEnv {
 	must(t, err)
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 	e := &pgEnv{srv: srv, rec: &recorder{}}
-	e.redis = testinfra.PrivateRedis(t)
+	// Redis keeps its data directory across Stop/Start and saves only on
+	// SAVE: a restart comes back empty until the first SAVE, and from that
+	// (older) snapshot after it.
+	e.redisDir = t.TempDir()
+	e.redis, err = devserver.StartRedis(ctx, devserver.RedisConfig{Args: []string{"--dir", e.redisDir, "--dbfilename", "snap.rdb"}})
+	if err != nil {
+		t.Fatalf("faults: start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.redis.Stop(ctx)
+	})
+	e.rdRaw, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{e.redis.Addr()}, DisableCache: true})
+	must(t, err)
+	t.Cleanup(e.rdRaw.Close)
 	e.pgProxy = newProxy(t, "postgres", fmt.Sprintf("127.0.0.1:%d", srv.Port()))
 	e.rdProxy = newProxy(t, "redis", e.redis.Addr())
 
@@ -234,8 +262,42 @@ func newPGEnv(t *testing.T) *pgEnv {
 	rt, err := repo.New(repo.Config{Cache: c, Policies: pol})
 	must(t, err)
 	r := db.NewRepository(pool, rt)
-	e.work = newPGWorkload(t, r, db.New(postgres.Translate(adminPool)), e.rec, 8)
+	e.work = newPGWorkload(t, r, db.New(postgres.Translate(adminPool)), e.rec, 8, 4)
 	return e
+}
+
+// rollback is the fault of defect 1 (issue 11): with every cold agent
+// cached, Redis takes a snapshot (SAVE); then each cold agent is updated
+// (acknowledged) and read back, caching its new value, and the hot agents
+// keep changing under the workload; then Redis stops and its restart loads
+// the snapshot: version counters go back in time together with the values
+// cached under them. The returned restore starts Redis, checks that the
+// data did go back (a marker key holds its value from before SAVE) and
+// removes the snapshot so later restarts come back empty.
+func (e *pgEnv) rollback(t *testing.T) func() {
+	ctx := context.Background()
+	const marker = "faults:snapshot-marker"
+	must(t, e.work.readCold(ctx))
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Set().Key(marker).Value("before").Build()).Error())
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Save().Build()).Error())
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Set().Key(marker).Value("after").Build()).Error())
+	must(t, e.work.touchCold(ctx))
+	must(t, e.redis.Stop(ctx))
+	return func() {
+		must(t, e.redis.Start(ctx))
+		var got string
+		var err error
+		for range 20 { // the raw client redials after the restart
+			if got, err = e.rdRaw.Do(ctx, e.rdRaw.B().Get().Key(marker).Build()).ToString(); err == nil || rueidis.IsRedisNil(err) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil || got != "before" {
+			t.Fatalf("faults: precondition: Redis did not restart from the snapshot (marker %q, %v)", got, err)
+		}
+		must(t, os.Remove(filepath.Join(e.redisDir, "snap.rdb")))
+	}
 }
 
 // roundDur keeps two or three significant digits: 38µs, 8.2ms, 341ms.

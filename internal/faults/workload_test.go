@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,7 +86,8 @@ type pgWorkload struct {
 	pause sync.RWMutex // held for writing while the checker looks
 
 	mu      sync.Mutex
-	agents  []uuid.UUID
+	agents  []uuid.UUID         // written by the writers all the time
+	cold    []uuid.UUID         // read all the time, written only by touchCold
 	acked   map[uuid.UUID]int32 // last acknowledged version per agent
 	known   map[uuid.UUID]int32 // version a writer will update from
 	tokens  []string            // titles of acknowledged task inserts
@@ -93,7 +95,7 @@ type pgWorkload struct {
 	writes  atomic.Int64
 }
 
-func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *recorder, agents int) *pgWorkload {
+func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *recorder, agents, cold int) *pgWorkload {
 	t.Helper()
 	ctx := context.Background()
 	w := &pgWorkload{repo: repo, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
@@ -101,13 +103,17 @@ func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range agents {
+	for i := range agents + cold {
 		a, err := repo.CreateAgent(ctx, db.CreateAgentParams{OwnerID: u.ID, Name: fmt.Sprintf("fault-agent-%d-%s", i, uuid.NewString()[:8]),
 			Kind: db.AgentKindWorker, Status: db.AgentStatusDraft, Config: []byte(`{"n":0}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.agents = append(w.agents, a.ID)
+		if i < agents {
+			w.agents = append(w.agents, a.ID)
+		} else {
+			w.cold = append(w.cold, a.ID)
+		}
 		w.acked[a.ID], w.known[a.ID] = a.Version, a.Version
 	}
 	return w
@@ -142,6 +148,9 @@ func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGr
 			for ctx.Err() == nil {
 				w.pause.RLock()
 				id := w.agents[rand.IntN(len(w.agents))]
+				if n := rand.IntN(len(w.agents) + len(w.cold)); n >= len(w.agents) {
+					id = w.cold[n-len(w.agents)]
+				}
 				start := time.Now()
 				_, err := w.repo.GetAgent(ctx, id)
 				if ctx.Err() == nil {
@@ -193,6 +202,27 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 	}
 }
 
+// readCold reads every cold agent through the repository, so each has a
+// value cached under its current versions.
+func (w *pgWorkload) readCold(ctx context.Context) error {
+	for _, id := range w.cold {
+		if _, err := w.repo.GetAgent(ctx, id); err != nil {
+			return fmt.Errorf("read cold agent: %w", err)
+		}
+	}
+	return nil
+}
+
+// touchCold updates every cold agent once (acknowledged) and reads it
+// back, caching the new value. Nothing writes them again, so a cache that
+// later serves the older value keeps serving it: the check sees it.
+func (w *pgWorkload) touchCold(ctx context.Context) error {
+	for _, id := range w.cold {
+		w.update(ctx, id)
+	}
+	return w.readCold(ctx)
+}
+
 func (w *pgWorkload) insertTask(ctx context.Context, g, i int) {
 	title := fmt.Sprintf("fault-%d-%d-%s", g, i, uuid.NewString()[:8])
 	start := time.Now()
@@ -213,14 +243,16 @@ func (w *pgWorkload) insertTask(ctx context.Context, g, i int) {
 
 // check pauses the workload and counts acknowledged writes lost (the
 // database holds an older agent version, or lacks an acknowledged task),
-// stale reads (the repository serves an agent older than its last
-// acknowledged write) and duplicate task inserts.
+// stale reads (with no write in flight, the repository's cached read of an
+// agent differs from PostgreSQL's row or is older than its last
+// acknowledged write) and duplicate task inserts. Every agent is read,
+// the cold ones included.
 func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale, dups int, err error) {
 	w.pause.Lock()
 	defer w.pause.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, id := range w.agents {
+	for _, id := range slices.Concat(w.agents, w.cold) {
 		raw, err := w.raw.GetAgent(ctx, id)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("raw read: %w", err)
@@ -232,7 +264,7 @@ func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("repository read: %w", err)
 		}
-		if got.Version < w.acked[id] {
+		if got.Version < w.acked[id] || got.Version != raw.Version || !bytes.Equal(got.Config, raw.Config) {
 			stale++
 		}
 	}
