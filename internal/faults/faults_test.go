@@ -262,7 +262,15 @@ func newPGEnv(t *testing.T) *pgEnv {
 	rt, err := repo.New(repo.Config{Cache: c, Policies: pol})
 	must(t, err)
 	r := db.NewRepository(pool, rt)
-	e.work = newPGWorkload(t, r, db.New(postgres.Translate(adminPool)), e.rec, 8, 4)
+	// A second service instance with its own cache, reading only.
+	c2, err := cache.New(ctx, cache.Config{Addrs: []string{e.rdProxy.Listen}, Prefix: "faults"})
+	must(t, err)
+	t.Cleanup(func() { _ = c2.Close() })
+	pol2, err := resilience.New(resilience.Config{Timeout: time.Second})
+	must(t, err)
+	rt2, err := repo.New(repo.Config{Cache: c2, Policies: pol2})
+	must(t, err)
+	e.work = newPGWorkload(t, r, db.NewRepository(pool, rt2), db.New(postgres.Translate(adminPool)), e.rec, 8, 4)
 	return e
 }
 

@@ -80,6 +80,10 @@ func classOf(err error) string {
 // cache. It tracks what each acknowledged write must leave behind.
 type pgWorkload struct {
 	repo *db.Repository
+	// peer is a second service instance: its own cache (so none of repo's
+	// in-process state, such as the versions repo bumped itself), the same
+	// Redis and PostgreSQL. It only reads.
+	peer *db.Repository
 	raw  *db.Queries
 	rec  *recorder
 
@@ -95,10 +99,10 @@ type pgWorkload struct {
 	writes  atomic.Int64
 }
 
-func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *recorder, agents, cold int) *pgWorkload {
+func newPGWorkload(t testing.TB, repo, peer *db.Repository, raw *db.Queries, rec *recorder, agents, cold int) *pgWorkload {
 	t.Helper()
 	ctx := context.Background()
-	w := &pgWorkload{repo: repo, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
+	w := &pgWorkload{repo: repo, peer: peer, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
 	u, err := repo.CreateUser(ctx, db.CreateUserParams{Email: "faults-" + uuid.NewString() + "@example.com", DisplayName: "faults", Role: db.UserRoleMember})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +147,11 @@ func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGr
 			}
 		})
 	}
-	for range readers {
+	for g := range readers {
+		reader := w.repo // half the readers read through the peer instance
+		if g%2 == 1 {
+			reader = w.peer
+		}
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				w.pause.RLock()
@@ -152,7 +160,7 @@ func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGr
 					id = w.cold[n-len(w.agents)]
 				}
 				start := time.Now()
-				_, err := w.repo.GetAgent(ctx, id)
+				_, err := reader.GetAgent(ctx, id)
 				if ctx.Err() == nil {
 					w.rec.add(start, err)
 				}
@@ -202,12 +210,14 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 	}
 }
 
-// readCold reads every cold agent through the repository, so each has a
+// readCold reads every cold agent through both instances, so each has a
 // value cached under its current versions.
 func (w *pgWorkload) readCold(ctx context.Context) error {
 	for _, id := range w.cold {
-		if _, err := w.repo.GetAgent(ctx, id); err != nil {
-			return fmt.Errorf("read cold agent: %w", err)
+		for _, r := range []*db.Repository{w.repo, w.peer} {
+			if _, err := r.GetAgent(ctx, id); err != nil {
+				return fmt.Errorf("read cold agent: %w", err)
+			}
 		}
 	}
 	return nil
@@ -260,12 +270,14 @@ func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale
 		if raw.Version < w.acked[id] {
 			lost++
 		}
-		got, err := w.repo.GetAgent(ctx, id)
-		if err != nil {
-			return 0, 0, 0, fmt.Errorf("repository read: %w", err)
-		}
-		if got.Version < w.acked[id] || got.Version != raw.Version || !bytes.Equal(got.Config, raw.Config) {
-			stale++
+		for _, r := range []*db.Repository{w.repo, w.peer} {
+			got, err := r.GetAgent(ctx, id)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("repository read: %w", err)
+			}
+			if got.Version < w.acked[id] || got.Version != raw.Version || !bytes.Equal(got.Config, raw.Config) {
+				stale++
+			}
 		}
 	}
 	var present int
