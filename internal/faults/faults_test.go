@@ -31,14 +31,20 @@ func long() bool { return os.Getenv("FAULTS_LONG") != "" }
 
 // result is one row of the table.
 type result struct {
-	Fault        string
-	Outage       time.Duration
-	Requests     int
-	Failed       map[string]int
-	P99          time.Duration
-	Recovery     time.Duration // last failure after the fault ended
-	Lost, Dups   int
-	Stale        int
+	Fault      string
+	Outage     time.Duration
+	Requests   int
+	Failed     map[string]int
+	P99        time.Duration
+	Recovery   time.Duration // last failure after the fault ended
+	Lost, Dups int
+	Stale      int // reads started after the fault ended older than an acknowledged write, plus the check's
+	// PeerStale counts the other instance's reads of hot agents, started
+	// after the fault ended, older than a write acknowledged (by the
+	// writing instance) at least peerLag before they started; PeerLast is
+	// how long after the end the last of them started.
+	PeerStale    int
+	PeerLast     time.Duration
 	Unknown      int // writes whose outcome the client could not know
 	RecoveryNote string
 }
@@ -138,7 +144,7 @@ func TestFaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: check: %v", f.name, err)
 		}
-		r.Lost, r.Stale, r.Dups = lost, stale, dups
+		r.Lost, r.Stale, r.Dups = lost, r.Stale+stale, dups
 		e.work.mu.Lock()
 		r.Unknown, e.work.unknown = e.work.unknown, 0
 		e.work.mu.Unlock()
@@ -180,6 +186,17 @@ func summarize(name string, outage time.Duration, ops []op, end time.Time) resul
 		}
 	}
 	r.P99 = p99(during)
+	for _, o := range ops {
+		started := o.at.Add(-o.lat)
+		switch {
+		case !o.stale || started.Before(end):
+		case o.peer:
+			r.PeerStale++
+			r.PeerLast = max(r.PeerLast, started.Sub(end))
+		default:
+			r.Stale++ // a read that started after the fault ended
+		}
+	}
 	if lastFail.After(end) {
 		r.Recovery = lastFail.Sub(end)
 	}
@@ -188,8 +205,8 @@ func summarize(name string, outage time.Duration, ops []op, end time.Time) resul
 
 func renderTable(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| fault | outage | requests | failed (by class) | p99 during | errors stop after | acked writes lost | duplicates | stale reads after |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| fault | outage | requests | failed (by class) | p99 during | errors stop after | acked writes lost | duplicates | stale reads after | other instance: old reads after (last) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		var classes []string
 		for c, n := range r.Failed {
@@ -200,8 +217,12 @@ func renderTable(rs []result) string {
 		if len(classes) > 0 {
 			failed = strings.Join(classes, ", ")
 		}
-		fmt.Fprintf(&b, "| %s | %v | %d | %s | %v | %v | %d | %d | %d |\n", r.Fault, r.Outage, r.Requests, failed,
-			roundDur(r.P99), r.Recovery.Round(10*time.Millisecond), r.Lost, r.Dups, r.Stale)
+		peer := "0"
+		if r.PeerStale > 0 {
+			peer = fmt.Sprintf("%d (%v)", r.PeerStale, r.PeerLast.Round(time.Millisecond))
+		}
+		fmt.Fprintf(&b, "| %s | %v | %d | %s | %v | %v | %d | %d | %d | %s |\n", r.Fault, r.Outage, r.Requests, failed,
+			roundDur(r.P99), r.Recovery.Round(10*time.Millisecond), r.Lost, r.Dups, r.Stale, peer)
 	}
 	return b.String()
 }

@@ -25,6 +25,12 @@ type op struct {
 	at    time.Time // when it returned
 	lat   time.Duration
 	class string // "" for success
+	stale bool   // a read older than a write acknowledged before it started
+	// peer marks a read of a hot agent through the other instance, which
+	// may serve an older value until the invalidations of writes
+	// acknowledged while Redis was unreachable land (cache/doc.go): its
+	// stale reads are reported apart.
+	peer bool
 }
 
 // recorder keeps every op; the suite slices it by time per fault.
@@ -33,9 +39,11 @@ type recorder struct {
 	ops []op
 }
 
-func (r *recorder) add(start time.Time, err error) {
+func (r *recorder) add(start time.Time, err error) { r.addRead(start, err, false, false) }
+
+func (r *recorder) addRead(start time.Time, err error, stale, peer bool) {
 	now := time.Now()
-	o := op{at: now, lat: now.Sub(start), class: classOf(err)}
+	o := op{at: now, lat: now.Sub(start), class: classOf(err), stale: stale, peer: peer}
 	r.mu.Lock()
 	r.ops = append(r.ops, o)
 	r.mu.Unlock()
@@ -74,6 +82,17 @@ func classOf(err error) string {
 	return "other"
 }
 
+// ack is an acknowledged agent version and when its write returned.
+type ack struct {
+	at      time.Time
+	version int32
+}
+
+// peerLag is how long after a write's acknowledgement the other instance
+// may still read the older value: its in-process copy lasts until Redis's
+// invalidation push arrives (the cross-process window in cache/doc.go).
+const peerLag = 100 * time.Millisecond
+
 // pgWorkload drives the generated repository: writers own agents and update
 // their config under optimistic versions (so a write cannot apply twice),
 // and insert tasks with unique titles; readers read agents through the
@@ -93,6 +112,7 @@ type pgWorkload struct {
 	agents  []uuid.UUID         // written by the writers all the time
 	cold    []uuid.UUID         // read all the time, written only by touchCold
 	acked   map[uuid.UUID]int32 // last acknowledged version per agent
+	history map[uuid.UUID][]ack // every acknowledged version per agent
 	known   map[uuid.UUID]int32 // version a writer will update from
 	tokens  []string            // titles of acknowledged task inserts
 	unknown int                 // writes whose outcome is unknown
@@ -102,7 +122,7 @@ type pgWorkload struct {
 func newPGWorkload(t testing.TB, repo, peer *db.Repository, raw *db.Queries, rec *recorder, agents, cold int) *pgWorkload {
 	t.Helper()
 	ctx := context.Background()
-	w := &pgWorkload{repo: repo, peer: peer, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
+	w := &pgWorkload{repo: repo, peer: peer, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, history: map[uuid.UUID][]ack{}, known: map[uuid.UUID]int32{}}
 	u, err := repo.CreateUser(ctx, db.CreateUserParams{Email: "faults-" + uuid.NewString() + "@example.com", DisplayName: "faults", Role: db.UserRoleMember})
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +139,7 @@ func newPGWorkload(t testing.TB, repo, peer *db.Repository, raw *db.Queries, rec
 			w.cold = append(w.cold, a.ID)
 		}
 		w.acked[a.ID], w.known[a.ID] = a.Version, a.Version
+		w.history[a.ID] = []ack{{time.Now(), a.Version}}
 	}
 	return w
 }
@@ -160,9 +181,14 @@ func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGr
 					id = w.cold[n-len(w.agents)]
 				}
 				start := time.Now()
-				_, err := reader.GetAgent(ctx, id)
+				lag := time.Duration(0)
+				if reader == w.peer {
+					lag = peerLag
+				}
+				want := w.ackedAt(id, start.Add(-lag))
+				a, err := reader.GetAgent(ctx, id)
 				if ctx.Err() == nil {
-					w.rec.add(start, err)
+					w.rec.addRead(start, err, err == nil && a.Version < want, reader == w.peer && !slices.Contains(w.cold, id))
 				}
 				w.pause.RUnlock()
 				time.Sleep(2 * time.Millisecond)
@@ -188,6 +214,7 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 		w.rec.add(start, nil)
 		w.mu.Lock()
 		w.acked[id], w.known[id] = a.Version, a.Version
+		w.history[id] = append(w.history[id], ack{time.Now(), a.Version})
 		w.mu.Unlock()
 	case postgres.IsNotFound(err):
 		// An earlier write whose reply was lost did apply: resynchronise.
@@ -208,6 +235,19 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 			w.mu.Unlock()
 		}
 	}
+}
+
+// ackedAt is the agent's last version acknowledged at or before t.
+func (w *pgWorkload) ackedAt(id uuid.UUID, t time.Time) int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.history[id]
+	for i := len(h) - 1; i >= 0; i-- {
+		if !h[i].at.After(t) {
+			return h[i].version
+		}
+	}
+	return 0
 }
 
 // readCold reads every cold agent through both instances, so each has a
