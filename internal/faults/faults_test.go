@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/redis/rueidis"
 
 	"github.com/agentical/datalayer/cache"
 	"github.com/agentical/datalayer/db"
@@ -29,21 +31,29 @@ func long() bool { return os.Getenv("FAULTS_LONG") != "" }
 
 // result is one row of the table.
 type result struct {
-	Fault        string
-	Outage       time.Duration
-	Requests     int
-	Failed       map[string]int
-	P99          time.Duration
-	Recovery     time.Duration // last failure after the fault ended
-	Lost, Dups   int
-	Stale        int
+	Fault      string
+	Outage     time.Duration
+	Requests   int
+	Failed     map[string]int
+	P99        time.Duration
+	Recovery   time.Duration // last failure after the fault ended
+	Lost, Dups int
+	Stale      int // reads started after the fault ended older than an acknowledged write, plus the check's
+	// PeerStale counts the other instance's reads of hot agents, started
+	// after the fault ended, older than a write acknowledged (by the
+	// writing instance) at least peerLag before they started; PeerLast is
+	// how long after the end the last of them started.
+	PeerStale    int
+	PeerLast     time.Duration
 	Unknown      int // writes whose outcome the client could not know
 	RecoveryNote string
 }
 
 type pgEnv struct {
 	srv      *devserver.Postgres
-	redis    *devserver.Redis
+	redis    *devserver.Redis // keeps its data in redisDir across Stop/Start
+	redisDir string
+	rdRaw    rueidis.Client // straight to Redis, for SAVE and FLUSHALL
 	pgProxy  *toxiproxy.Proxy
 	rdProxy  *toxiproxy.Proxy
 	admin    postgres.DBTX
@@ -95,6 +105,15 @@ func TestFaults(t *testing.T) {
 			must(t, e.redis.Stop(context.Background()))
 			return func() { must(t, e.redis.Start(context.Background())) }
 		}},
+		{"Redis restarted from an older snapshot", outage, func() func() {
+			return e.rollback(t)
+		}},
+		{"Redis FLUSHALL", 0, func() func() {
+			ctx := context.Background()
+			must(t, e.work.touchCold(ctx))
+			must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Flushall().Build()).Error())
+			return func() {}
+		}},
 		{"Redis network cut (proxy down)", outage, func() func() {
 			e.rdProxy.Stop()
 			return func() { must(t, e.rdProxy.Start()) }
@@ -125,7 +144,7 @@ func TestFaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: check: %v", f.name, err)
 		}
-		r.Lost, r.Stale, r.Dups = lost, stale, dups
+		r.Lost, r.Stale, r.Dups = lost, r.Stale+stale, dups
 		e.work.mu.Lock()
 		r.Unknown, e.work.unknown = e.work.unknown, 0
 		e.work.mu.Unlock()
@@ -167,6 +186,17 @@ func summarize(name string, outage time.Duration, ops []op, end time.Time) resul
 		}
 	}
 	r.P99 = p99(during)
+	for _, o := range ops {
+		started := o.at.Add(-o.lat)
+		switch {
+		case !o.stale || started.Before(end):
+		case o.peer:
+			r.PeerStale++
+			r.PeerLast = max(r.PeerLast, started.Sub(end))
+		default:
+			r.Stale++ // a read that started after the fault ended
+		}
+	}
 	if lastFail.After(end) {
 		r.Recovery = lastFail.Sub(end)
 	}
@@ -175,8 +205,8 @@ func summarize(name string, outage time.Duration, ops []op, end time.Time) resul
 
 func renderTable(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| fault | outage | requests | failed (by class) | p99 during | errors stop after | acked writes lost | duplicates | stale reads after |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| fault | outage | requests | failed (by class) | p99 during | errors stop after | acked writes lost | duplicates | stale reads after | other instance: old reads after (last) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		var classes []string
 		for c, n := range r.Failed {
@@ -187,8 +217,12 @@ func renderTable(rs []result) string {
 		if len(classes) > 0 {
 			failed = strings.Join(classes, ", ")
 		}
-		fmt.Fprintf(&b, "| %s | %v | %d | %s | %v | %v | %d | %d | %d |\n", r.Fault, r.Outage, r.Requests, failed,
-			roundDur(r.P99), r.Recovery.Round(10*time.Millisecond), r.Lost, r.Dups, r.Stale)
+		peer := "0"
+		if r.PeerStale > 0 {
+			peer = fmt.Sprintf("%d (%v)", r.PeerStale, r.PeerLast.Round(time.Millisecond))
+		}
+		fmt.Fprintf(&b, "| %s | %v | %d | %s | %v | %v | %d | %d | %d | %s |\n", r.Fault, r.Outage, r.Requests, failed,
+			roundDur(r.P99), r.Recovery.Round(10*time.Millisecond), r.Lost, r.Dups, r.Stale, peer)
 	}
 	return b.String()
 }
@@ -210,7 +244,22 @@ func newPGEnv(t *testing.T) *pgEnv {
 	must(t, err)
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 	e := &pgEnv{srv: srv, rec: &recorder{}}
-	e.redis = testinfra.PrivateRedis(t)
+	// Redis keeps its data directory across Stop/Start and saves only on
+	// SAVE: a restart comes back empty until the first SAVE, and from that
+	// (older) snapshot after it.
+	e.redisDir = t.TempDir()
+	e.redis, err = devserver.StartRedis(ctx, devserver.RedisConfig{Args: []string{"--dir", e.redisDir, "--dbfilename", "snap.rdb"}})
+	if err != nil {
+		t.Fatalf("faults: start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.redis.Stop(ctx)
+	})
+	e.rdRaw, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{e.redis.Addr()}, DisableCache: true})
+	must(t, err)
+	t.Cleanup(e.rdRaw.Close)
 	e.pgProxy = newProxy(t, "postgres", fmt.Sprintf("127.0.0.1:%d", srv.Port()))
 	e.rdProxy = newProxy(t, "redis", e.redis.Addr())
 
@@ -234,8 +283,50 @@ func newPGEnv(t *testing.T) *pgEnv {
 	rt, err := repo.New(repo.Config{Cache: c, Policies: pol})
 	must(t, err)
 	r := db.NewRepository(pool, rt)
-	e.work = newPGWorkload(t, r, db.New(postgres.Translate(adminPool)), e.rec, 8)
+	// A second service instance with its own cache, reading only.
+	c2, err := cache.New(ctx, cache.Config{Addrs: []string{e.rdProxy.Listen}, Prefix: "faults"})
+	must(t, err)
+	t.Cleanup(func() { _ = c2.Close() })
+	pol2, err := resilience.New(resilience.Config{Timeout: time.Second})
+	must(t, err)
+	rt2, err := repo.New(repo.Config{Cache: c2, Policies: pol2})
+	must(t, err)
+	e.work = newPGWorkload(t, r, db.NewRepository(pool, rt2), db.New(postgres.Translate(adminPool)), e.rec, 8, 4)
 	return e
+}
+
+// rollback is the fault of defect 1 (issue 11): with every cold agent
+// cached, Redis takes a snapshot (SAVE); then each cold agent is updated
+// (acknowledged) and read back, caching its new value, and the hot agents
+// keep changing under the workload; then Redis stops and its restart loads
+// the snapshot: version counters go back in time together with the values
+// cached under them. The returned restore starts Redis, checks that the
+// data did go back (a marker key holds its value from before SAVE) and
+// removes the snapshot so later restarts come back empty.
+func (e *pgEnv) rollback(t *testing.T) func() {
+	ctx := context.Background()
+	const marker = "faults:snapshot-marker"
+	must(t, e.work.readCold(ctx))
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Set().Key(marker).Value("before").Build()).Error())
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Save().Build()).Error())
+	must(t, e.rdRaw.Do(ctx, e.rdRaw.B().Set().Key(marker).Value("after").Build()).Error())
+	must(t, e.work.touchCold(ctx))
+	must(t, e.redis.Stop(ctx))
+	return func() {
+		must(t, e.redis.Start(ctx))
+		var got string
+		var err error
+		for range 20 { // the raw client redials after the restart
+			if got, err = e.rdRaw.Do(ctx, e.rdRaw.B().Get().Key(marker).Build()).ToString(); err == nil || rueidis.IsRedisNil(err) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil || got != "before" {
+			t.Fatalf("faults: precondition: Redis did not restart from the snapshot (marker %q, %v)", got, err)
+		}
+		must(t, os.Remove(filepath.Join(e.redisDir, "snap.rdb")))
+	}
 }
 
 // roundDur keeps two or three significant digits: 38µs, 8.2ms, 341ms.

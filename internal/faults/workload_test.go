@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,12 @@ type op struct {
 	at    time.Time // when it returned
 	lat   time.Duration
 	class string // "" for success
+	stale bool   // a read older than a write acknowledged before it started
+	// peer marks a read of a hot agent through the other instance, which
+	// may serve an older value until the invalidations of writes
+	// acknowledged while Redis was unreachable land (cache/doc.go): its
+	// stale reads are reported apart.
+	peer bool
 }
 
 // recorder keeps every op; the suite slices it by time per fault.
@@ -32,9 +39,11 @@ type recorder struct {
 	ops []op
 }
 
-func (r *recorder) add(start time.Time, err error) {
+func (r *recorder) add(start time.Time, err error) { r.addRead(start, err, false, false) }
+
+func (r *recorder) addRead(start time.Time, err error, stale, peer bool) {
 	now := time.Now()
-	o := op{at: now, lat: now.Sub(start), class: classOf(err)}
+	o := op{at: now, lat: now.Sub(start), class: classOf(err), stale: stale, peer: peer}
 	r.mu.Lock()
 	r.ops = append(r.ops, o)
 	r.mu.Unlock()
@@ -73,42 +82,64 @@ func classOf(err error) string {
 	return "other"
 }
 
+// ack is an acknowledged agent version and when its write returned.
+type ack struct {
+	at      time.Time
+	version int32
+}
+
+// peerLag is how long after a write's acknowledgement the other instance
+// may still read the older value: its in-process copy lasts until Redis's
+// invalidation push arrives (the cross-process window in cache/doc.go).
+const peerLag = 100 * time.Millisecond
+
 // pgWorkload drives the generated repository: writers own agents and update
 // their config under optimistic versions (so a write cannot apply twice),
 // and insert tasks with unique titles; readers read agents through the
 // cache. It tracks what each acknowledged write must leave behind.
 type pgWorkload struct {
 	repo *db.Repository
+	// peer is a second service instance: its own cache (so none of repo's
+	// in-process state, such as the versions repo bumped itself), the same
+	// Redis and PostgreSQL. It only reads.
+	peer *db.Repository
 	raw  *db.Queries
 	rec  *recorder
 
 	pause sync.RWMutex // held for writing while the checker looks
 
 	mu      sync.Mutex
-	agents  []uuid.UUID
+	agents  []uuid.UUID         // written by the writers all the time
+	cold    []uuid.UUID         // read all the time, written only by touchCold
 	acked   map[uuid.UUID]int32 // last acknowledged version per agent
+	history map[uuid.UUID][]ack // every acknowledged version per agent
 	known   map[uuid.UUID]int32 // version a writer will update from
 	tokens  []string            // titles of acknowledged task inserts
 	unknown int                 // writes whose outcome is unknown
 	writes  atomic.Int64
 }
 
-func newPGWorkload(t testing.TB, repo *db.Repository, raw *db.Queries, rec *recorder, agents int) *pgWorkload {
+func newPGWorkload(t testing.TB, repo, peer *db.Repository, raw *db.Queries, rec *recorder, agents, cold int) *pgWorkload {
 	t.Helper()
 	ctx := context.Background()
-	w := &pgWorkload{repo: repo, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, known: map[uuid.UUID]int32{}}
+	w := &pgWorkload{repo: repo, peer: peer, raw: raw, rec: rec, acked: map[uuid.UUID]int32{}, history: map[uuid.UUID][]ack{}, known: map[uuid.UUID]int32{}}
 	u, err := repo.CreateUser(ctx, db.CreateUserParams{Email: "faults-" + uuid.NewString() + "@example.com", DisplayName: "faults", Role: db.UserRoleMember})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range agents {
+	for i := range agents + cold {
 		a, err := repo.CreateAgent(ctx, db.CreateAgentParams{OwnerID: u.ID, Name: fmt.Sprintf("fault-agent-%d-%s", i, uuid.NewString()[:8]),
 			Kind: db.AgentKindWorker, Status: db.AgentStatusDraft, Config: []byte(`{"n":0}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.agents = append(w.agents, a.ID)
+		if i < agents {
+			w.agents = append(w.agents, a.ID)
+		} else {
+			w.cold = append(w.cold, a.ID)
+		}
 		w.acked[a.ID], w.known[a.ID] = a.Version, a.Version
+		w.history[a.ID] = []ack{{time.Now(), a.Version}}
 	}
 	return w
 }
@@ -137,15 +168,27 @@ func (w *pgWorkload) run(ctx context.Context, writers, readers int) *sync.WaitGr
 			}
 		})
 	}
-	for range readers {
+	for g := range readers {
+		reader := w.repo // half the readers read through the peer instance
+		if g%2 == 1 {
+			reader = w.peer
+		}
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				w.pause.RLock()
 				id := w.agents[rand.IntN(len(w.agents))]
+				if n := rand.IntN(len(w.agents) + len(w.cold)); n >= len(w.agents) {
+					id = w.cold[n-len(w.agents)]
+				}
 				start := time.Now()
-				_, err := w.repo.GetAgent(ctx, id)
+				lag := time.Duration(0)
+				if reader == w.peer {
+					lag = peerLag
+				}
+				want := w.ackedAt(id, start.Add(-lag))
+				a, err := reader.GetAgent(ctx, id)
 				if ctx.Err() == nil {
-					w.rec.add(start, err)
+					w.rec.addRead(start, err, err == nil && a.Version < want, reader == w.peer && !slices.Contains(w.cold, id))
 				}
 				w.pause.RUnlock()
 				time.Sleep(2 * time.Millisecond)
@@ -171,6 +214,7 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 		w.rec.add(start, nil)
 		w.mu.Lock()
 		w.acked[id], w.known[id] = a.Version, a.Version
+		w.history[id] = append(w.history[id], ack{time.Now(), a.Version})
 		w.mu.Unlock()
 	case postgres.IsNotFound(err):
 		// An earlier write whose reply was lost did apply: resynchronise.
@@ -193,6 +237,42 @@ func (w *pgWorkload) update(ctx context.Context, id uuid.UUID) {
 	}
 }
 
+// ackedAt is the agent's last version acknowledged at or before t.
+func (w *pgWorkload) ackedAt(id uuid.UUID, t time.Time) int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.history[id]
+	for i := len(h) - 1; i >= 0; i-- {
+		if !h[i].at.After(t) {
+			return h[i].version
+		}
+	}
+	return 0
+}
+
+// readCold reads every cold agent through both instances, so each has a
+// value cached under its current versions.
+func (w *pgWorkload) readCold(ctx context.Context) error {
+	for _, id := range w.cold {
+		for _, r := range []*db.Repository{w.repo, w.peer} {
+			if _, err := r.GetAgent(ctx, id); err != nil {
+				return fmt.Errorf("read cold agent: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// touchCold updates every cold agent once (acknowledged) and reads it
+// back, caching the new value. Nothing writes them again, so a cache that
+// later serves the older value keeps serving it: the check sees it.
+func (w *pgWorkload) touchCold(ctx context.Context) error {
+	for _, id := range w.cold {
+		w.update(ctx, id)
+	}
+	return w.readCold(ctx)
+}
+
 func (w *pgWorkload) insertTask(ctx context.Context, g, i int) {
 	title := fmt.Sprintf("fault-%d-%d-%s", g, i, uuid.NewString()[:8])
 	start := time.Now()
@@ -213,14 +293,16 @@ func (w *pgWorkload) insertTask(ctx context.Context, g, i int) {
 
 // check pauses the workload and counts acknowledged writes lost (the
 // database holds an older agent version, or lacks an acknowledged task),
-// stale reads (the repository serves an agent older than its last
-// acknowledged write) and duplicate task inserts.
+// stale reads (with no write in flight, the repository's cached read of an
+// agent differs from PostgreSQL's row or is older than its last
+// acknowledged write) and duplicate task inserts. Every agent is read,
+// the cold ones included.
 func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale, dups int, err error) {
 	w.pause.Lock()
 	defer w.pause.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, id := range w.agents {
+	for _, id := range slices.Concat(w.agents, w.cold) {
 		raw, err := w.raw.GetAgent(ctx, id)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("raw read: %w", err)
@@ -228,12 +310,14 @@ func (w *pgWorkload) check(ctx context.Context, pool postgres.DBTX) (lost, stale
 		if raw.Version < w.acked[id] {
 			lost++
 		}
-		got, err := w.repo.GetAgent(ctx, id)
-		if err != nil {
-			return 0, 0, 0, fmt.Errorf("repository read: %w", err)
-		}
-		if got.Version < w.acked[id] {
-			stale++
+		for _, r := range []*db.Repository{w.repo, w.peer} {
+			got, err := r.GetAgent(ctx, id)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("repository read: %w", err)
+			}
+			if got.Version < w.acked[id] || got.Version != raw.Version || !bytes.Equal(got.Config, raw.Config) {
+				stale++
+			}
 		}
 	}
 	var present int
