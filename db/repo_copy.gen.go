@@ -14,104 +14,104 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v Agent) Agent { copyAgent(&v); return v })
-	repo.RegisterCopy(func(v Execution) Execution { copyExecution(&v); return v })
-	repo.RegisterCopy(func(v Playbook) Playbook { copyPlaybook(&v); return v })
-	repo.RegisterCopy(func(v Task) Task { copyTask(&v); return v })
-	repo.RegisterCopy(func(v Tool) Tool { copyTool(&v); return v })
-	repo.RegisterCopy(func(v Workflow) Workflow { copyWorkflow(&v); return v })
-	repo.RegisterCopy(func(v []Agent) []Agent { copySliceAgent(&v); return v })
-	repo.RegisterCopy(func(v []ApiKey) []ApiKey { copySliceApiKey(&v); return v })
+	repo.RegisterCopy(func(v Agent) Agent { dlcopyAgent(&v); return v })
+	repo.RegisterCopy(func(v Execution) Execution { dlcopyExecution(&v); return v })
+	repo.RegisterCopy(func(v Playbook) Playbook { dlcopyPlaybook(&v); return v })
+	repo.RegisterCopy(func(v Task) Task { dlcopyTask(&v); return v })
+	repo.RegisterCopy(func(v Tool) Tool { dlcopyTool(&v); return v })
+	repo.RegisterCopy(func(v Workflow) Workflow { dlcopyWorkflow(&v); return v })
+	repo.RegisterCopy(func(v []Agent) []Agent { dlcopySliceAgent(&v); return v })
+	repo.RegisterCopy(func(v []ApiKey) []ApiKey { dlcopySliceApiKey(&v); return v })
 	repo.RegisterCopy(func(v []CountTasksByStatusPerAgentRow) []CountTasksByStatusPerAgentRow {
-		copySliceCountTasksByStatusPerAgentRow(&v)
+		dlcopySliceCountTasksByStatusPerAgentRow(&v)
 		return v
 	})
 	repo.RegisterCopy(func(v []ExecutionStatsByAgentRow) []ExecutionStatsByAgentRow {
-		copySliceExecutionStatsByAgentRow(&v)
+		dlcopySliceExecutionStatsByAgentRow(&v)
 		return v
 	})
 	repo.RegisterCopy(func(v []GetWorkflowWithStepsRow) []GetWorkflowWithStepsRow {
-		copySliceGetWorkflowWithStepsRow(&v)
+		dlcopySliceGetWorkflowWithStepsRow(&v)
 		return v
 	})
-	repo.RegisterCopy(func(v []ListAgentToolsRow) []ListAgentToolsRow { copySliceListAgentToolsRow(&v); return v })
-	repo.RegisterCopy(func(v []Playbook) []Playbook { copySlicePlaybook(&v); return v })
-	repo.RegisterCopy(func(v []PlaybookStep) []PlaybookStep { copySlicePlaybookStep(&v); return v })
-	repo.RegisterCopy(func(v []Task) []Task { copySliceTask(&v); return v })
-	repo.RegisterCopy(func(v []Tool) []Tool { copySliceTool(&v); return v })
-	repo.RegisterCopy(func(v []Workflow) []Workflow { copySliceWorkflow(&v); return v })
+	repo.RegisterCopy(func(v []ListAgentToolsRow) []ListAgentToolsRow { dlcopySliceListAgentToolsRow(&v); return v })
+	repo.RegisterCopy(func(v []Playbook) []Playbook { dlcopySlicePlaybook(&v); return v })
+	repo.RegisterCopy(func(v []PlaybookStep) []PlaybookStep { dlcopySlicePlaybookStep(&v); return v })
+	repo.RegisterCopy(func(v []Task) []Task { dlcopySliceTask(&v); return v })
+	repo.RegisterCopy(func(v []Tool) []Tool { dlcopySliceTool(&v); return v })
+	repo.RegisterCopy(func(v []Workflow) []Workflow { dlcopySliceWorkflow(&v); return v })
 }
 
-func copyJsonRawMessage(v *json.RawMessage) {
+func dlcopyJsonRawMessage(v *json.RawMessage) {
 	*v = bytes.Clone(*v)
 }
 
-func copyAgent(v *Agent) {
-	copyJsonRawMessage(&v.Config)
+func dlcopyAgent(v *Agent) {
+	dlcopyJsonRawMessage(&v.Config)
 }
 
-func copyPtruuidUUID(v **uuid.UUID) {
+func dlcopyPtruuidUUID(v **uuid.UUID) {
 	if *v != nil {
 		c := **v
 		*v = &c
 	}
 }
 
-func copyPtrstring(v **string) {
+func dlcopyPtrstring(v **string) {
 	if *v != nil {
 		c := **v
 		*v = &c
 	}
 }
 
-func copyPtrtimeTime(v **time.Time) {
+func dlcopyPtrtimeTime(v **time.Time) {
 	if *v != nil {
 		c := **v
 		*v = &c
 	}
 }
 
-func copyExecution(v *Execution) {
-	copyPtruuidUUID(&v.AgentID)
-	copyPtruuidUUID(&v.WorkflowID)
-	copyPtruuidUUID(&v.PlaybookID)
-	copyPtruuidUUID(&v.TriggeredBy)
-	copyJsonRawMessage(&v.Input)
-	copyJsonRawMessage(&v.Output)
-	copyPtrstring(&v.Error)
-	copyPtrtimeTime(&v.StartedAt)
-	copyPtrtimeTime(&v.FinishedAt)
+func dlcopyExecution(v *Execution) {
+	dlcopyPtruuidUUID(&v.AgentID)
+	dlcopyPtruuidUUID(&v.WorkflowID)
+	dlcopyPtruuidUUID(&v.PlaybookID)
+	dlcopyPtruuidUUID(&v.TriggeredBy)
+	dlcopyJsonRawMessage(&v.Input)
+	dlcopyJsonRawMessage(&v.Output)
+	dlcopyPtrstring(&v.Error)
+	dlcopyPtrtimeTime(&v.StartedAt)
+	dlcopyPtrtimeTime(&v.FinishedAt)
 }
 
-func copySlicestring(v *[]string) {
+func dlcopySlicestring(v *[]string) {
 	*v = slices.Clone(*v)
 }
 
-func copyPlaybook(v *Playbook) {
-	copyJsonRawMessage(&v.Trigger)
-	copySlicestring(&v.Tags)
+func dlcopyPlaybook(v *Playbook) {
+	dlcopyJsonRawMessage(&v.Trigger)
+	dlcopySlicestring(&v.Tags)
 }
 
-func copyTask(v *Task) {
-	copyPtruuidUUID(&v.AssigneeAgentID)
-	copyPtruuidUUID(&v.ParentTaskID)
-	copyPtruuidUUID(&v.WorkflowID)
-	copyPtruuidUUID(&v.CreatedBy)
-	copyJsonRawMessage(&v.Metadata)
-	copyPtrtimeTime(&v.DueAt)
-	copyPtrtimeTime(&v.StartedAt)
-	copyPtrtimeTime(&v.CompletedAt)
+func dlcopyTask(v *Task) {
+	dlcopyPtruuidUUID(&v.AssigneeAgentID)
+	dlcopyPtruuidUUID(&v.ParentTaskID)
+	dlcopyPtruuidUUID(&v.WorkflowID)
+	dlcopyPtruuidUUID(&v.CreatedBy)
+	dlcopyJsonRawMessage(&v.Metadata)
+	dlcopyPtrtimeTime(&v.DueAt)
+	dlcopyPtrtimeTime(&v.StartedAt)
+	dlcopyPtrtimeTime(&v.CompletedAt)
 }
 
-func copyTool(v *Tool) {
-	copyJsonRawMessage(&v.InputSchema)
+func dlcopyTool(v *Tool) {
+	dlcopyJsonRawMessage(&v.InputSchema)
 }
 
-func copyWorkflow(v *Workflow) {
-	copyJsonRawMessage(&v.Definition)
+func dlcopyWorkflow(v *Workflow) {
+	dlcopyJsonRawMessage(&v.Definition)
 }
 
-func copySliceAgent(v *[]Agent) {
+func dlcopySliceAgent(v *[]Agent) {
 	*v = slices.Clone(*v)
 	n := 0
 	for i := range *v {
@@ -128,53 +128,53 @@ func copySliceAgent(v *[]Agent) {
 	}
 }
 
-func copySlicebyte(v *[]byte) {
+func dlcopySlicebyte(v *[]byte) {
 	*v = bytes.Clone(*v)
 }
 
-func copyApiKey(v *ApiKey) {
-	copySlicebyte(&v.KeyHash)
-	copySlicestring(&v.Scopes)
-	copyPtrtimeTime(&v.ExpiresAt)
-	copyPtrtimeTime(&v.LastUsedAt)
-	copyPtrtimeTime(&v.RevokedAt)
+func dlcopyApiKey(v *ApiKey) {
+	dlcopySlicebyte(&v.KeyHash)
+	dlcopySlicestring(&v.Scopes)
+	dlcopyPtrtimeTime(&v.ExpiresAt)
+	dlcopyPtrtimeTime(&v.LastUsedAt)
+	dlcopyPtrtimeTime(&v.RevokedAt)
 }
 
-func copySliceApiKey(v *[]ApiKey) {
+func dlcopySliceApiKey(v *[]ApiKey) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyApiKey(&(*v)[i])
+		dlcopyApiKey(&(*v)[i])
 	}
 }
 
-func copySliceCountTasksByStatusPerAgentRow(v *[]CountTasksByStatusPerAgentRow) {
+func dlcopySliceCountTasksByStatusPerAgentRow(v *[]CountTasksByStatusPerAgentRow) {
 	*v = slices.Clone(*v)
 }
 
-func copyExecutionStatsByAgentRow(v *ExecutionStatsByAgentRow) {
-	copyPtruuidUUID(&v.AgentID)
+func dlcopyExecutionStatsByAgentRow(v *ExecutionStatsByAgentRow) {
+	dlcopyPtruuidUUID(&v.AgentID)
 }
 
-func copySliceExecutionStatsByAgentRow(v *[]ExecutionStatsByAgentRow) {
+func dlcopySliceExecutionStatsByAgentRow(v *[]ExecutionStatsByAgentRow) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyExecutionStatsByAgentRow(&(*v)[i])
+		dlcopyExecutionStatsByAgentRow(&(*v)[i])
 	}
 }
 
-func copyGetWorkflowWithStepsRow(v *GetWorkflowWithStepsRow) {
-	copyPtrstring(&v.AgentName)
-	copyPtrstring(&v.ToolName)
+func dlcopyGetWorkflowWithStepsRow(v *GetWorkflowWithStepsRow) {
+	dlcopyPtrstring(&v.AgentName)
+	dlcopyPtrstring(&v.ToolName)
 }
 
-func copySliceGetWorkflowWithStepsRow(v *[]GetWorkflowWithStepsRow) {
+func dlcopySliceGetWorkflowWithStepsRow(v *[]GetWorkflowWithStepsRow) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyGetWorkflowWithStepsRow(&(*v)[i])
+		dlcopyGetWorkflowWithStepsRow(&(*v)[i])
 	}
 }
 
-func copySliceListAgentToolsRow(v *[]ListAgentToolsRow) {
+func dlcopySliceListAgentToolsRow(v *[]ListAgentToolsRow) {
 	*v = slices.Clone(*v)
 	n := 0
 	for i := range *v {
@@ -191,33 +191,33 @@ func copySliceListAgentToolsRow(v *[]ListAgentToolsRow) {
 	}
 }
 
-func copySlicePlaybook(v *[]Playbook) {
+func dlcopySlicePlaybook(v *[]Playbook) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyPlaybook(&(*v)[i])
+		dlcopyPlaybook(&(*v)[i])
 	}
 }
 
-func copyPlaybookStep(v *PlaybookStep) {
-	copyPtruuidUUID(&v.ToolID)
-	copyJsonRawMessage(&v.Parameters)
+func dlcopyPlaybookStep(v *PlaybookStep) {
+	dlcopyPtruuidUUID(&v.ToolID)
+	dlcopyJsonRawMessage(&v.Parameters)
 }
 
-func copySlicePlaybookStep(v *[]PlaybookStep) {
+func dlcopySlicePlaybookStep(v *[]PlaybookStep) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyPlaybookStep(&(*v)[i])
+		dlcopyPlaybookStep(&(*v)[i])
 	}
 }
 
-func copySliceTask(v *[]Task) {
+func dlcopySliceTask(v *[]Task) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyTask(&(*v)[i])
+		dlcopyTask(&(*v)[i])
 	}
 }
 
-func copySliceTool(v *[]Tool) {
+func dlcopySliceTool(v *[]Tool) {
 	*v = slices.Clone(*v)
 	n := 0
 	for i := range *v {
@@ -234,7 +234,7 @@ func copySliceTool(v *[]Tool) {
 	}
 }
 
-func copySliceWorkflow(v *[]Workflow) {
+func dlcopySliceWorkflow(v *[]Workflow) {
 	*v = slices.Clone(*v)
 	n := 0
 	for i := range *v {

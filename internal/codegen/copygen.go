@@ -23,6 +23,7 @@ import (
 type copyModel struct {
 	Version string
 	Package string
+	Repo    string // qualifier of the repo package, with its dot
 	Imports []string
 	Funcs   []copyFunc
 }
@@ -91,7 +92,11 @@ func buildCopyModel(gp *goPackage, version string, methods []*method) (*copyMode
 			m.Imports = append(m.Imports, fmt.Sprintf("%q", imp))
 		}
 	}
-	m.Imports = append(m.Imports, fmt.Sprintf("%q", "github.com/agentical/datalayer/repo"))
+	// The same name the repository file uses: a query named Repo makes
+	// sqlc declare a constant repo.
+	repoName := qualifier(gp, "repo", "dlrepo")
+	m.Repo = repoName + "."
+	m.Imports = append(m.Imports, importSpec(repoName, "github.com/agentical/datalayer/repo"))
 	slices.Sort(m.Imports)
 	for _, t := range g.order {
 		m.Funcs = append(m.Funcs, *g.funcs[t])
@@ -231,8 +236,8 @@ func (g *copyGen) onlyBytes(t string) (fields []string, ok bool) {
 // add registers the copy function of t built by body; a type whose body
 // needs no statements needs no function.
 func (g *copyGen) add(t string, body func(*copyFunc) bool) (string, bool) {
-	f := &copyFunc{Name: "copy" + typeIdent(t), Type: t}
-	g.funcs[t] = f // recursion guard
+	f := &copyFunc{Name: "dlcopy" + typeIdent(t), Type: t} // prefixed: sqlc declares copyX for a query named CopyX
+	g.funcs[t] = f                                         // recursion guard
 	if !body(f) {
 		delete(g.funcs, t)
 		g.failed[t] = true

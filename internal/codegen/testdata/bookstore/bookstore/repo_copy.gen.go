@@ -12,28 +12,28 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v Book) Book { copyBook(&v); return v })
-	repo.RegisterCopy(func(v []Book) []Book { copySliceBook(&v); return v })
-	repo.RegisterCopy(func(v []TopRatedRow) []TopRatedRow { copySliceTopRatedRow(&v); return v })
+	repo.RegisterCopy(func(v Book) Book { dlcopyBook(&v); return v })
+	repo.RegisterCopy(func(v []Book) []Book { dlcopySliceBook(&v); return v })
+	repo.RegisterCopy(func(v []TopRatedRow) []TopRatedRow { dlcopySliceTopRatedRow(&v); return v })
 }
 
-func copyPgtypeNumeric(v *pgtype.Numeric) {
+func dlcopyPgtypeNumeric(v *pgtype.Numeric) {
 	if v.Int != nil {
 		v.Int = new(big.Int).Set(v.Int)
 	}
 }
 
-func copyBook(v *Book) {
-	copyPgtypeNumeric(&v.Price)
+func dlcopyBook(v *Book) {
+	dlcopyPgtypeNumeric(&v.Price)
 }
 
-func copySliceBook(v *[]Book) {
+func dlcopySliceBook(v *[]Book) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyBook(&(*v)[i])
+		dlcopyBook(&(*v)[i])
 	}
 }
 
-func copySliceTopRatedRow(v *[]TopRatedRow) {
+func dlcopySliceTopRatedRow(v *[]TopRatedRow) {
 	*v = slices.Clone(*v)
 }

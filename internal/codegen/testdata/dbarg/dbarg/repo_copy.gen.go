@@ -10,9 +10,9 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v []Item) []Item { copySliceItem(&v); return v })
+	repo.RegisterCopy(func(v []Item) []Item { dlcopySliceItem(&v); return v })
 }
 
-func copySliceItem(v *[]Item) {
+func dlcopySliceItem(v *[]Item) {
 	*v = slices.Clone(*v)
 }

@@ -10,9 +10,9 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v []Author) []Author { copySliceAuthor(&v); return v })
+	repo.RegisterCopy(func(v []Author) []Author { dlcopySliceAuthor(&v); return v })
 }
 
-func copySliceAuthor(v *[]Author) {
+func dlcopySliceAuthor(v *[]Author) {
 	*v = slices.Clone(*v)
 }

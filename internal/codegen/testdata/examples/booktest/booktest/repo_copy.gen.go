@@ -10,33 +10,33 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v Book) Book { copyBook(&v); return v })
-	repo.RegisterCopy(func(v []Book) []Book { copySliceBook(&v); return v })
-	repo.RegisterCopy(func(v []BooksByTagsRow) []BooksByTagsRow { copySliceBooksByTagsRow(&v); return v })
+	repo.RegisterCopy(func(v Book) Book { dlcopyBook(&v); return v })
+	repo.RegisterCopy(func(v []Book) []Book { dlcopySliceBook(&v); return v })
+	repo.RegisterCopy(func(v []BooksByTagsRow) []BooksByTagsRow { dlcopySliceBooksByTagsRow(&v); return v })
 }
 
-func copySlicestring(v *[]string) {
+func dlcopySlicestring(v *[]string) {
 	*v = slices.Clone(*v)
 }
 
-func copyBook(v *Book) {
-	copySlicestring(&v.Tags)
+func dlcopyBook(v *Book) {
+	dlcopySlicestring(&v.Tags)
 }
 
-func copySliceBook(v *[]Book) {
+func dlcopySliceBook(v *[]Book) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyBook(&(*v)[i])
+		dlcopyBook(&(*v)[i])
 	}
 }
 
-func copyBooksByTagsRow(v *BooksByTagsRow) {
-	copySlicestring(&v.Tags)
+func dlcopyBooksByTagsRow(v *BooksByTagsRow) {
+	dlcopySlicestring(&v.Tags)
 }
 
-func copySliceBooksByTagsRow(v *[]BooksByTagsRow) {
+func dlcopySliceBooksByTagsRow(v *[]BooksByTagsRow) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyBooksByTagsRow(&(*v)[i])
+		dlcopyBooksByTagsRow(&(*v)[i])
 	}
 }

@@ -10,9 +10,9 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v []Pilot) []Pilot { copySlicePilot(&v); return v })
+	repo.RegisterCopy(func(v []Pilot) []Pilot { dlcopySlicePilot(&v); return v })
 }
 
-func copySlicePilot(v *[]Pilot) {
+func dlcopySlicePilot(v *[]Pilot) {
 	*v = slices.Clone(*v)
 }

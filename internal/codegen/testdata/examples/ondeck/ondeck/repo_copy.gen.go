@@ -10,36 +10,36 @@ import (
 // Copy functions for the typed in-process cache tier: each turns a shallow
 // copy of a cached value into one sharing no mutable memory with it.
 func init() {
-	repo.RegisterCopy(func(v Venue) Venue { copyVenue(&v); return v })
-	repo.RegisterCopy(func(v []City) []City { copySliceCity(&v); return v })
-	repo.RegisterCopy(func(v []Venue) []Venue { copySliceVenue(&v); return v })
-	repo.RegisterCopy(func(v []VenueCountByCityRow) []VenueCountByCityRow { copySliceVenueCountByCityRow(&v); return v })
+	repo.RegisterCopy(func(v Venue) Venue { dlcopyVenue(&v); return v })
+	repo.RegisterCopy(func(v []City) []City { dlcopySliceCity(&v); return v })
+	repo.RegisterCopy(func(v []Venue) []Venue { dlcopySliceVenue(&v); return v })
+	repo.RegisterCopy(func(v []VenueCountByCityRow) []VenueCountByCityRow { dlcopySliceVenueCountByCityRow(&v); return v })
 }
 
-func copySliceStatus(v *[]Status) {
+func dlcopySliceStatus(v *[]Status) {
 	*v = slices.Clone(*v)
 }
 
-func copySlicestring(v *[]string) {
+func dlcopySlicestring(v *[]string) {
 	*v = slices.Clone(*v)
 }
 
-func copyVenue(v *Venue) {
-	copySliceStatus(&v.Statuses)
-	copySlicestring(&v.Tags)
+func dlcopyVenue(v *Venue) {
+	dlcopySliceStatus(&v.Statuses)
+	dlcopySlicestring(&v.Tags)
 }
 
-func copySliceCity(v *[]City) {
+func dlcopySliceCity(v *[]City) {
 	*v = slices.Clone(*v)
 }
 
-func copySliceVenue(v *[]Venue) {
+func dlcopySliceVenue(v *[]Venue) {
 	*v = slices.Clone(*v)
 	for i := range *v {
-		copyVenue(&(*v)[i])
+		dlcopyVenue(&(*v)[i])
 	}
 }
 
-func copySliceVenueCountByCityRow(v *[]VenueCountByCityRow) {
+func dlcopySliceVenueCountByCityRow(v *[]VenueCountByCityRow) {
 	*v = slices.Clone(*v)
 }
