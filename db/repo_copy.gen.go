@@ -5,42 +5,14 @@ package db
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/agentical/datalayer/repo"
 	"github.com/google/uuid"
 	"slices"
 	"time"
 )
 
-// Copy functions for the typed in-process cache tier: each turns a shallow
-// copy of a cached value into one sharing no mutable memory with it.
-func init() {
-	repo.RegisterCopy(func(v Agent) Agent { dlcopyAgent(&v); return v })
-	repo.RegisterCopy(func(v Execution) Execution { dlcopyExecution(&v); return v })
-	repo.RegisterCopy(func(v Playbook) Playbook { dlcopyPlaybook(&v); return v })
-	repo.RegisterCopy(func(v Task) Task { dlcopyTask(&v); return v })
-	repo.RegisterCopy(func(v Tool) Tool { dlcopyTool(&v); return v })
-	repo.RegisterCopy(func(v Workflow) Workflow { dlcopyWorkflow(&v); return v })
-	repo.RegisterCopy(func(v []Agent) []Agent { dlcopySliceAgent(&v); return v })
-	repo.RegisterCopy(func(v []ApiKey) []ApiKey { dlcopySliceApiKey(&v); return v })
-	repo.RegisterCopy(func(v []CountTasksByStatusPerAgentRow) []CountTasksByStatusPerAgentRow {
-		dlcopySliceCountTasksByStatusPerAgentRow(&v)
-		return v
-	})
-	repo.RegisterCopy(func(v []ExecutionStatsByAgentRow) []ExecutionStatsByAgentRow {
-		dlcopySliceExecutionStatsByAgentRow(&v)
-		return v
-	})
-	repo.RegisterCopy(func(v []GetWorkflowWithStepsRow) []GetWorkflowWithStepsRow {
-		dlcopySliceGetWorkflowWithStepsRow(&v)
-		return v
-	})
-	repo.RegisterCopy(func(v []ListAgentToolsRow) []ListAgentToolsRow { dlcopySliceListAgentToolsRow(&v); return v })
-	repo.RegisterCopy(func(v []Playbook) []Playbook { dlcopySlicePlaybook(&v); return v })
-	repo.RegisterCopy(func(v []PlaybookStep) []PlaybookStep { dlcopySlicePlaybookStep(&v); return v })
-	repo.RegisterCopy(func(v []Task) []Task { dlcopySliceTask(&v); return v })
-	repo.RegisterCopy(func(v []Tool) []Tool { dlcopySliceTool(&v); return v })
-	repo.RegisterCopy(func(v []Workflow) []Workflow { dlcopySliceWorkflow(&v); return v })
-}
+// Deep copies for the typed in-process cache tier (Method.Copy): each turns
+// a shallow copy of a cached value into one sharing no mutable memory with
+// it, so callers may change what they get.
 
 func dlcopyJsonRawMessage(v *json.RawMessage) {
 	*v = bytes.Clone(*v)

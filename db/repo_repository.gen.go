@@ -161,6 +161,10 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "ae5a56e587a9",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
+		Copy: func(v []CountTasksByStatusPerAgentRow) []CountTasksByStatusPerAgentRow {
+			dlcopySliceCountTasksByStatusPerAgentRow(&v)
+			return v
+		},
 		Deps: []repo.Dep{
 			{Table: "agents"},
 			{Table: "tasks"},
@@ -349,6 +353,10 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "84ddc2b2a2e0",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy: func(v []ExecutionStatsByAgentRow) []ExecutionStatsByAgentRow {
+			dlcopySliceExecutionStatsByAgentRow(&v)
+			return v
+		},
 		Deps: []repo.Dep{
 			{Table: "executions"},
 		},
@@ -376,6 +384,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "a12110dbd184",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, SWR: 1 * time.Minute, Negative: 30 * time.Second},
+		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -386,6 +395,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "403c764e18e7",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
+		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}},
 		},
@@ -396,6 +406,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "3b58ec3650f8",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
+		Copy:   func(v Execution) Execution { dlcopyExecution(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "executions", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -412,6 +423,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "18333c939259",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
+		Copy:   func(v Playbook) Playbook { dlcopyPlaybook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "playbooks", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -422,6 +434,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "0a4ee2b14412",
 		Cache:  &repo.CacheSpec{TTL: 2 * time.Minute, Negative: 10 * time.Second},
+		Copy:   func(v Task) Task { dlcopyTask(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "tasks", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -432,6 +445,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "57d0fa138bc4",
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Minute},
+		Copy:   func(v Tool) Tool { dlcopyTool(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "tools", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -462,6 +476,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "c5c04ec2b991",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
+		Copy:   func(v Workflow) Workflow { dlcopyWorkflow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "workflows", Key: []string{"id"}, Params: []int{0}},
 		},
@@ -472,6 +487,10 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "7e950bd9d4b0",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy: func(v []GetWorkflowWithStepsRow) []GetWorkflowWithStepsRow {
+			dlcopySliceGetWorkflowWithStepsRow(&v)
+			return v
+		},
 		Deps: []repo.Dep{
 			{Table: "agents"},
 			{Table: "tools"},
@@ -505,6 +524,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "92bc9072b6e4",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []ApiKey) []ApiKey { dlcopySliceApiKey(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "api_keys"},
 		},
@@ -521,6 +541,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "026cd64e21aa",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []ListAgentToolsRow) []ListAgentToolsRow { dlcopySliceListAgentToolsRow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "agent_tools"},
 			{Table: "agents", Key: []string{"id"}, Params: []int{0}},
@@ -533,6 +554,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "d6583518d507",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Agent) []Agent { dlcopySliceAgent(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "agents"},
 		},
@@ -543,6 +565,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "4efcdd20ffef",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
+		Copy:   func(v []Agent) []Agent { dlcopySliceAgent(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "agents"},
 		},
@@ -577,6 +600,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "ad23141a690e",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
+		Copy:   func(v []PlaybookStep) []PlaybookStep { dlcopySlicePlaybookStep(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "playbook_steps"},
 		},
@@ -587,6 +611,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "dcefe156f318",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Playbook) []Playbook { dlcopySlicePlaybook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "playbooks"},
 		},
@@ -603,6 +628,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "bb25d521ed2d",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Task) []Task { dlcopySliceTask(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "tasks"},
 		},
@@ -619,6 +645,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "37437d413dd2",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Tool) []Tool { dlcopySliceTool(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "tools"},
 		},
@@ -635,6 +662,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "7d60a7c168f1",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Workflow) []Workflow { dlcopySliceWorkflow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "workflows"},
 		},

@@ -31,6 +31,10 @@ type Method struct {
 	// Audit (-- @audit) records each successful call in AuditTable, in the
 	// write's transaction (see audit.go).
 	Audit bool
+	// Copy is the deep copy of a result, func(T) T for the method's result
+	// type T, that the typed in-process tier hands each caller (generated
+	// per result type); nil copies by reflection.
+	Copy any
 
 	Deps    []Dep    // what a cached result depends on
 	Effects []Effect // what a successful write invalidates

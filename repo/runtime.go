@@ -202,7 +202,8 @@ func typedTier[T any](rt *Runtime, st *methodStats, m *Method) *cache.Typed[T] {
 		tt, _ := b.v.(*cache.Typed[T])
 		return tt
 	}
-	b := &tierBox{v: cache.NewTyped(rt.cache, m.Name, copyFunc[T]())}
+	cp, _ := m.Copy.(func(T) T)
+	b := &tierBox{v: cache.NewTyped(rt.cache, m.Name, cp)}
 	if !st.tier.CompareAndSwap(nil, b) {
 		b = st.tier.Load()
 	}

@@ -15,24 +15,22 @@ import (
 )
 
 // copyModel is the input of copy.go.tmpl: one copy function per result
-// type of a cached read (and the struct types those reach), registered with
-// repo.RegisterCopy for the typed in-process tier. Types holding something
+// type of a cached read (and the struct types those reach), which the
+// method descriptors hand the typed in-process tier (Method.Copy). Types holding something
 // the generator cannot copy without reflection (interfaces, maps of
 // structs, unknown external types) get none: the runtime copies those by
 // reflection.
 type copyModel struct {
 	Version string
 	Package string
-	Repo    string // qualifier of the repo package, with its dot
 	Imports []string
 	Funcs   []copyFunc
 }
 
 type copyFunc struct {
-	Name     string // copy function name
-	Type     string // Go type expression
-	Stmts    []string
-	Register bool // a result type (registered), not only a helper
+	Name  string // copy function name
+	Type  string // Go type expression
+	Stmts []string
 }
 
 // noRefTypes hold no memory a caller could change through a copy.
@@ -71,9 +69,16 @@ func buildCopyModel(gp *goPackage, version string, methods []*method) (*copyMode
 		}
 	}
 	slices.Sort(results)
+	copyOf := map[string]string{}
 	for _, t := range results {
 		if name, ok := g.fn(t); ok && name != "" {
-			g.funcs[t].Register = true
+			copyOf[t] = name
+		}
+	}
+	for _, m := range methods {
+		if name, ok := copyOf[m.ResultType()]; ok && m.Cache != nil && !m.Write {
+			t := m.ResultType()
+			m.CopyExpr = fmt.Sprintf("func(v %s) %s { %s(&v); return v }", t, t, name)
 		}
 	}
 	if len(g.order) == 0 {
@@ -92,11 +97,6 @@ func buildCopyModel(gp *goPackage, version string, methods []*method) (*copyMode
 			m.Imports = append(m.Imports, fmt.Sprintf("%q", imp))
 		}
 	}
-	// The same name the repository file uses: a query named Repo makes
-	// sqlc declare a constant repo.
-	repoName := qualifier(gp, "repo", "dlrepo")
-	m.Repo = repoName + "."
-	m.Imports = append(m.Imports, importSpec(repoName, "github.com/agentical/datalayer/repo"))
 	slices.Sort(m.Imports)
 	for _, t := range g.order {
 		m.Funcs = append(m.Funcs, *g.funcs[t])

@@ -321,6 +321,11 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 	}
 	slices.Sort(m.Imports)
 
+	// The copy functions first: the method descriptors name them.
+	copies, err := generateCopy(gp, opts.Version, m.Methods, p.Out)
+	if err != nil {
+		return nil, err
+	}
 	var out []File
 	for _, t := range []struct{ tmpl, name string }{
 		{"repository.go.tmpl", generatedPrefix + "repository.gen.go"},
@@ -334,10 +339,6 @@ func generatePackage(opts Options, p sqlcPackage) ([]File, error) {
 			return nil, fmt.Errorf("codegen: generated %s does not parse: %w\n%s", t.name, err, numbered(b.Bytes()))
 		}
 		out = append(out, File{Path: filepath.Join(p.Out, t.name), Content: src})
-	}
-	copies, err := generateCopy(gp, opts.Version, m.Methods, p.Out)
-	if err != nil {
-		return nil, err
 	}
 	return append(out, copies...), nil
 }

@@ -24,6 +24,9 @@ type method struct {
 	// ArgExprs are Go expressions for the query's parameters in $n order:
 	// they key the cache and give the values of row-level dependencies.
 	ArgExprs []string
+	// CopyExpr is the generated deep copy of the result for the typed
+	// in-process tier (a func literal), or "" to copy by reflection.
+	CopyExpr string
 
 	Write    bool
 	Batch    bool

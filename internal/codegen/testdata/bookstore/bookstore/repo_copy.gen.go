@@ -3,19 +3,14 @@
 package bookstore
 
 import (
-	"github.com/agentical/datalayer/repo"
 	"github.com/jackc/pgx/v5/pgtype"
 	"math/big"
 	"slices"
 )
 
-// Copy functions for the typed in-process cache tier: each turns a shallow
-// copy of a cached value into one sharing no mutable memory with it.
-func init() {
-	repo.RegisterCopy(func(v Book) Book { dlcopyBook(&v); return v })
-	repo.RegisterCopy(func(v []Book) []Book { dlcopySliceBook(&v); return v })
-	repo.RegisterCopy(func(v []TopRatedRow) []TopRatedRow { dlcopySliceTopRatedRow(&v); return v })
-}
+// Deep copies for the typed in-process cache tier (Method.Copy): each turns
+// a shallow copy of a cached value into one sharing no mutable memory with
+// it, so callers may change what they get.
 
 func dlcopyPgtypeNumeric(v *pgtype.Numeric) {
 	if v.Int != nil {

@@ -108,6 +108,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "a06d40add662",
 		Cache:  &repo.CacheSpec{TTL: 30 * time.Second},
+		Copy:   func(v []Book) []Book { dlcopySliceBook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "authors", Key: []string{"id"}, Params: []int{0}},
 			{Table: "books"},
@@ -151,6 +152,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "29bc1c7f1af2",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
+		Copy:   func(v Book) Book { dlcopyBook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "books", Key: []string{"isbn"}, Params: []int{0}},
 		},
@@ -186,6 +188,7 @@ var (
 		Shape:         "cee144f8f083",
 		Cache:         &repo.CacheSpec{TTL: 1 * time.Minute},
 		RetryAttempts: 2,
+		Copy:          func(v []TopRatedRow) []TopRatedRow { dlcopySliceTopRatedRow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "books"},
 			{Table: "reviews"},

@@ -110,6 +110,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "fefc624867a5",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Item) []Item { dlcopySliceItem(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "items"},
 		},

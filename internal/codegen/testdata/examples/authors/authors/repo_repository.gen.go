@@ -106,6 +106,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "0ff116146236",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Author) []Author { dlcopySliceAuthor(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "authors"},
 		},

@@ -3,17 +3,12 @@
 package booktest
 
 import (
-	"github.com/agentical/datalayer/repo"
 	"slices"
 )
 
-// Copy functions for the typed in-process cache tier: each turns a shallow
-// copy of a cached value into one sharing no mutable memory with it.
-func init() {
-	repo.RegisterCopy(func(v Book) Book { dlcopyBook(&v); return v })
-	repo.RegisterCopy(func(v []Book) []Book { dlcopySliceBook(&v); return v })
-	repo.RegisterCopy(func(v []BooksByTagsRow) []BooksByTagsRow { dlcopySliceBooksByTagsRow(&v); return v })
-}
+// Deep copies for the typed in-process cache tier (Method.Copy): each turns
+// a shallow copy of a cached value into one sharing no mutable memory with
+// it, so callers may change what they get.
 
 func dlcopySlicestring(v *[]string) {
 	*v = slices.Clone(*v)

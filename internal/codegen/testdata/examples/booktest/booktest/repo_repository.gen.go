@@ -77,6 +77,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "bafda2e251ad",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []BooksByTagsRow) []BooksByTagsRow { dlcopySliceBooksByTagsRow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "authors"},
 			{Table: "books"},
@@ -88,6 +89,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "b53ae6830bd3",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Book) []Book { dlcopySliceBook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "books"},
 		},
@@ -138,6 +140,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "8aad60a589f7",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v Book) Book { dlcopyBook(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "books", Key: []string{"book_id"}, Params: []int{0}},
 		},

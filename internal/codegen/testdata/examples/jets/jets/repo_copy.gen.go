@@ -3,15 +3,12 @@
 package jets
 
 import (
-	"github.com/agentical/datalayer/repo"
 	"slices"
 )
 
-// Copy functions for the typed in-process cache tier: each turns a shallow
-// copy of a cached value into one sharing no mutable memory with it.
-func init() {
-	repo.RegisterCopy(func(v []Pilot) []Pilot { dlcopySlicePilot(&v); return v })
-}
+// Deep copies for the typed in-process cache tier (Method.Copy): each turns
+// a shallow copy of a cached value into one sharing no mutable memory with
+// it, so callers may change what they get.
 
 func dlcopySlicePilot(v *[]Pilot) {
 	*v = slices.Clone(*v)

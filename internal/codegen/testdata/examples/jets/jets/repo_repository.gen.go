@@ -96,6 +96,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "d767d60468ac",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Pilot) []Pilot { dlcopySlicePilot(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "pilots"},
 		},

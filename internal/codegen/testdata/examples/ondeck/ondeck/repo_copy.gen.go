@@ -3,18 +3,12 @@
 package ondeck
 
 import (
-	"github.com/agentical/datalayer/repo"
 	"slices"
 )
 
-// Copy functions for the typed in-process cache tier: each turns a shallow
-// copy of a cached value into one sharing no mutable memory with it.
-func init() {
-	repo.RegisterCopy(func(v Venue) Venue { dlcopyVenue(&v); return v })
-	repo.RegisterCopy(func(v []City) []City { dlcopySliceCity(&v); return v })
-	repo.RegisterCopy(func(v []Venue) []Venue { dlcopySliceVenue(&v); return v })
-	repo.RegisterCopy(func(v []VenueCountByCityRow) []VenueCountByCityRow { dlcopySliceVenueCountByCityRow(&v); return v })
-}
+// Deep copies for the typed in-process cache tier (Method.Copy): each turns
+// a shallow copy of a cached value into one sharing no mutable memory with
+// it, so callers may change what they get.
 
 func dlcopySliceStatus(v *[]Status) {
 	*v = slices.Clone(*v)

@@ -118,6 +118,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "7b8b3518faac",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v Venue) Venue { dlcopyVenue(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "venue"},
 		},
@@ -128,6 +129,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "f0629c839435",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []City) []City { dlcopySliceCity(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "city"},
 		},
@@ -138,6 +140,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "c26ff6b5e3ab",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []Venue) []Venue { dlcopySliceVenue(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "venue"},
 		},
@@ -168,6 +171,7 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "3e18060c3574",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
+		Copy:   func(v []VenueCountByCityRow) []VenueCountByCityRow { dlcopySliceVenueCountByCityRow(&v); return v },
 		Deps: []repo.Dep{
 			{Table: "venue"},
 		},
