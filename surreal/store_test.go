@@ -302,22 +302,29 @@ func TestLiveQuery(t *testing.T) {
 	if err != nil {
 		t.Fatalf("live: %v", err)
 	}
-	if _, err := surreal.Create[person](ctx, s, surreal.Record("person", "l"), person{Name: "L"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := surreal.Merge[person](ctx, s, surreal.Record("person", "l"), map[string]any{"age": 5}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := surreal.Delete[person](ctx, s, surreal.Record("person", "l")); err != nil {
-		t.Fatal(err)
-	}
-	want := []surreal.Action{surreal.ActionCreate, surreal.ActionUpdate, surreal.ActionDelete}
-	for _, a := range want {
+	// Each write's event is awaited before the next write: the writes may
+	// travel on different pooled connections, and the order in which the
+	// server delivers notifications of two writes from two connections is
+	// not the order of their replies.
+	expect := func(a surreal.Action) {
+		t.Helper()
 		ev := nextEvent(t, sub)
 		if ev.Action != a || ev.ID.ID != "l" || ev.Value.Name != "L" {
 			t.Fatalf("event %+v, want %s of person:l", ev, a)
 		}
 	}
+	if _, err := surreal.Create[person](ctx, s, surreal.Record("person", "l"), person{Name: "L"}); err != nil {
+		t.Fatal(err)
+	}
+	expect(surreal.ActionCreate)
+	if _, err := surreal.Merge[person](ctx, s, surreal.Record("person", "l"), map[string]any{"age": 5}); err != nil {
+		t.Fatal(err)
+	}
+	expect(surreal.ActionUpdate)
+	if _, err := surreal.Delete[person](ctx, s, surreal.Record("person", "l")); err != nil {
+		t.Fatal(err)
+	}
+	expect(surreal.ActionDelete)
 	if err := sub.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
