@@ -89,6 +89,38 @@ func setSyncStandby(t *testing.T, admin, names string) {
 	})
 }
 
+// poolSees waits until every connection of pool has taken in the reloaded
+// synchronous_standby_names: a pooled backend reads the new value only when
+// it handles the reload signal, which may come after a new connection
+// (setSyncStandby's check) already sees it.
+func poolSees(t *testing.T, pool *pgxpool.Pool, names string) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, "every pooled connection sees synchronous_standby_names = "+names, 5*time.Second, func() bool {
+		n := int(pool.Stat().TotalConns())
+		conns := make([]*pgxpool.Conn, 0, n)
+		defer func() {
+			for _, c := range conns {
+				c.Release()
+			}
+		}()
+		for range n {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return false
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			var v string
+			if c.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&v) != nil || v != names {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Defect 9: writes whose commit outcome is unknown. With synchronous
 // replication to a standby that never answers, the caller's deadline ends
 // the statement (or the COMMIT) while the transaction has committed
@@ -132,6 +164,7 @@ func TestUnknownCommitOutcome(t *testing.T) {
 		warm(t, e, "GetAgent", get)
 		setSyncStandby(t, admin, "ghost")
 		t.Cleanup(func() { setSyncStandby(t, admin, "") })
+		poolSees(t, e.Pool, "ghost")
 		partitioned.Store(true)
 		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		_, err := e.Repo.UpdateAgentStatus(wctx, db.UpdateAgentStatusParams{Status: db.AgentStatusActive, ID: a.ID, Version: a.Version})
@@ -163,6 +196,7 @@ func TestUnknownCommitOutcome(t *testing.T) {
 		warm(t, e, "GetAgent", get)
 		setSyncStandby(t, admin, "ghost")
 		t.Cleanup(func() { setSyncStandby(t, admin, "") })
+		poolSees(t, e.Pool, "ghost")
 		partitioned.Store(true)
 		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		err := e.Repo.InTx(wctx, postgres.TxOptions{}, func(ctx context.Context, tx *db.Repository) error {
@@ -238,6 +272,7 @@ func TestCommitEndedByTerminatedSession(t *testing.T) {
 			warm(t, e, "GetAgent", get)
 			setSyncStandby(t, admin, "ghost")
 			t.Cleanup(func() { setSyncStandby(t, admin, "") })
+			poolSees(t, e.Pool, "ghost")
 			done := make(chan error, 1)
 			go func() { done <- tc.write(a) }()
 			terminateSyncRepWaiter(t, admin)

@@ -81,8 +81,11 @@ func fromCB(s circuitbreaker.State) State {
 // StateChange describes one breaker transition.
 type StateChange struct {
 	From, To State
-	// Failures and Executions are the breaker's counts when it changed.
-	Failures, Executions uint
+	// Failures is the number of failures that opened the breaker, where the
+	// breaker counts them itself (the cache's Redis breaker); 0 for the
+	// PostgreSQL breaker, whose failsafe-go counters cannot be read safely
+	// from its state-change listener (a data race under load).
+	Failures uint
 }
 
 var (
@@ -209,15 +212,14 @@ func (p *Policies) stateChanged(e circuitbreaker.StateChangedEvent) {
 	case circuitbreaker.ClosedState:
 		p.opens.Store(0)
 	}
-	m := e.Metrics()
-	ch := StateChange{From: fromCB(e.OldState), To: fromCB(e.NewState), Failures: m.Failures(), Executions: m.Executions()}
+	ch := StateChange{From: fromCB(e.OldState), To: fromCB(e.NewState)}
 	if l := p.cfg.Logger; l != nil {
 		level := slogInfo
 		if ch.To == Open {
 			level = slogWarn
 		}
 		l.Log(context.Background(), level, "resilience: circuit breaker "+ch.To.String(),
-			"from", ch.From.String(), "failures", ch.Failures, "executions", ch.Executions)
+			"from", ch.From.String())
 	}
 	if f := p.cfg.OnStateChange; f != nil {
 		f(ch)
