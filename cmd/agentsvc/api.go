@@ -30,18 +30,18 @@ type api struct {
 func (a *api) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /users", a.createUser)
 	mux.HandleFunc("POST /agents", a.createAgent)
-	mux.HandleFunc("GET /agents/{id}", a.getAgent)
+	mux.HandleFunc("GET /agents/{id}", getByID(a.repo.GetAgent)) // cached
 	mux.HandleFunc("PATCH /agents/{id}", a.updateAgent)
 	mux.Handle("POST /workflows", httpmw.Transactional(a.repo, a.txConf, a.createWorkflow))
 	mux.HandleFunc("GET /workflows/{id}", a.getWorkflow)
 	mux.HandleFunc("POST /tasks", a.createTask)
-	mux.HandleFunc("GET /tasks/{id}", a.getTask)
+	mux.HandleFunc("GET /tasks/{id}", getByID(a.repo.GetTask))
 	mux.HandleFunc("POST /tasks/{id}/transition", a.transitionTask)
 	mux.Handle("GET /tasks/events", events.SSEHandler(a.bus, events.AllTaskStatus,
 		events.SSEConfig[events.TaskStatusChanged]{Pattern: true, Event: "task.status"}))
 	mux.HandleFunc("GET /tasks/{id}/events", a.taskEvents)
 	mux.Handle("POST /executions", httpmw.Transactional(a.repo, a.txConf, a.createExecution))
-	mux.HandleFunc("GET /executions/{id}", a.getExecution)
+	mux.HandleFunc("GET /executions/{id}", getByID(a.repo.GetExecution))
 }
 
 // Valid enum values (the database refuses others, but with a message that
@@ -95,6 +95,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // pathID parses the {id} path value; it answers 400 itself on failure.
+// getByID answers GET .../{id} with get's row as JSON (404 when missing).
+func getByID[T any](get func(context.Context, uuid.UUID) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(w, r)
+		if !ok {
+			return
+		}
+		v, err := get(r.Context(), id)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
 func pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -171,19 +187,6 @@ func (a *api) createAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, ag)
-}
-
-func (a *api) getAgent(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	ag, err := a.repo.GetAgent(r.Context(), id) // cached
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ag)
 }
 
 // updateAgent changes description and/or config if the agent still has the
@@ -361,19 +364,6 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
-func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	t, err := a.repo.GetTask(r.Context(), id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
-}
-
 // transitionTask moves a task to a new status if it still has the version
 // the client read, then publishes a TaskStatusChanged event (after the
 // write committed; a Redis outage loses the event, never the write).
@@ -498,17 +488,4 @@ func (a *api) createExecution(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, ex)
 	return nil
-}
-
-func (a *api) getExecution(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	ex, err := a.repo.GetExecution(r.Context(), id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ex)
 }
