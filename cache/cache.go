@@ -250,6 +250,17 @@ type lookup struct {
 	keep   func(v any, negative bool, soft int64) func()
 	filled func()
 	strict bool
+	// Linked lookups (Deps.Link): anchor holds the anchor versions read
+	// before the load, linkRows the rows the loaded value came from, and
+	// xkeys/xvers the extra dependencies checked (a hit) or stored (a
+	// fill), which the typed tier checks too. noLease: a value is stored
+	// under the key but its links moved, so the lease cannot be had; the
+	// fill overwrites it.
+	anchor   []int64
+	linkRows []RowRef
+	xkeys    []string
+	xvers    []int64
+	noLease  bool
 }
 
 type probeResult uint8
@@ -499,16 +510,33 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 	}
 	if len(missing) > 0 {
 		local = false
-		execs := make([]rueidis.LuaExec, len(missing))
-		for j, i := range missing {
-			execs[j] = rueidis.LuaExec{Keys: []string{keys[i]}, Args: []string{c.versionTTL}}
-		}
-		for j, r := range initScript.ExecMulti(ctx, c.client, execs...) {
-			v, err := r.AsInt64()
-			if err != nil {
-				return nil, false, err
+		// Rows start at their table's counter (see rowBumpScript).
+		var execs, rowExecs []rueidis.LuaExec
+		var idx, rowIdx []int
+		for _, i := range missing {
+			if isRowKey(keys[i]) {
+				rowIdx = append(rowIdx, i)
+				rowExecs = append(rowExecs, rueidis.LuaExec{Keys: []string{keys[i], tableKeyOfRow(keys[i])}, Args: []string{c.versionTTL}})
+			} else {
+				idx = append(idx, i)
+				execs = append(execs, rueidis.LuaExec{Keys: []string{keys[i]}, Args: []string{c.versionTTL}})
 			}
-			vers[missing[j]] = v
+		}
+		for _, run := range []struct {
+			script *rueidis.Lua
+			execs  []rueidis.LuaExec
+			idx    []int
+		}{{initScript, execs, idx}, {rowInitScript, rowExecs, rowIdx}} {
+			if len(run.execs) == 0 {
+				continue
+			}
+			for j, r := range run.script.ExecMulti(ctx, c.client, run.execs...) {
+				v, err := r.AsInt64()
+				if err != nil {
+					return nil, false, err
+				}
+				vers[run.idx[j]] = v
+			}
 		}
 	}
 	// Memoize only what was read as is: a validation or a repair wrote a
@@ -631,6 +659,19 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissBypass})
 		return load(ctx)
 	case probeHit:
+		if len(data) > 0 && data[0]&envLinked != 0 {
+			// The key says nothing about the rows a linked value came from:
+			// check them (integrity first: the links are part of it).
+			env, err := c.openEnvelope(lk.vk, data)
+			if err != nil {
+				c.reportBad(key.Query, err)
+				break
+			}
+			if !c.linksCurrent(ctx, lk, env.links, env.linkVers) {
+				lk.noLease = true
+				break
+			}
+		}
 		// A value whose exact bytes were verified and decoded before under
 		// this key skips the MAC and the decode.
 		if v, ok := memoGet[T](&c.memo, lk.vk, data); ok {
@@ -674,6 +715,7 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		// A value that fails its check or does not decode is treated as
 		// absent, reported, and overwritten by the fill.
 		c.reportBad(key.Query, err)
+		lk.noLease = true
 	}
 	c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissAbsent})
 	if tt != nil {
@@ -779,8 +821,17 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 		c.removeCall(lk.vk, cl)
 		close(cl.done)
 	}
-	if (lk.preTok != "" && !background) || (c.cfg.LeaseWait > 0 && !c.br.isOpen()) {
+	if lk.key.Deps.Link != nil {
+		c.readAnchor(ctx, lk)
+	}
+	if !lk.noLease && ((lk.preTok != "" && !background) || (c.cfg.LeaseWait > 0 && !c.br.isOpen())) {
 		token, data := c.acquireLease(ctx, lk, background)
+		if data != nil && data[0]&envLinked != 0 {
+			if env := splitTrusted(data); !c.linksCurrent(ctx, lk, env.links, env.linkVers) {
+				data = nil // stored before its rows changed: load and overwrite
+				lk.noLease = true
+			}
+		}
 		if data != nil { // another process filled it while we waited
 			// Served from Redis after all: report the hit (the caller has
 			// already reported the miss that led here).
@@ -809,6 +860,9 @@ func (c *Cache) lead(ctx context.Context, lk *lookup, cl *call, load func(contex
 	opts := lk.opts
 	switch {
 	case err == nil:
+		if l := lk.key.Deps.Link; l != nil && l.Rows != nil {
+			lk.linkRows = l.Rows(v)
+		}
 		var encErr error
 		soft := time.Now().Add(opts.ttl(c.cfg.DefaultTTL))
 		data, encErr = c.seal(lk.vk, v, false, soft)
@@ -1065,6 +1119,22 @@ func (c *Cache) fill(lk *lookup, data []byte, negative bool) {
 				return
 			}
 		}
+	}
+	if lk.key.Deps.Link != nil {
+		xkeys, xvers, ok, err := c.linkCheck(ctx, lk, negative)
+		if err != nil {
+			ev.Err = err
+			c.redisError(ctx, "fill", lk.key.Query, err, noPermit)
+		}
+		if !ok {
+			ev.Skipped = err == nil
+			if lk.lease != "" {
+				c.releaseLease(lk)
+			}
+			return
+		}
+		data = c.withLinks(lk.vk, data, xkeys, xvers)
+		lk.xkeys, lk.xvers = xkeys, xvers
 	}
 	if h := c.hooks.afterFillCheck.Load(); h != nil {
 		(*h)(lk.vk)

@@ -51,7 +51,7 @@
 //
 //	T.all   bumped by every write to T           → list/aggregate reads depend on it
 //	T.wide  bumped by writes to T not by key     → row reads depend on it
-//	T.row   bumped by writes naming that row     → row reads depend on it
+//	T.row   bumped by writes naming that row     → row reads depend on it (set to T.all, see Linked reads)
 //	T.epoch "<run_id>:<random>", see below       → every read of T depends on it
 //
 // A lookup first reads the versions of its dependencies (from the
@@ -102,6 +102,37 @@
 // served to a read that starts after Invalidate returned (within a process;
 // across processes see the window below). TestStaleFillNeverLands forces the
 // interleaving with a hook between the load and the fill.
+//
+// # Linked reads: one row, several keys
+//
+// A read keyed by one unique key (agents by owner and name) of rows that
+// writes name by another key (updates by id) cannot be addressed by those
+// writes. Without Deps.Link it depends on a pseudo-table every such write
+// bumps, so each update of any agent drops every cached by-name read. With
+// a Link, the value found depends on its own row by the other keys instead
+// (Link.Rows(value), e.g. Row(agents, id, value.ID)), and only a not-found
+// result depends on the pseudo-table (Link.Absent).
+//
+// Those rows are only known after the load, so their versions cannot be
+// read before it as the argument above requires. Instead a row's version is
+// taken from its table's counter: a row bump increments T.t and sets the row
+// to it (rowBumpScript), and a missing row starts at T.t (rowInitScript),
+// so a row never exceeds T.t and a row bumped after T.t was read holds a
+// larger number. A linked lookup reads T.t (S) before its load; its fill,
+// after the usual check, reads each linked row R from Redis and stores only
+// if R <= S: then the last bump of that row happened before S was read,
+// hence before the load started, so the load saw that write. (S read
+// through the in-process tier may be older than Redis' value, never newer:
+// that only refuses more fills.) A not-found result stores the Absent
+// counters read before the load and requires them unchanged at the fill.
+// The checked (key, version) pairs are stored in the envelope (under the
+// MAC) and checked on every hit like the lookup's own versions (in the
+// typed tier as part of the entry's versions): a bump after the check
+// moves R, so the entry is no longer served, by the same push or local
+// bump rule as any other version. A value whose links moved is reloaded
+// and overwritten without waiting for a lease. TestLinkedStaleFillNeverServed
+// forces a write by id between the load and the checks, and between the
+// checks and the SET.
 //
 // Version numbers read through the in-process tier are also memoized in a
 // small map kept exact by the same invalidation pushes (rueidis'
@@ -169,7 +200,8 @@
 //
 // # Integrity
 //
-// A value is stored as [flags][soft expiry][MAC][codec bytes]. The MAC is
+// A value is stored as [flags][soft expiry][MAC][links][codec bytes] (links
+// only for linked reads). The MAC is
 // HMAC-SHA-256 (128 bits kept) over the value key, the flags, the expiry and
 // the payload, keyed with Config.Secret (a built-in key without one). A
 // flipped byte, a set not-found flag, a truncated value or one copied from
@@ -224,6 +256,7 @@
 //
 //	<p>:v:{<table>}:t / :w / :r:<col>:<id>   version counters (one slot per table)
 //	<p>:v:{<table>}:e                        the table's epoch (same slot)
+//	                                         (a row counter is set from :t when bumped)
 //	<p>:q:{<schema>:<query>:<args>:<vers>}  values: [flags][soft expiry][MAC][codec bytes]
 //	<p>:l:{...same tag...}, <p>:r:{...}      fill and refresh leases
 //	<p>:sess:<id>, <p>:usess:<user>          sessions (SessionStore)

@@ -32,7 +32,8 @@ const (
 	envMACLen   = 16
 	envHeader   = envFlags + envSoftLen + envMACLen
 	envNegative = 0x01
-	envKnown    = envNegative // flags this version understands
+	envLinked   = 0x02                    // extra dependencies precede the codec bytes (link.go)
+	envKnown    = envNegative | envLinked // flags this version understands
 )
 
 // defaultMACKey is used without Config.Secret: the check then catches
@@ -93,6 +94,9 @@ type envelope struct {
 	negative bool
 	soft     int64
 	payload  []byte
+	// links and linkVers: the extra dependencies of a linked value.
+	links    []string
+	linkVers []int64
 }
 
 // openEnvelope checks data against vk and splits it. Any failure wraps
@@ -114,6 +118,12 @@ func (c *Cache) openEnvelope(vk string, data []byte) (envelope, error) {
 		soft:     int64(binary.BigEndian.Uint64(data[envFlags:])),
 		payload:  data[envHeader:],
 	}
+	if data[0]&envLinked != 0 {
+		var err error
+		if env.links, env.linkVers, env.payload, err = parseLinks(env.payload); err != nil {
+			return envelope{}, err
+		}
+	}
 	if env.negative && len(env.payload) != 0 {
 		return envelope{}, fmt.Errorf("%w: %w: not-found marker with a payload", ErrIntegrity, ErrCodec)
 	}
@@ -122,9 +132,13 @@ func (c *Cache) openEnvelope(vk string, data []byte) (envelope, error) {
 
 // splitTrusted splits an envelope this process sealed itself.
 func splitTrusted(data []byte) envelope {
-	return envelope{
+	env := envelope{
 		negative: data[0]&envNegative != 0,
 		soft:     int64(binary.BigEndian.Uint64(data[envFlags:])),
 		payload:  data[envHeader:],
 	}
+	if data[0]&envLinked != 0 {
+		env.links, env.linkVers, env.payload, _ = parseLinks(env.payload)
+	}
+	return env
 }

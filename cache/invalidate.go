@@ -92,9 +92,7 @@ func (c *Cache) invalidate(ctx context.Context, tables []string, rows []RowRef, 
 	if c.br.isOpen() && !closing {
 		failed, err = keys, fmt.Errorf("cache: redis breaker open")
 	} else {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
-		failed, err = c.bump(rctx, keys)
-		cancel()
+		failed, err = c.bump(context.WithoutCancel(ctx), keys)
 		if err != nil {
 			c.redisError(ctx, "invalidate", "", err, noPermit)
 		}
@@ -143,14 +141,57 @@ func (c *Cache) Apply(ctx context.Context, b *Batch) error {
 	return c.Invalidate(ctx, b.Tables, b.Rows)
 }
 
-// bump runs the bump script on every key in one pipeline and returns the
-// keys that failed.
+// bumpChunk bounds the keys sent in one pipeline: each chunk gets its own
+// RedisTimeout, so a large invalidation (a bulk insert naming thousands of
+// rows, or everything pending after an outage) cannot exceed one timeout
+// every time it is retried and stay pending forever.
+const bumpChunk = 256
+
+// bump runs the bump scripts on keys, in pipelines of at most bumpChunk
+// keys each bounded by RedisTimeout, and returns the keys that failed
+// (after the first failed chunk, the rest are not tried).
 func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err error) {
-	execs := make([]rueidis.LuaExec, len(keys))
-	for i, k := range keys {
-		execs[i] = rueidis.LuaExec{Keys: []string{k, epochKeyOf(k)}, Args: []string{c.versionTTL}}
+	for len(keys) > 0 {
+		n := min(len(keys), bumpChunk)
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+		f, e := c.bumpOnce(rctx, keys[:n])
+		cancel()
+		failed = append(failed, f...)
+		keys = keys[n:]
+		if e != nil {
+			return append(failed, keys...), e
+		}
 	}
-	resps := bumpScript.ExecMulti(ctx, c.client, execs...)
+	return failed, nil
+}
+
+// bumpOnce runs the bump scripts on keys in one pipeline and returns the
+// keys that failed.
+func (c *Cache) bumpOnce(ctx context.Context, keys []string) (failed []string, err error) {
+	// Row counters go through their table's counter (rowBumpScript), the
+	// others are incremented; one pipeline either way.
+	var execs, rowExecs []rueidis.LuaExec
+	var rowIdx, otherIdx []int
+	for i, k := range keys {
+		if isRowKey(k) {
+			rowIdx = append(rowIdx, i)
+			rowExecs = append(rowExecs, rueidis.LuaExec{Keys: []string{k, epochKeyOf(k), tableKeyOfRow(k)}, Args: []string{c.versionTTL}})
+		} else {
+			otherIdx = append(otherIdx, i)
+			execs = append(execs, rueidis.LuaExec{Keys: []string{k, epochKeyOf(k)}, Args: []string{c.versionTTL}})
+		}
+	}
+	resps := make([]rueidis.RedisResult, len(keys))
+	if len(execs) > 0 {
+		for j, r := range bumpScript.ExecMulti(ctx, c.client, execs...) {
+			resps[otherIdx[j]] = r
+		}
+	}
+	if len(rowExecs) > 0 {
+		for j, r := range rowBumpScript.ExecMulti(ctx, c.client, rowExecs...) {
+			resps[rowIdx[j]] = r
+		}
+	}
 	until := time.Now().Add(c.cfg.ClientTTL)
 	c.bumpMu.Lock()
 	for i, r := range resps {
@@ -254,9 +295,7 @@ func (c *Cache) retryPending() bool {
 	}
 	c.pendMu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RedisTimeout)
-	failed, err := c.bump(ctx, keys)
-	cancel()
+	failed, err := c.bump(context.Background(), keys)
 	failedSet := make(map[string]struct{}, len(failed))
 	for _, k := range failed {
 		failedSet[k] = struct{}{}

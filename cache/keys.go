@@ -42,6 +42,30 @@ func (r RowRef) String() string { return r.Table + "." + r.Column + "=" + r.ID }
 type Deps struct {
 	Tables []string
 	Rows   []RowRef
+	// Link, when set, also makes the value depend on the rows it was read
+	// from (see Link).
+	Link *Link
+}
+
+// Link serves a read keyed by one unique key of Table (Rows holds that
+// row) when writes name the same rows by other keys (an update by primary
+// key of a row read by its unique name). Without it such a read must
+// depend on every write by those other keys. With it, a value found
+// depends on the rows Rows(value) returns, named by those other keys: a
+// write to another row leaves it valid. A not-found result depends on the
+// Absent tables instead (pseudo-tables bumped by every write that could
+// make a row appear under the read's key without naming it by that key).
+//
+// Race freedom: rows' versions are taken from their table's counter when
+// bumped, and the fill stores a found value only if none of Rows(value)
+// was bumped after the table's counter was read, before the load. See
+// doc.go.
+type Link struct {
+	Table string
+	// Rows lists the rows of Table a loaded value came from, by the keys
+	// other writes use. Empty: the value is not cached.
+	Rows   func(v any) []RowRef
+	Absent []string
 }
 
 // Key identifies one cached read: the query name, the hash of its

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,7 +156,15 @@ func (t *Typed[T]) put(akey string, lk *lookup, v T, negative bool, soft int64) 
 	// clock.
 	now := time.Now()
 	deadline := now.Add(time.Duration(soft - now.UnixNano()))
-	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: lk.vkeys, vers: lk.vers, soft: deadline}, &t.c.typedEntries, t.c.memo.max)
+	vkeys, vers := lk.vkeys, lk.vers
+	if lk.key.Deps.Link != nil {
+		if len(lk.xkeys) != len(lk.xvers) || (len(lk.xkeys) == 0 && !negative) {
+			return // links not checked: the slow path checks them
+		}
+		vkeys = append(slices.Clone(vkeys), lk.xkeys...)
+		vers = append(slices.Clone(vers), lk.xvers...)
+	}
+	t.tab.put(akey, &typedEntry[T]{val: v, negative: negative, vkeys: vkeys, vers: vers, soft: deadline}, &t.c.typedEntries, t.c.memo.max)
 }
 
 // AppendArgs appends the in-process tier key of args to buf: their

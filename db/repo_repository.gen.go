@@ -385,8 +385,9 @@ var (
 		Shape:  "a12110dbd184",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, SWR: 1 * time.Minute, Negative: 30 * time.Second},
 		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
+		Result: func(v any) []any { i := v.(Agent); return []any{i.OwnerID, i.Name} },
 		Deps: []repo.Dep{
-			{Table: "agents", Key: []string{"id"}, Params: []int{0}},
+			{Table: "agents", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}},
 		},
 	}
 	methodGetAgentByName = repo.Method{
@@ -396,8 +397,9 @@ var (
 		Shape:  "403c764e18e7",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
+		Result: func(v any) []any { i := v.(Agent); return []any{i.ID} },
 		Deps: []repo.Dep{
-			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}},
+			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}, Links: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
 	}
 	methodGetExecution = repo.Method{
@@ -424,8 +426,9 @@ var (
 		Shape:  "18333c939259",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Copy:   func(v Playbook) Playbook { dlcopyPlaybook(&v); return v },
+		Result: func(v any) []any { i := v.(Playbook); return []any{i.OwnerID, i.Name} },
 		Deps: []repo.Dep{
-			{Table: "playbooks", Key: []string{"id"}, Params: []int{0}},
+			{Table: "playbooks", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}},
 		},
 	}
 	methodGetTask = repo.Method{
@@ -446,8 +449,9 @@ var (
 		Shape:  "57d0fa138bc4",
 		Cache:  &repo.CacheSpec{TTL: 10 * time.Minute},
 		Copy:   func(v Tool) Tool { dlcopyTool(&v); return v },
+		Result: func(v any) []any { i := v.(Tool); return []any{i.Name} },
 		Deps: []repo.Dep{
-			{Table: "tools", Key: []string{"id"}, Params: []int{0}},
+			{Table: "tools", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"name"}, Params: []int{0}}}},
 		},
 	}
 	methodGetUser = repo.Method{
@@ -456,8 +460,9 @@ var (
 		Schema: SchemaVersion,
 		Shape:  "13529026c44b",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, Negative: 30 * time.Second},
+		Result: func(v any) []any { i := v.(User); return []any{i.Email} },
 		Deps: []repo.Dep{
-			{Table: "users", Key: []string{"id"}, Params: []int{0}},
+			{Table: "users", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"email"}, Params: []int{0}}}},
 		},
 	}
 	methodGetUserByEmail = repo.Method{
@@ -477,8 +482,9 @@ var (
 		Shape:  "c5c04ec2b991",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Copy:   func(v Workflow) Workflow { dlcopyWorkflow(&v); return v },
+		Result: func(v any) []any { i := v.(Workflow); return []any{i.OwnerID, i.Name} },
 		Deps: []repo.Dep{
-			{Table: "workflows", Key: []string{"id"}, Params: []int{0}},
+			{Table: "workflows", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}},
 		},
 	}
 	methodGetWorkflowWithSteps = repo.Method{

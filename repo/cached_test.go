@@ -67,11 +67,21 @@ func TestKeyedUpdateInvalidatesOnlyItsRow(t *testing.T) {
 	byNameA := func() (db.Agent, error) {
 		return e.Repo.GetAgentByName(ctx, db.GetAgentByNameParams{OwnerID: owner, Name: a.Name})
 	}
+	byNameB := func() (db.Agent, error) {
+		return e.Repo.GetAgentByName(ctx, db.GetAgentByNameParams{OwnerID: owner, Name: b.Name})
+	}
 	warm(t, e, "GetAgent", getA)
 	warm(t, e, "GetAgent", getB)
 	warm(t, e, "GetAgentByName", byNameA)
+	warm(t, e, "GetAgentByName", byNameB)
 
 	e.setAgentStatus(t, a.ID, db.AgentStatusActive)
+
+	// Precision across keys: a write naming a by id leaves b's entry read
+	// by name (linked to b's id) alone.
+	if got := must[db.Agent](t)(noQuery(t, e, "GetAgentByName", byNameB)); got.ID != b.ID || got.Status != db.AgentStatusDraft {
+		t.Errorf("GetAgentByName(b) = %s %s, want b draft", got.ID, got.Status)
+	}
 
 	if got := must[db.Agent](t)(oneQuery(t, e, "GetAgent", getA)); got.Status != db.AgentStatusActive || got.Version != a.Version+1 {
 		t.Errorf("GetAgent(a) after update = %s v%d, want active v%d", got.Status, got.Version, a.Version+1)

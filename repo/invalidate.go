@@ -20,7 +20,7 @@ func keyToken(table string, cols []string) string { return table + "|key:" + key
 // parts that do not depend on args are computed once per method.
 func (rt *Runtime) deps(m *Method, args []any) cache.Deps {
 	p := rt.readPlan(m)
-	d := cache.Deps{Tables: p.tables} // shared: the cache only reads it
+	d := cache.Deps{Tables: p.tables, Link: p.link} // shared: the cache only reads them
 	if len(p.rows) == 0 {
 		return d
 	}
@@ -56,6 +56,7 @@ func slowDeps(m *Method, args []any) cache.Deps {
 type readPlan struct {
 	tables []string // whole tables and key tokens
 	rows   []rowPlan
+	link   *cache.Link
 }
 
 type rowPlan struct {
@@ -73,8 +74,15 @@ func (rt *Runtime) readPlan(m *Method) *readPlan {
 			p.tables = append(p.tables, dep.Table)
 			continue
 		}
-		p.tables = append(p.tables, keyToken(dep.Table, dep.Key))
 		p.rows = append(p.rows, rowPlan{table: dep.Table, cols: keyName(dep.Key), params: dep.Params})
+		if len(dep.Links) > 0 && m.Result != nil && p.link == nil {
+			// Writes by the other keys bump the key token; the value found
+			// depends on its own row by those keys instead, and only a
+			// not-found result on the token.
+			p.link = &cache.Link{Table: dep.Table, Absent: []string{keyToken(dep.Table, dep.Key)}, Rows: linkRows(dep.Table, dep.Links, m.Result)}
+			continue
+		}
+		p.tables = append(p.tables, keyToken(dep.Table, dep.Key))
 	}
 	actual, _ := rt.plans.LoadOrStore(m, p)
 	return actual.(*readPlan)
@@ -119,6 +127,22 @@ func (rt *Runtime) invalidation(m *Method, args, returned []any) invalidation {
 		}
 	}
 	return inv
+}
+
+// linkRows names the rows of table a result came from by keys.
+func linkRows(table string, keys []KeyRef, result func(any) []any) func(any) []cache.RowRef {
+	return func(v any) []cache.RowRef {
+		vals := result(v)
+		rows := make([]cache.RowRef, 0, len(keys))
+		for _, k := range keys {
+			kv, ok := pick(vals, k.Params)
+			if !ok {
+				return nil
+			}
+			rows = append(rows, cache.Row(table, keyName(k.Columns), kv...))
+		}
+		return rows
+	}
 }
 
 func pick(args []any, idx []int) ([]any, bool) {

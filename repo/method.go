@@ -35,6 +35,9 @@ type Method struct {
 	// type T, that the typed in-process tier hands each caller (generated
 	// per result type); nil copies by reflection.
 	Copy any
+	// Result gives the values of the result's key columns that Dep.Links
+	// index (generated for single-table keyed reads).
+	Result func(v any) []any
 
 	Deps    []Dep    // what a cached result depends on
 	Effects []Effect // what a successful write invalidates
@@ -53,6 +56,10 @@ type Dep struct {
 	Table  string
 	Key    []string
 	Params []int // indexes into the method's arguments, parallel to Key
+	// Links are the table's other keys that writes name rows by, read
+	// from the result (Params index Method.Result's values): a value found
+	// then depends on its row by those keys, not on every write by them.
+	Links []KeyRef
 }
 
 // Effect is one table a write changes. With Keys, only rows with those key

@@ -45,6 +45,11 @@ type method struct {
 	// RetExprs are Go expressions over the result i giving the values of
 	// returned keys.
 	RetExprs []string
+	// outExprs maps the read table's columns to Go expressions over the
+	// result i (single-table :one reads); ResExprs are those a Dep's Links
+	// use, in order.
+	outExprs map[string]string
+	ResExprs []string
 }
 
 // dep is one dependency of a cached read: a whole table, or the rows of a
@@ -53,6 +58,10 @@ type dep struct {
 	Table  string
 	Key    []string
 	Params []int // 0-based indexes into ArgExprs, parallel to Key
+	// Links: other keys of Table that writes name rows by and the result
+	// carries (Params index ResExprs): the cached value depends on its own
+	// row by those keys instead of on every write by them.
+	Links []keyRef
 }
 
 // effect is what a successful write invalidates: with Keys, only the rows
@@ -190,6 +199,20 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 			m.Deps = append(m.Deps, d)
 		}
 	}
+	if m.Cache != nil && q.Cmd == sqlinfo.CmdOne && len(an.Outputs) > 0 && len(gm.Results) == 2 {
+		fields, isStruct := gp.Structs[gm.Results[0]]
+		switch {
+		case isStruct && len(fields) == len(an.Outputs):
+			m.outExprs = map[string]string{}
+			for i, c := range an.Outputs {
+				if _, dup := m.outExprs[c]; c != "" && !dup {
+					m.outExprs[c] = "i." + fields[i].Name
+				}
+			}
+		case !isStruct && len(an.Outputs) == 1 && an.Outputs[0] != "":
+			m.outExprs = map[string]string{an.Outputs[0]: "i"}
+		}
+	}
 	if m.Write {
 		for _, t := range an.Invalidates {
 			e := effect{Table: t, Insert: an.InsertOnly && an.Writes[0] == t}
@@ -256,6 +279,59 @@ func linkKeys(ms []*method) {
 			} else if neg {
 				readKeys[d.Table][i].negative = true
 			}
+		}
+	}
+	// Keys writes name rows by, per table: a keyed read whose result
+	// carries all of them besides its own links to its row by them.
+	writeKeys := map[string][][]string{}
+	for _, m := range ms {
+		for _, e := range m.Effects {
+			for _, k := range append(slices.Clone(e.Keys), e.Returned...) {
+				if !slices.ContainsFunc(writeKeys[e.Table], func(c []string) bool { return slices.Equal(c, k.Columns) }) {
+					writeKeys[e.Table] = append(writeKeys[e.Table], k.Columns)
+				}
+			}
+		}
+	}
+	for _, m := range ms {
+		if m.outExprs == nil {
+			continue
+		}
+		for i := range m.Deps {
+			d := &m.Deps[i]
+			if len(d.Key) == 0 {
+				continue
+			}
+			var links []keyRef
+			ok := true
+			for _, cols := range writeKeys[d.Table] {
+				if slices.Equal(cols, d.Key) {
+					continue
+				}
+				ref := keyRef{Columns: cols}
+				for _, c := range cols {
+					expr, have := m.outExprs[c]
+					if !have {
+						ok = false
+						break
+					}
+					ref.Params = append(ref.Params, len(m.ResExprs))
+					m.ResExprs = append(m.ResExprs, expr)
+				}
+				if !ok {
+					break
+				}
+				links = append(links, ref)
+			}
+			if !ok || len(links) == 0 {
+				m.ResExprs = nil
+				continue
+			}
+			slices.SortFunc(links, func(a, b keyRef) int {
+				return strings.Compare(strings.Join(a.Columns, ","), strings.Join(b.Columns, ","))
+			})
+			d.Links = links
+			break // the runtime links one dependency per read
 		}
 	}
 	for _, m := range ms {

@@ -58,6 +58,10 @@ type Analysis struct {
 	// INSERT without ON CONFLICT DO UPDATE, nothing else writing it), so
 	// entries of existing rows stay valid.
 	InsertOnly bool
+	// Outputs: for a SELECT from exactly one table, the table column each
+	// output column is ("" for an expression), in output order; nil when
+	// unknown. The generator uses it to read key values from results.
+	Outputs []string
 }
 
 // Key is a primary or unique key of Table pinned to parameters:
@@ -185,6 +189,7 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	switch sh.kind {
 	case kindSelect:
 		an.ReadKeys = s.readKeys(q, sh, indirect)
+		an.Outputs = s.selectOutputs(q, sh)
 	case kindUpdate, kindDelete, kindInsert:
 		t := sh.items[0].table
 		// Keys only when this statement is the only write to the table and
@@ -459,4 +464,31 @@ func (k Key) String() string {
 	}
 	b.WriteByte(')')
 	return b.String()
+}
+
+// selectOutputs expands a single-table SELECT's target list to the table
+// column of each output column.
+func (s *Schema) selectOutputs(q Query, sh *shape) []string {
+	if len(sh.outputs) == 0 || len(sh.items) != 1 {
+		return nil
+	}
+	t, ok := s.Tables[sh.items[0].table]
+	if !ok || q.Info.readCount[t.Name] != 1 {
+		return nil
+	}
+	var out []string
+	for _, o := range sh.outputs {
+		switch {
+		case o.star:
+			if t.columnsPartial {
+				return nil
+			}
+			out = append(out, t.Columns...)
+		case o.col != "" && slices.Contains(t.Columns, o.col):
+			out = append(out, o.col)
+		default:
+			out = append(out, "")
+		}
+	}
+	return out
 }

@@ -43,6 +43,9 @@ type shape struct {
 	conflictBad  bool     // expression or partial-index inference: no usable key
 
 	returning []retCol // RETURNING list of a write
+	// outputs: a single-item SELECT's target list, one entry per output
+	// column ("" col for anything but a plain column of the item).
+	outputs []retCol
 }
 
 // retCol is one RETURNING item: a target column under an output name, or *.
@@ -64,6 +67,9 @@ func (a *analyzer) shapeOf(root *pg.Node) *shape {
 			a.fromItems(f, s)
 		}
 		a.pinsFrom(st.WhereClause, nil, s)
+		if len(s.items) == 1 && len(st.GroupClause) == 0 && st.DistinctClause == nil {
+			s.outputs = outputs(st.TargetList, s.items[0].name)
+		}
 	case root.GetUpdateStmt() != nil:
 		st := root.GetUpdateStmt()
 		s.kind = kindUpdate
@@ -314,6 +320,48 @@ func returning(list []*pg.Node, target string) []retCol {
 			}
 			out = append(out, retCol{out: name, col: sv.Sval})
 		}
+	}
+	return out
+}
+
+// outputs lists a SELECT's output columns in order: plain columns of the
+// one FROM item (qualified by its name or not) by column, a star as one
+// entry to expand, anything else as an entry with no column.
+func outputs(list []*pg.Node, item string) []retCol {
+	out := make([]retCol, 0, len(list))
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			return nil
+		}
+		c := rt.Val.GetColumnRef()
+		if c == nil || len(c.Fields) == 0 {
+			out = append(out, retCol{out: rt.Name})
+			continue
+		}
+		f := c.Fields
+		if len(f) > 1 {
+			q := strs(f[:len(f)-1])
+			if len(q) != len(f)-1 || q[len(q)-1] != item {
+				out = append(out, retCol{out: rt.Name})
+				continue
+			}
+		}
+		last := f[len(f)-1]
+		if last.GetAStar() != nil {
+			out = append(out, retCol{star: true})
+			continue
+		}
+		sv := last.GetString_()
+		if sv == nil {
+			out = append(out, retCol{out: rt.Name})
+			continue
+		}
+		name := rt.Name
+		if name == "" {
+			name = sv.Sval
+		}
+		out = append(out, retCol{out: name, col: sv.Sval})
 	}
 	return out
 }

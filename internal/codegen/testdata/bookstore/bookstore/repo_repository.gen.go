@@ -153,8 +153,9 @@ var (
 		Shape:  "29bc1c7f1af2",
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Copy:   func(v Book) Book { dlcopyBook(&v); return v },
+		Result: func(v any) []any { i := v.(Book); return []any{i.AuthorID, i.Title} },
 		Deps: []repo.Dep{
-			{Table: "books", Key: []string{"isbn"}, Params: []int{0}},
+			{Table: "books", Key: []string{"isbn"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"author_id", "title"}, Params: []int{0, 1}}}},
 		},
 	}
 	methodRenameAuthor = repo.Method{

@@ -141,8 +141,9 @@ var (
 		Shape:  "8aad60a589f7",
 		Cache:  &repo.CacheSpec{TTL: 1 * time.Minute},
 		Copy:   func(v Book) Book { dlcopyBook(&v); return v },
+		Result: func(v any) []any { i := v.(Book); return []any{i.Isbn} },
 		Deps: []repo.Dep{
-			{Table: "books", Key: []string{"book_id"}, Params: []int{0}},
+			{Table: "books", Key: []string{"book_id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"isbn"}, Params: []int{0}}}},
 		},
 	}
 	methodSayHello = repo.Method{
