@@ -386,6 +386,7 @@ var (
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute, SWR: 1 * time.Minute, Negative: 30 * time.Second},
 		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
 		Result: func(v any) []any { i := v.(Agent); return []any{i.OwnerID, i.Name} },
+		Feeds:  []*repo.Method{&methodGetAgentByName},
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"id"}, Params: []int{0}, Links: []repo.KeyRef{{Columns: []string{"owner_id", "name"}, Params: []int{0, 1}}}},
 		},
@@ -398,6 +399,7 @@ var (
 		Cache:  &repo.CacheSpec{TTL: 5 * time.Minute},
 		Copy:   func(v Agent) Agent { dlcopyAgent(&v); return v },
 		Result: func(v any) []any { i := v.(Agent); return []any{i.ID} },
+		Key:    func(v any) []any { i := v.(Agent); return []any{i.OwnerID, i.Name} },
 		Deps: []repo.Dep{
 			{Table: "agents", Key: []string{"owner_id", "name"}, Params: []int{0, 1}, Links: []repo.KeyRef{{Columns: []string{"id"}, Params: []int{0}}}},
 		},
@@ -1031,8 +1033,13 @@ func (q *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) 
 //
 // Wraps Queries.GetAgentByName (queries/agents.sql:10).
 func (q *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParams) (Agent, error) {
-	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetAgentByName, []interface{}{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
+	// Served through GetAgent's cached row when this process knows
+	// which row the key named (checked against the row it returns).
+	i, err := repo.ReadVia(ctx, q.rt, q.tx, &methodGetAgentByName, []interface{}{arg.OwnerID, arg.Name}, func(ctx context.Context) (Agent, error) {
 		return q.queries.GetAgentByName(ctx, arg)
+	}, &methodGetAgent, 0, func(ctx context.Context, k any) (Agent, error) {
+		k0, _ := k.(uuid.UUID)
+		return q.queries.GetAgent(ctx, k0)
 	})
 	// A not-found served from the cache arrives untranslated.
 	return i, dlpg.TranslateError(err)

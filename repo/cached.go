@@ -22,6 +22,9 @@ func cachedRead[T any](ctx context.Context, rt *Runtime, st *methodStats, m *Met
 		return load(ctx)
 	})
 	if loaded.Load() {
+		if err == nil && len(m.Feeds) > 0 {
+			rt.feed(m, v)
+		}
 		st.misses.Add(1)
 		reqctx.From(ctx).AddCacheMiss()
 		ev.CacheMiss = true

@@ -38,6 +38,12 @@ type Method struct {
 	// Result gives the values of the result's key columns that Dep.Links
 	// index (generated for single-table keyed reads).
 	Result func(v any) []any
+	// Key gives a Via-served method's own arguments from a result (the
+	// values of the key it reads by).
+	Key func(v any) []any
+	// Feeds are the methods served through this one (ReadVia): the rows
+	// this method loads tell them which row their key values name.
+	Feeds []*Method
 
 	Deps    []Dep    // what a cached result depends on
 	Effects []Effect // what a successful write invalidates

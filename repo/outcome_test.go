@@ -324,7 +324,10 @@ func TestInvalidateByHand(t *testing.T) {
 			t.Fatalf("after InvalidateTables: %s", got.Status)
 		}
 	}
-	e.waitFills(t, 6)
+	// Cached again before the next outside write.
+	warm(t, e, "GetAgent", getA)
+	warm(t, e, "GetAgent", getB)
+	warm(t, e, "GetAgentByName", byName)
 	_, err = e.Pool.Exec(ctx, "UPDATE agents SET status = 'paused' WHERE id = ANY($1)", []any{a.ID, b.ID})
 	noErr(t, err)
 	noErr(t, e.Cache.InvalidateAll(ctx))

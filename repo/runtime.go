@@ -79,6 +79,8 @@ type Runtime struct {
 	mu    sync.RWMutex
 	execs map[execKey]*resilience.Executor
 	plans sync.Map // *Method -> *readPlan
+	// vias holds the entity-cache index of each Via-served method (via.go).
+	vias sync.Map // *Method -> *viaIndex
 }
 
 type execKey struct {
@@ -154,10 +156,20 @@ func (rt *Runtime) executor(m *Method, kind resilience.Kind) (*resilience.Execut
 // cache, no retry), otherwise through the cache when the method is cached,
 // with the read policies around the database call.
 func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
+	return read(ctx, rt, tx, m, m, args, load)
+}
+
+// read is Read with statistics and events reported for sm (a Via-served
+// method reading through m) instead of m.
+func read[T any](ctx context.Context, rt *Runtime, tx *Tx, m, sm *Method, args []any, load func(ctx context.Context) (T, error)) (v T, err error) {
 	start := cache.Clock() // durations and monotonic deadlines only
 	st := rt.stats.get(m)
+	sst := st
+	if sm != m {
+		sst = rt.stats.get(sm)
+	}
 	var ev MethodEvent
-	defer func() { rt.done(ctx, st, m, tx, start, err, &ev) }()
+	defer func() { rt.done(ctx, sst, sm, tx, start, err, &ev) }()
 
 	cached := tx == nil && m.Cache != nil && rt.cache != nil
 	var tier *cache.Typed[T]
@@ -170,7 +182,7 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 		var kb [128]byte
 		akey = cache.AppendArgs(kb[:0], args...)
 		if hv, negative, ok := tier.Get(akey, start); ok {
-			st.hits.Add(1)
+			sst.hits.Add(1)
 			reqctx.From(ctx).AddCacheHit()
 			ev.CacheHit = true
 			if negative {
@@ -191,7 +203,7 @@ func Read[T any](ctx context.Context, rt *Runtime, tx *Tx, m *Method, args []any
 	if !cached {
 		return guarded(ctx)
 	}
-	return cachedRead(ctx, rt, st, m, args, guarded, &ev, tier, akey)
+	return cachedRead(ctx, rt, sst, m, args, guarded, &ev, tier, akey)
 }
 
 // typedTier returns the typed in-process tier of m on rt's cache (nil when

@@ -50,6 +50,17 @@ type method struct {
 	// use, in order.
 	outExprs map[string]string
 	ResExprs []string
+	// A key lookup (sqlinfo.Analysis.KeyLookup) of a table whose rows
+	// another cached key lookup reads by a key this one links to is served
+	// through it (Via, an entity cache): KeyExprs give this method's own
+	// arguments from a result, ViaParam the other method's one parameter.
+	keyLookup *sqlinfo.Key
+	outputs   []string
+	outTypes  map[string]string
+	Via       *method
+	Feeds     []string // methods served through this one (Via)
+	KeyExprs  []string
+	ViaIndex  int // which of Result's values is Via's argument
 }
 
 // dep is one dependency of a cached read: a whole table, or the rows of a
@@ -199,14 +210,18 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 			m.Deps = append(m.Deps, d)
 		}
 	}
+	if m.Cache != nil && q.Cmd == sqlinfo.CmdOne && an.KeyLookup != nil && len(m.ArgExprs) == len(an.KeyLookup.Columns) {
+		m.keyLookup, m.outputs = an.KeyLookup, an.Outputs
+	}
 	if m.Cache != nil && q.Cmd == sqlinfo.CmdOne && len(an.Outputs) > 0 && len(gm.Results) == 2 {
 		fields, isStruct := gp.Structs[gm.Results[0]]
 		switch {
 		case isStruct && len(fields) == len(an.Outputs):
-			m.outExprs = map[string]string{}
+			m.outExprs, m.outTypes = map[string]string{}, map[string]string{}
 			for i, c := range an.Outputs {
 				if _, dup := m.outExprs[c]; c != "" && !dup {
 					m.outExprs[c] = "i." + fields[i].Name
+					m.outTypes[c] = fields[i].Type
 				}
 			}
 		case !isStruct && len(an.Outputs) == 1 && an.Outputs[0] != "":
@@ -335,6 +350,9 @@ func linkKeys(ms []*method) {
 		}
 	}
 	for _, m := range ms {
+		chooseVia(m, ms)
+	}
+	for _, m := range ms {
 		for i := range m.Effects {
 			e := &m.Effects[i]
 			if len(e.Keys) == 0 && !e.Insert {
@@ -435,4 +453,54 @@ func shapeOf(gp *goPackage, gm goMethod, q sqlinfo.Query) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// chooseVia picks the cached read m is served through, if any: another
+// key lookup of the same table returning the same columns as the same
+// type, by one key m links to, taking that key's single column as its one
+// parameter. m's own key columns must not be nullable (a NULL never equals
+// a parameter, but would equal itself when the result is checked).
+func chooseVia(m *method, ms []*method) {
+	if m.keyLookup == nil || m.outTypes == nil || len(m.Deps) != 1 || len(m.Deps[0].Links) == 0 {
+		return
+	}
+	k := m.keyLookup
+	keyExprs := make([]string, len(m.ArgExprs))
+	for j, c := range k.Columns {
+		expr, ok := m.outExprs[c]
+		p := k.ParamIndexes[j] - 1
+		if !ok || p < 0 || p >= len(keyExprs) || keyExprs[p] != "" || nullable(m.outTypes[c]) {
+			return
+		}
+		keyExprs[p] = expr
+	}
+	for _, p := range ms {
+		if p == m || p.keyLookup == nil || p.keyLookup.Table != k.Table || p.ResultType() != m.ResultType() ||
+			!slices.Equal(p.outputs, m.outputs) || len(p.Params) != 1 || len(p.keyLookup.Columns) != 1 || p.Cache == nil {
+			continue
+		}
+		col := p.keyLookup.Columns[0]
+		li := slices.IndexFunc(m.Deps[0].Links, func(l keyRef) bool { return len(l.Columns) == 1 && l.Columns[0] == col })
+		if li < 0 || p.Params[0].Type != m.outTypes[col] || nullable(m.outTypes[col]) {
+			continue
+		}
+		m.Via, m.KeyExprs, m.ViaIndex = p, keyExprs, m.Deps[0].Links[li].Params[0]
+		p.Feeds = append(p.Feeds, m.Name)
+		return
+	}
+}
+
+// ViaCall renders the call of the Via method's query with its one
+// argument k0.
+func (m *method) ViaCall() string {
+	if m.Via.DBArg {
+		return "ctx, q.conn, k0"
+	}
+	return "ctx, k0"
+}
+
+// nullable reports whether a Go type sqlc emits for a column can hold NULL.
+func nullable(t string) bool {
+	return t == "" || strings.HasPrefix(t, "*") || strings.HasPrefix(t, "pgtype.") || strings.HasPrefix(t, "sql.Null") ||
+		strings.HasPrefix(t, "[]") || strings.HasPrefix(t, "interface") || t == "any" || strings.HasPrefix(t, "uuid.Null")
 }

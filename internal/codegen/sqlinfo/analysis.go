@@ -62,6 +62,11 @@ type Analysis struct {
 	// output column is ("" for an expression), in output order; nil when
 	// unknown. The generator uses it to read key values from results.
 	Outputs []string
+	// KeyLookup: the SELECT reads one table by equality of exactly one
+	// whole key to parameters and nothing else (no other condition, limit
+	// or lock): its result is "the row with that key", whatever key
+	// finds it.
+	KeyLookup *Key
 }
 
 // Key is a primary or unique key of Table pinned to parameters:
@@ -190,6 +195,16 @@ func (s *Schema) Analyze(q Query) (Analysis, error) {
 	case kindSelect:
 		an.ReadKeys = s.readKeys(q, sh, indirect)
 		an.Outputs = s.selectOutputs(q, sh)
+		if an.Outputs != nil && sh.onlyPins && len(sh.pins) > 0 {
+			// A lookup of one row by exactly one whole key, nothing else.
+			for _, k := range an.ReadKeys {
+				if len(k.Columns) == len(sh.pins) {
+					k := k
+					an.KeyLookup = &k
+					break
+				}
+			}
+		}
 	case kindUpdate, kindDelete, kindInsert:
 		t := sh.items[0].table
 		// Keys only when this statement is the only write to the table and

@@ -46,6 +46,9 @@ type shape struct {
 	// outputs: a single-item SELECT's target list, one entry per output
 	// column ("" col for anything but a plain column of the item).
 	outputs []retCol
+	// onlyPins: a SELECT whose WHERE is nothing but "column = parameter"
+	// conjuncts, without LIMIT, OFFSET, locking, HAVING or WITH.
+	onlyPins bool
 }
 
 // retCol is one RETURNING item: a target column under an output name, or *.
@@ -69,6 +72,9 @@ func (a *analyzer) shapeOf(root *pg.Node) *shape {
 		a.pinsFrom(st.WhereClause, nil, s)
 		if len(s.items) == 1 && len(st.GroupClause) == 0 && st.DistinctClause == nil {
 			s.outputs = outputs(st.TargetList, s.items[0].name)
+			s.onlyPins = st.WhereClause != nil && st.LimitCount == nil && st.LimitOffset == nil &&
+				len(st.LockingClause) == 0 && st.HavingClause == nil && st.WithClause == nil &&
+				len(st.WindowClause) == 0 && a.onlyPins(st.WhereClause)
 		}
 	case root.GetUpdateStmt() != nil:
 		st := root.GetUpdateStmt()
@@ -229,6 +235,26 @@ func (a *analyzer) pinsFrom(expr *pg.Node, only map[string]bool, s *shape) {
 		}
 		a.pinPair(l, r, only, s)
 	}
+}
+
+// onlyPins reports whether every conjunct of expr is "column = parameter"
+// (either order).
+func (a *analyzer) onlyPins(expr *pg.Node) bool {
+	for _, c := range conjuncts(expr, nil) {
+		e := c.GetAExpr()
+		if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP {
+			return false
+		}
+		if n := strs(e.Name); len(n) != 1 || n[0] != "=" {
+			return false
+		}
+		_, _, lc := colRef(e.Lexpr)
+		_, _, rc := colRef(e.Rexpr)
+		if !(lc && a.paramIndex(e.Rexpr) > 0) && !(rc && a.paramIndex(e.Lexpr) > 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *analyzer) pinPair(l, r *pg.Node, only map[string]bool, s *shape) {
