@@ -33,7 +33,7 @@ type fence struct {
 	// gen counts loss events; 0: none since New.
 	gen atomic.Uint64
 
-	mu sync.Mutex
+	mu sync.RWMutex
 	// renewed holds, per epoch key, the generation its last renewal by
 	// this process served: the table is fenced while renewed < gen.
 	renewed map[string]uint64
@@ -90,9 +90,9 @@ func (c *Cache) fenced(k string) bool {
 	if g == 0 {
 		return false
 	}
-	c.fence.mu.Lock()
+	c.fence.mu.RLock()
 	r := c.fence.renewed[k]
-	c.fence.mu.Unlock()
+	c.fence.mu.RUnlock()
 	return r < g
 }
 
