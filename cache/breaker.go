@@ -18,6 +18,9 @@ type breaker struct {
 	threshold uint
 	delay     time.Duration
 	onChange  func(from, to resilience.State, failures uint)
+	// onOpen, if set, runs whenever the breaker opens, with its lock held
+	// (it must not call back into the breaker).
+	onOpen func()
 
 	mu       sync.Mutex
 	state    resilience.State
@@ -127,6 +130,9 @@ func (b *breaker) release(p permit) {
 func (b *breaker) open() {
 	b.openedAt = time.Now()
 	b.set(resilience.Open)
+	if b.onOpen != nil {
+		b.onOpen()
+	}
 }
 
 // set changes the state (b.mu held) and reports the change.

@@ -81,6 +81,7 @@ type Cache struct {
 	// only when it equals this.
 	epochMu sync.Mutex
 	epochOK map[string]string
+	fence   fence // renews epochs after a lost connection (fence.go)
 
 	pendMu   sync.Mutex
 	pending  map[string]*pendingBump
@@ -158,15 +159,15 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 			// Versions are memoized only on clients whose invalidation
 			// pushes we see.
 			c.vmemo = newVersionMemo(cfg.ClientTTL)
-			opt.OnInvalidations = c.vmemo.onInvalidations
 		}
+		opt.OnInvalidations = c.onInvalidations // also reports lost connections (fence.go)
 		client, err := newClient(ctx, opt, cfg.Addrs)
 		if err != nil {
 			return nil, err
 		}
 		c.client, c.ownClient = client, true
 	}
-	c.br = &breaker{threshold: cfg.BreakerThreshold, delay: cfg.BreakerDelay, onChange: c.breakerChanged}
+	c.br = &breaker{threshold: cfg.BreakerThreshold, delay: cfg.BreakerDelay, onChange: c.breakerChanged, onOpen: c.breakerOpened}
 	go c.retryLoop()
 	return c, nil
 }
@@ -485,7 +486,7 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 			s, err := r.ToString()
 			n, ok := parseEpoch(s)
 			switch {
-			case err == nil && ok && direct:
+			case err == nil && ok && direct && !c.fenced(keys[i]):
 				c.trustEpoch(keys[i], s)
 				vers[i] = n
 			case err == nil && ok && r.IsCacheHit() && c.epochTrusted(keys[i], s):

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,8 +77,40 @@ func isNoScript(err error) bool {
 }
 
 // validateEpochs runs the epoch script for keys[i], i in idx, and stores
-// the numbers in vers.
+// the numbers in vers. Tables fenced by a loss event (fence.go) get a new
+// epoch instead. If another loss event happens meanwhile, what was read is
+// not used: the tables are fenced again and renewed.
 func (c *Cache) validateEpochs(ctx context.Context, keys []string, idx []int, vers []int64) error {
+	for attempt := 0; ; attempt++ {
+		g := c.fence.gen.Load()
+		plain := idx
+		if g > 0 {
+			var err error
+			if plain, err = c.renewEpochs(ctx, keys, idx, vers, g); err != nil {
+				return err
+			}
+		}
+		if err := c.checkEpochs(ctx, keys, plain, vers, g); err != nil {
+			return err
+		}
+		if c.fence.gen.Load() == g {
+			return nil
+		}
+		if attempt == 2 {
+			return errFenceMoved
+		}
+	}
+}
+
+// errFenceMoved: loss events kept happening while epochs were validated.
+var errFenceMoved = errors.New("cache: redis connection lost while validating epochs")
+
+// checkEpochs runs the epoch script for keys[i], i in idx; a result is
+// trusted only if no loss event happened since generation g.
+func (c *Cache) checkEpochs(ctx context.Context, keys []string, idx []int, vers []int64, g uint64) error {
+	if len(idx) == 0 {
+		return nil
+	}
 	execs := make([]rueidis.LuaExec, len(idx))
 	for j, i := range idx {
 		execs[j] = rueidis.LuaExec{Keys: []string{keys[i]}, Args: []string{newEpochNumber()}}
@@ -91,7 +124,7 @@ func (c *Cache) validateEpochs(ctx context.Context, keys []string, idx []int, ve
 		if !ok {
 			return &epochError{value: s}
 		}
-		c.trustEpoch(keys[idx[j]], s)
+		c.trustEpochAt(keys[idx[j]], s, g)
 		vers[idx[j]] = n
 	}
 	return nil
@@ -103,18 +136,34 @@ func (e *epochError) Error() string { return "cache: epoch script returned " + s
 
 func (c *Cache) trustEpoch(k, v string) {
 	c.epochMu.Lock()
+	c.setTrusted(k, v)
+	c.epochMu.Unlock()
+}
+
+// trustEpochAt is trustEpoch for a value validated in fence generation g:
+// it is not trusted if a loss event happened since.
+func (c *Cache) trustEpochAt(k, v string, g uint64) {
+	c.epochMu.Lock()
+	if c.fence.gen.Load() == g {
+		c.setTrusted(k, v)
+	}
+	c.epochMu.Unlock()
+}
+
+func (c *Cache) setTrusted(k, v string) {
 	if len(c.epochOK) > 1<<16 {
 		clear(c.epochOK)
 	}
 	c.epochOK[k] = v
-	c.epochMu.Unlock()
 }
 
+// epochTrusted reports whether v, read from the in-process tier, is the
+// epoch last validated for k, and k needs no renewal (fence.go).
 func (c *Cache) epochTrusted(k, v string) bool {
 	c.epochMu.Lock()
 	ok := c.epochOK[k] == v
 	c.epochMu.Unlock()
-	return ok
+	return ok && !c.fenced(k)
 }
 
 // InvalidateAll makes every value cached under this Cache's prefix

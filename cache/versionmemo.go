@@ -48,7 +48,10 @@ func newVersionMemo(ttl time.Duration) *versionMemo {
 // onInvalidations is the rueidis hook.
 func (vm *versionMemo) onInvalidations(msgs []rueidis.RedisMessage) {
 	vm.mu.Lock()
-	if vm.held != nil { // tests: the push is "still in flight"
+	// Tests: the push is "still in flight". A lost connection (nil) is
+	// never held: the reconnect fence (fence.go) relies on the memo being
+	// empty from the moment of the loss.
+	if vm.held != nil && msgs != nil {
 		*vm.held = append(*vm.held, msgs)
 		vm.mu.Unlock()
 		return

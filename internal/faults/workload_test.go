@@ -26,10 +26,10 @@ type op struct {
 	lat   time.Duration
 	class string // "" for success
 	stale bool   // a read older than a write acknowledged before it started
-	// peer marks a read of a hot agent through the other instance, which
-	// may serve an older value until the invalidations of writes
-	// acknowledged while Redis was unreachable land (cache/doc.go): its
-	// stale reads are reported apart.
+	// peer marks a read of a hot agent through the other instance, checked
+	// against the writes acknowledged peerLag before it started (the
+	// cross-process push window): its stale reads are reported apart, and
+	// fail the suite like the others.
 	peer bool
 }
 
