@@ -405,36 +405,76 @@ func (c *Cache) redisError(ctx context.Context, op, query string, err error, p p
 	}
 }
 
-// initScript returns a version counter, creating it from the Redis clock
-// when it is missing or does not hold a decimal integer (never from 0: an
-// evicted or damaged counter must not make old values reachable again).
+// initScript returns a version counter (KEYS[1]), creating it from the
+// Redis clock when it is missing or does not hold a decimal integer (never
+// from 0: an evicted or damaged counter must not make old values reachable
+// again). With KEYS[2], its table's counter, KEYS[1] is a row counter and
+// starts at that counter instead (see link.go).
 var initScript = rueidis.NewLuaScript(`
-if redis.call('TYPE', KEYS[1]).ok == 'string' then
-  local v = redis.call('GET', KEYS[1])
-  if string.match(v, '^%d+$') and #v <= 18 then return v end
+local function valid(k)
+  if redis.call('TYPE', k).ok == 'string' then
+    local s = redis.call('GET', k)
+    if string.match(s, '^%d+$') and #s <= 18 then return s end
+  end
+  return nil
 end
-local t = redis.call('TIME')
-local v = t[1] .. string.format('%06d', tonumber(t[2]))
+local function clock()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
+end
+local v = valid(KEYS[1])
+if v then return v end
+if KEYS[2] then
+  v = valid(KEYS[2])
+  if not v then
+    v = clock()
+    redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
+  end
+else
+  v = clock()
+end
 redis.call('SET', KEYS[1], v, 'PX', ARGV[1])
 return v`)
 
 // bumpScript increments a version counter (KEYS[1]), re-creating it from
 // the Redis clock when missing or damaged, and returns it with the epoch of
 // its table (KEYS[2], same hash slot) as read now, so the bump is only
-// remembered locally for that epoch.
+// remembered locally for that epoch. With KEYS[3], its table's counter,
+// KEYS[1] is a row counter: KEYS[3] is incremented (raised first to the
+// row's value, should that be higher) and the row set to it (link.go).
 var bumpScript = rueidis.NewLuaScript(`
-local v
-if redis.call('TYPE', KEYS[1]).ok == 'string' then
-  local s = redis.call('GET', KEYS[1])
-  if string.match(s, '^%d+$') and #s <= 18 then v = redis.call('INCR', KEYS[1]) end
+local function valid(k)
+  if redis.call('TYPE', k).ok == 'string' then
+    local s = redis.call('GET', k)
+    if string.match(s, '^%d+$') and #s <= 18 then return s end
+  end
+  return nil
 end
-if not v then
+local function clock()
   local t = redis.call('TIME')
-  local s = t[1] .. string.format('%06d', tonumber(t[2]))
-  redis.call('SET', KEYS[1], s)
-  v = tonumber(s)
+  return t[1] .. string.format('%06d', tonumber(t[2]))
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local v
+if KEYS[3] then
+  local ts = valid(KEYS[3])
+  if not ts then
+    ts = clock()
+    redis.call('SET', KEYS[3], ts)
+  end
+  local rs = valid(KEYS[1])
+  if rs and tonumber(rs) > tonumber(ts) then redis.call('SET', KEYS[3], rs) end
+  v = redis.call('INCR', KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[1])
+  redis.call('SET', KEYS[1], redis.call('GET', KEYS[3]), 'PX', ARGV[1])
+else
+  if valid(KEYS[1]) then v = redis.call('INCR', KEYS[1]) end
+  if not v then
+    local s = clock()
+    redis.call('SET', KEYS[1], s)
+    v = tonumber(s)
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
 local e = ''
 if redis.call('TYPE', KEYS[2]).ok == 'string' then e = redis.call('GET', KEYS[2]) end
 return {v, e}`)
@@ -511,33 +551,20 @@ func (c *Cache) readVersions(ctx context.Context, keys []string, strict bool) (v
 	}
 	if len(missing) > 0 {
 		local = false
-		// Rows start at their table's counter (see rowBumpScript).
-		var execs, rowExecs []rueidis.LuaExec
-		var idx, rowIdx []int
-		for _, i := range missing {
-			if isRowKey(keys[i]) {
-				rowIdx = append(rowIdx, i)
-				rowExecs = append(rowExecs, rueidis.LuaExec{Keys: []string{keys[i], tableKeyOfRow(keys[i])}, Args: []string{c.versionTTL}})
-			} else {
-				idx = append(idx, i)
-				execs = append(execs, rueidis.LuaExec{Keys: []string{keys[i]}, Args: []string{c.versionTTL}})
+		execs := make([]rueidis.LuaExec, len(missing))
+		for j, i := range missing {
+			ks := []string{keys[i]}
+			if isRowKey(keys[i]) { // rows start at their table's counter
+				ks = append(ks, tableKeyOfRow(keys[i]))
 			}
+			execs[j] = rueidis.LuaExec{Keys: ks, Args: []string{c.versionTTL}}
 		}
-		for _, run := range []struct {
-			script *rueidis.Lua
-			execs  []rueidis.LuaExec
-			idx    []int
-		}{{initScript, execs, idx}, {rowInitScript, rowExecs, rowIdx}} {
-			if len(run.execs) == 0 {
-				continue
+		for j, r := range initScript.ExecMulti(ctx, c.client, execs...) {
+			v, err := r.AsInt64()
+			if err != nil {
+				return nil, false, err
 			}
-			for j, r := range run.script.ExecMulti(ctx, c.client, run.execs...) {
-				v, err := r.AsInt64()
-				if err != nil {
-					return nil, false, err
-				}
-				vers[run.idx[j]] = v
-			}
+			vers[missing[j]] = v
 		}
 	}
 	// Memoize only what was read as is: a validation or a repair wrote a

@@ -118,7 +118,7 @@
 // Those rows are only known after the load, so their versions cannot be
 // read before it as the argument above requires. Instead a row's version is
 // taken from its table's counter: a row bump increments T.t and sets the row
-// to it (rowBumpScript), and a missing row starts at T.t (rowInitScript),
+// to it (bumpScript with a third key), and a missing row starts at T.t (initScript with a second key),
 // so a row never exceeds T.t and a row bumped after T.t was read holds a
 // larger number. A linked lookup reads T.t (S) before its load; its fill,
 // after the usual check, reads each linked row R from Redis and stores only
@@ -298,7 +298,9 @@
 //     opened while the writer's path to Redis failed (a one-sided partition;
 //     a stall it rode out on its in-process tier), one started after the
 //     outage, one on a Client of its own (only its breaker tells), and a
-//     connection that dies silently until rueidis notices. A lookup that
+//     connection that dies silently until rueidis notices (if it notices only
+//     after the network is back, a lookup sent on the new connection can
+//     race the report). A lookup that
 //     read its epoch before the event and finishes after it may still
 //     return the old value: it started before anything was written during
 //     the outage.

@@ -236,7 +236,13 @@ func testReconnectFence(t *testing.T, tc fenceCase) {
 		})
 	default:
 		proxy.cut()
-		time.Sleep(50 * time.Millisecond) // both clients notice the closed connections
+		// Both clients notice the closed connections (rueidis' reader sees
+		// the EOF; on a loaded machine that can take longer than the cut
+		// itself, and a loss noticed only after the reconnect is not a
+		// case the fence can order: see doc.go).
+		eventually(t, 5*time.Second, "both clients to notice the cut", func() bool {
+			return cache.FenceGeneration(a) > 0 && cache.FenceGeneration(b) > 0
+		})
 	}
 	row.Store("v2") // the write commits ...
 	err := a.Invalidate(ctx, nil, []cache.RowRef{cache.Row("items", "id", int64(1))})

@@ -168,30 +168,17 @@ func (c *Cache) bump(ctx context.Context, keys []string) (failed []string, err e
 // bumpOnce runs the bump scripts on keys in one pipeline and returns the
 // keys that failed.
 func (c *Cache) bumpOnce(ctx context.Context, keys []string) (failed []string, err error) {
-	// Row counters go through their table's counter (rowBumpScript), the
-	// others are incremented; one pipeline either way.
-	var execs, rowExecs []rueidis.LuaExec
-	var rowIdx, otherIdx []int
+	// Row counters go through their table's counter (a third key); one
+	// pipeline, one round trip.
+	execs := make([]rueidis.LuaExec, len(keys))
 	for i, k := range keys {
+		ks := []string{k, epochKeyOf(k)}
 		if isRowKey(k) {
-			rowIdx = append(rowIdx, i)
-			rowExecs = append(rowExecs, rueidis.LuaExec{Keys: []string{k, epochKeyOf(k), tableKeyOfRow(k)}, Args: []string{c.versionTTL}})
-		} else {
-			otherIdx = append(otherIdx, i)
-			execs = append(execs, rueidis.LuaExec{Keys: []string{k, epochKeyOf(k)}, Args: []string{c.versionTTL}})
+			ks = append(ks, tableKeyOfRow(k))
 		}
+		execs[i] = rueidis.LuaExec{Keys: ks, Args: []string{c.versionTTL}}
 	}
-	resps := make([]rueidis.RedisResult, len(keys))
-	if len(execs) > 0 {
-		for j, r := range bumpScript.ExecMulti(ctx, c.client, execs...) {
-			resps[otherIdx[j]] = r
-		}
-	}
-	if len(rowExecs) > 0 {
-		for j, r := range rowBumpScript.ExecMulti(ctx, c.client, rowExecs...) {
-			resps[rowIdx[j]] = r
-		}
-	}
+	resps := bumpScript.ExecMulti(ctx, c.client, execs...)
 	until := time.Now().Add(c.cfg.ClientTTL)
 	c.bumpMu.Lock()
 	for i, r := range resps {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/redis/rueidis"
 )
 
 // Linked values (Deps.Link) carry the versions of the rows they were read
@@ -183,54 +181,10 @@ func tableKeyOfRow(k string) string {
 	return k[:i] + "}:t"
 }
 
-// rowBumpScript bumps a row counter (KEYS[1]) through its table's counter
-// (KEYS[3], same slot): the table counter is incremented (raised first to
-// the row's value, should that be higher) and the row set to it. So every
-// row is at most its table's counter, and a row bumped after the table's
-// counter was read holds a larger number (what linkCheck relies on).
-// Returns {version, epoch} like bumpScript (KEYS[2] is the epoch).
-var rowBumpScript = rueidis.NewLuaScript(`
-local function valid(k)
-  if redis.call('TYPE', k).ok == 'string' then
-    local s = redis.call('GET', k)
-    if string.match(s, '^%d+$') and #s <= 18 then return s end
-  end
-  return nil
-end
-local ts = valid(KEYS[3])
-if not ts then
-  local t = redis.call('TIME')
-  ts = t[1] .. string.format('%06d', tonumber(t[2]))
-  redis.call('SET', KEYS[3], ts)
-end
-local rs = valid(KEYS[1])
-if rs and tonumber(rs) > tonumber(ts) then redis.call('SET', KEYS[3], rs) end
-local v = redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[1])
-redis.call('SET', KEYS[1], redis.call('GET', KEYS[3]), 'PX', ARGV[1])
-local e = ''
-if redis.call('TYPE', KEYS[2]).ok == 'string' then e = redis.call('GET', KEYS[2]) end
-return {v, e}`)
-
-// rowInitScript returns a row counter (KEYS[1]), creating a missing or
-// damaged one at its table's counter (KEYS[2], created from the Redis
-// clock when missing): never below a value it held before, since rows
-// never exceed their table's counter.
-var rowInitScript = rueidis.NewLuaScript(`
-local function valid(k)
-  if redis.call('TYPE', k).ok == 'string' then
-    local s = redis.call('GET', k)
-    if string.match(s, '^%d+$') and #s <= 18 then return s end
-  end
-  return nil
-end
-local rs = valid(KEYS[1])
-if rs then return rs end
-local ts = valid(KEYS[2])
-if not ts then
-  local t = redis.call('TIME')
-  ts = t[1] .. string.format('%06d', tonumber(t[2]))
-  redis.call('SET', KEYS[2], ts, 'PX', ARGV[1])
-end
-redis.call('SET', KEYS[1], ts, 'PX', ARGV[1])
-return ts`)
+// Row counters are bumped through their table's counter (bumpScript with
+// a third key): the table counter is incremented (raised first to the
+// row's value, should that be higher) and the row set to it. So every row
+// is at most its table's counter, and a row bumped after the table's
+// counter was read holds a larger number (what linkCheck relies on). A
+// missing or damaged row starts at its table's counter (initScript with a
+// second key), never below a value it held before.

@@ -708,3 +708,35 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestKeyLookup: only a SELECT that is nothing but "the row of one table
+// with this whole key" may be served through another key's cached row.
+func TestKeyLookup(t *testing.T) {
+	s := loadTestSchema(t)
+	cases := []struct{ sql, key string }{
+		{"SELECT * FROM users WHERE id = $1", "users(id=$1)"},
+		{"SELECT * FROM agents WHERE owner_id = $1 AND name = $2", "agents(owner_id=$1, name=$2)"},
+		{"SELECT * FROM agents a WHERE a.name = $2 AND $1 = a.owner_id", "agents(owner_id=$1, name=$2)"},
+		{"SELECT id, email FROM users WHERE email = $1", "users(email=$1)"},
+		{"SELECT * FROM agents WHERE owner_id = $1 AND name = $2 AND status = 'active'", ""},
+		{"SELECT * FROM agents WHERE owner_id = $1 AND name = $2 AND kind = $3", ""},
+		{"SELECT * FROM users WHERE id = $1 LIMIT 1", ""},
+		{"SELECT * FROM users WHERE id = $1 FOR UPDATE", ""},
+		{"SELECT * FROM users WHERE id = $1 OR email = $2", ""},
+		{"SELECT * FROM users WHERE tenant = $1 AND slug = $2 AND email = $3", ""},
+		{"SELECT a.* FROM agents a JOIN users u ON u.id = a.owner_id WHERE a.id = $1", ""},
+		{"SELECT DISTINCT * FROM users WHERE id = $1", ""},
+		{"SELECT * FROM users WHERE slug = $1", ""},
+		{"SELECT * FROM active_agents WHERE id = $1", ""},
+	}
+	for _, c := range cases {
+		a := analyze(t, s, ":one", c.sql)
+		got := ""
+		if a.KeyLookup != nil {
+			got = a.KeyLookup.String()
+		}
+		if got != c.key {
+			t.Errorf("%s\n  key lookup = %q, want %q", c.sql, got, c.key)
+		}
+	}
+}
