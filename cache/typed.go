@@ -244,3 +244,11 @@ var clockBase = time.Now()
 // wall part is derived from process start): cheaper than time.Now where
 // only durations and monotonic comparisons matter, such as Typed.Get.
 func Clock() time.Time { return clockBase.Add(time.Since(clockBase)) }
+
+// AppendUUID and AppendString append one argument exactly as AppendArgs
+// does, without boxing it: generated fast paths build the typed tier's key
+// with them and allocate nothing.
+func AppendUUID(buf []byte, v uuid.UUID) []byte { return append(append(buf, 'U', 16), v[:]...) }
+
+// AppendString: see AppendUUID.
+func AppendString(buf []byte, v string) []byte { return appendLenString(buf, 's', v) }

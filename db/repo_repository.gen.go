@@ -858,6 +858,12 @@ func (q *Repository) BumpTaskPriority(ctx context.Context, id []uuid.UUID) *Bump
 //
 // Wraps Queries.CountExecutionEvents (queries/executions.sql:48).
 func (q *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.UUID) (int64, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[int64](ctx, q.rt, &methodCountExecutionEvents, repo.KeyUUID(dlkb[:0], executionID)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodCountExecutionEvents, []interface{}{executionID}, func(ctx context.Context) (int64, error) {
 		return q.queries.CountExecutionEvents(ctx, executionID)
 	})
@@ -870,6 +876,12 @@ func (q *Repository) CountExecutionEvents(ctx context.Context, executionID uuid.
 //
 // Wraps Queries.CountTasksByStatusPerAgent (queries/tasks.sql:44).
 func (q *Repository) CountTasksByStatusPerAgent(ctx context.Context, ownerID uuid.UUID) ([]CountTasksByStatusPerAgentRow, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]CountTasksByStatusPerAgentRow](ctx, q.rt, &methodCountTasksByStatusPerAgent, repo.KeyUUID(dlkb[:0], ownerID)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodCountTasksByStatusPerAgent, []interface{}{ownerID}, func(ctx context.Context) ([]CountTasksByStatusPerAgentRow, error) {
 		return q.queries.CountTasksByStatusPerAgent(ctx, ownerID)
 	})
@@ -1022,6 +1034,12 @@ func (q *Repository) FinishExecution(ctx context.Context, arg FinishExecutionPar
 //
 // Wraps Queries.GetAgent (queries/agents.sql:6).
 func (q *Repository) GetAgent(ctx context.Context, id uuid.UUID) (Agent, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Agent](ctx, q.rt, &methodGetAgent, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetAgent, []interface{}{id}, func(ctx context.Context) (Agent, error) {
 		return q.queries.GetAgent(ctx, id)
 	})
@@ -1049,6 +1067,12 @@ func (q *Repository) GetAgentByName(ctx context.Context, arg GetAgentByNameParam
 //
 // Wraps Queries.GetExecution (queries/executions.sql:6).
 func (q *Repository) GetExecution(ctx context.Context, id uuid.UUID) (Execution, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Execution](ctx, q.rt, &methodGetExecution, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetExecution, []interface{}{id}, func(ctx context.Context) (Execution, error) {
 		return q.queries.GetExecution(ctx, id)
 	})
@@ -1071,6 +1095,12 @@ func (q *Repository) GetLiveAPIKeyByPrefix(ctx context.Context, prefix string) (
 //
 // Wraps Queries.GetPlaybook (queries/playbooks.sql:6).
 func (q *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Playbook](ctx, q.rt, &methodGetPlaybook, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetPlaybook, []interface{}{id}, func(ctx context.Context) (Playbook, error) {
 		return q.queries.GetPlaybook(ctx, id)
 	})
@@ -1082,6 +1112,12 @@ func (q *Repository) GetPlaybook(ctx context.Context, id uuid.UUID) (Playbook, e
 //
 // Wraps Queries.GetTask (queries/tasks.sql:6).
 func (q *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Task](ctx, q.rt, &methodGetTask, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetTask, []interface{}{id}, func(ctx context.Context) (Task, error) {
 		return q.queries.GetTask(ctx, id)
 	})
@@ -1093,6 +1129,12 @@ func (q *Repository) GetTask(ctx context.Context, id uuid.UUID) (Task, error) {
 //
 // Wraps Queries.GetTool (queries/agents.sql:57).
 func (q *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Tool](ctx, q.rt, &methodGetTool, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetTool, []interface{}{id}, func(ctx context.Context) (Tool, error) {
 		return q.queries.GetTool(ctx, id)
 	})
@@ -1104,6 +1146,12 @@ func (q *Repository) GetTool(ctx context.Context, id uuid.UUID) (Tool, error) {
 //
 // Wraps Queries.GetUser (queries/users.sql:6).
 func (q *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[User](ctx, q.rt, &methodGetUser, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetUser, []interface{}{id}, func(ctx context.Context) (User, error) {
 		return q.queries.GetUser(ctx, id)
 	})
@@ -1115,6 +1163,12 @@ func (q *Repository) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
 //
 // Wraps Queries.GetUserByEmail (queries/users.sql:10).
 func (q *Repository) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[User](ctx, q.rt, &methodGetUserByEmail, repo.KeyString(dlkb[:0], email)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetUserByEmail, []interface{}{email}, func(ctx context.Context) (User, error) {
 		return q.queries.GetUserByEmail(ctx, email)
 	})
@@ -1126,6 +1180,12 @@ func (q *Repository) GetUserByEmail(ctx context.Context, email string) (User, er
 //
 // Wraps Queries.GetWorkflow (queries/workflows.sql:6).
 func (q *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[Workflow](ctx, q.rt, &methodGetWorkflow, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetWorkflow, []interface{}{id}, func(ctx context.Context) (Workflow, error) {
 		return q.queries.GetWorkflow(ctx, id)
 	})
@@ -1138,6 +1198,12 @@ func (q *Repository) GetWorkflow(ctx context.Context, id uuid.UUID) (Workflow, e
 //
 // Wraps Queries.GetWorkflowWithSteps (queries/workflows.sql:19).
 func (q *Repository) GetWorkflowWithSteps(ctx context.Context, id uuid.UUID) ([]GetWorkflowWithStepsRow, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]GetWorkflowWithStepsRow](ctx, q.rt, &methodGetWorkflowWithSteps, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodGetWorkflowWithSteps, []interface{}{id}, func(ctx context.Context) ([]GetWorkflowWithStepsRow, error) {
 		return q.queries.GetWorkflowWithSteps(ctx, id)
 	})
@@ -1163,6 +1229,12 @@ func (q *Repository) InsertExecutionEvents(ctx context.Context, arg []InsertExec
 //
 // Wraps Queries.ListAPIKeysByUser (queries/users.sql:49).
 func (q *Repository) ListAPIKeysByUser(ctx context.Context, userID uuid.UUID) ([]ApiKey, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]ApiKey](ctx, q.rt, &methodListAPIKeysByUser, repo.KeyUUID(dlkb[:0], userID)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAPIKeysByUser, []interface{}{userID}, func(ctx context.Context) ([]ApiKey, error) {
 		return q.queries.ListAPIKeysByUser(ctx, userID)
 	})
@@ -1184,6 +1256,12 @@ func (q *Repository) ListActiveExecutions(ctx context.Context, limit int32) ([]E
 //
 // Wraps Queries.ListAgentTools (queries/agents.sql:77).
 func (q *Repository) ListAgentTools(ctx context.Context, id uuid.UUID) ([]ListAgentToolsRow, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]ListAgentToolsRow](ctx, q.rt, &methodListAgentTools, repo.KeyUUID(dlkb[:0], id)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListAgentTools, []interface{}{id}, func(ctx context.Context) ([]ListAgentToolsRow, error) {
 		return q.queries.ListAgentTools(ctx, id)
 	})
@@ -1260,6 +1338,12 @@ func (q *Repository) ListOverdueTasks(ctx context.Context, limit int32) ([]Task,
 //
 // Wraps Queries.ListPlaybookSteps (queries/playbooks.sql:19).
 func (q *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID) ([]PlaybookStep, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]PlaybookStep](ctx, q.rt, &methodListPlaybookSteps, repo.KeyUUID(dlkb[:0], playbookID)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListPlaybookSteps, []interface{}{playbookID}, func(ctx context.Context) ([]PlaybookStep, error) {
 		return q.queries.ListPlaybookSteps(ctx, playbookID)
 	})
@@ -1271,6 +1355,12 @@ func (q *Repository) ListPlaybookSteps(ctx context.Context, playbookID uuid.UUID
 //
 // Wraps Queries.ListPublishedPlaybooksByTag (queries/playbooks.sql:10).
 func (q *Repository) ListPublishedPlaybooksByTag(ctx context.Context, tag string) ([]Playbook, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]Playbook](ctx, q.rt, &methodListPublishedPlaybooksByTag, repo.KeyString(dlkb[:0], tag)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListPublishedPlaybooksByTag, []interface{}{tag}, func(ctx context.Context) ([]Playbook, error) {
 		return q.queries.ListPublishedPlaybooksByTag(ctx, tag)
 	})
@@ -1313,6 +1403,12 @@ func (q *Repository) ListTasksByAssignee(ctx context.Context, arg ListTasksByAss
 //
 // Wraps Queries.ListTools (queries/agents.sql:61).
 func (q *Repository) ListTools(ctx context.Context, category string) ([]Tool, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]Tool](ctx, q.rt, &methodListTools, repo.KeyString(dlkb[:0], category)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListTools, []interface{}{category}, func(ctx context.Context) ([]Tool, error) {
 		return q.queries.ListTools(ctx, category)
 	})
@@ -1335,6 +1431,12 @@ func (q *Repository) ListUsers(ctx context.Context, arg ListUsersParams) ([]User
 //
 // Wraps Queries.ListWorkflowsByOwner (queries/workflows.sql:10).
 func (q *Repository) ListWorkflowsByOwner(ctx context.Context, ownerID uuid.UUID) ([]Workflow, error) {
+	if q.tx == nil { // a typed-tier hit boxes no argument and allocates no closure
+		var dlkb [64]byte
+		if i, err, ok := repo.Hit[[]Workflow](ctx, q.rt, &methodListWorkflowsByOwner, repo.KeyUUID(dlkb[:0], ownerID)); ok {
+			return i, dlpg.TranslateError(err)
+		}
+	}
 	i, err := repo.Read(ctx, q.rt, q.tx, &methodListWorkflowsByOwner, []interface{}{ownerID}, func(ctx context.Context) ([]Workflow, error) {
 		return q.queries.ListWorkflowsByOwner(ctx, ownerID)
 	})

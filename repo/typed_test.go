@@ -74,3 +74,27 @@ func TestTypedTierListRowsAreIndependent(t *testing.T) {
 		t.Fatalf("after callers changed their copies: %q %q", got[0].Config, got[1].Config)
 	}
 }
+
+// TestTypedHitAllocations: a generated PK read answered by the typed tier
+// allocates only the caller's copy of the row (its jsonb config): the
+// fast path (repo.Hit) boxes no argument and builds no closure. Budget,
+// not timing: allocations are deterministic.
+func TestTypedHitAllocations(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	a := e.agent(t, e.user(t).ID)
+	get := func() (db.Agent, error) { return e.Repo.GetAgent(ctx, a.ID) }
+	warm(t, e, "GetAgent", get)
+	hits := e.Obs.Hits()
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := get(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if e.Obs.Hits()-hits < 200 {
+		t.Fatalf("only %d of 201 reads were hits", e.Obs.Hits()-hits)
+	}
+	if allocs > 1 {
+		t.Errorf("typed hit allocates %.1f times per read, want at most 1 (the row's copy)", allocs)
+	}
+}

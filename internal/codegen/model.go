@@ -490,6 +490,29 @@ func chooseVia(m *method, ms []*method) {
 	}
 }
 
+// HitKey renders the typed tier key of the arguments when every one is a
+// UUID or a string (the generated fast path, repo.Hit), else "".
+func (m *method) HitKey(repoQual string) string {
+	if m.Cache == nil || m.Via != nil || len(m.Params) == 0 || len(m.Params) != len(m.ArgExprs) {
+		return ""
+	}
+	expr := "dlkb[:0]"
+	for i, p := range m.Params {
+		if m.ArgExprs[i] != p.Name {
+			return ""
+		}
+		switch p.Type {
+		case "uuid.UUID":
+			expr = repoQual + "KeyUUID(" + expr + ", " + p.Name + ")"
+		case "string":
+			expr = repoQual + "KeyString(" + expr + ", " + p.Name + ")"
+		default:
+			return ""
+		}
+	}
+	return expr
+}
+
 // ViaCall renders the call of the Via method's query with its one
 // argument k0.
 func (m *method) ViaCall() string {
