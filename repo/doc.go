@@ -3,7 +3,7 @@
 // (package cache) and resilience policies (package resilience) around every
 // sqlc call, per-method statistics, and transaction-scoped invalidation.
 //
-// Generated code calls Read, Write and (*Runtime).Batch; hand-written code
+// Generated code calls Read, ReadVia, Hit, Write and (*Runtime).Batch; hand-written code
 // builds a Runtime once and passes it to NewRepository.
 //
 // # Invalidation
@@ -23,6 +23,26 @@
 // cascaded foreign-key changes and @invalidates tables bump "T", which
 // invalidates every read of T. Outside a transaction the bump happens right
 // after the statement succeeds; inside one, after commit (see Tx).
+//
+// When the result of a read pinned by key C carries the other keys writes
+// to T name rows by (Dep.Links, values from Method.Result), the read
+// depends on "T|key:C" only for a not-found result; a value found depends
+// on its own row by those keys (cache.Link), so a write by id to one row
+// leaves by-name entries of the other rows cached.
+//
+// # Entity cache and the hit fast path
+//
+// A read that is nothing but "the row of T with key C" (no other
+// condition, limit or lock), when another cached read returns the same
+// columns by T's single-column key, is served through that read
+// (ReadVia): an in-process index maps C's values to the row's id (learnt
+// from both methods' loads), the row comes from the id read's cache, and
+// it is served only if it still carries C's values (the key is unique, so
+// it is the row the read would return). Both reads then share one entry.
+//
+// Generated methods whose arguments are all UUIDs or strings try Hit
+// before Read: the typed in-process tier alone, with a key built without
+// boxing; a miss there falls through to Read.
 //
 // A write whose outcome is unknown (a timeout, a lost or terminated session
 // after the statement or COMMIT was sent) may have committed and may become

@@ -61,6 +61,9 @@ type method struct {
 	Feeds     []string // methods served through this one (Via)
 	KeyExprs  []string
 	ViaIndex  int // which of Result's values is Via's argument
+	// googleUUID: "uuid" in the sqlc package is github.com/google/uuid
+	// (overrides may map uuid to another package of the same name).
+	googleUUID bool
 }
 
 // dep is one dependency of a cached read: a whole table, or the rows of a
@@ -210,6 +213,7 @@ func buildMethod(gp *goPackage, gm goMethod, q sqlinfo.Query, schema *sqlinfo.Sc
 			m.Deps = append(m.Deps, d)
 		}
 	}
+	m.googleUUID = gp.Imports["uuid"] == "github.com/google/uuid"
 	if m.Cache != nil && q.Cmd == sqlinfo.CmdOne && an.KeyLookup != nil && len(m.ArgExprs) == len(an.KeyLookup.Columns) {
 		m.keyLookup, m.outputs = an.KeyLookup, an.Outputs
 	}
@@ -503,6 +507,9 @@ func (m *method) HitKey(repoQual string) string {
 		}
 		switch p.Type {
 		case "uuid.UUID":
+			if !m.googleUUID {
+				return ""
+			}
 			expr = repoQual + "KeyUUID(" + expr + ", " + p.Name + ")"
 		case "string":
 			expr = repoQual + "KeyString(" + expr + ", " + p.Name + ")"
