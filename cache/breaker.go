@@ -2,6 +2,7 @@ package cache
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentical/datalayer/resilience"
@@ -22,12 +23,15 @@ type breaker struct {
 	// (it must not call back into the breaker).
 	onOpen func()
 
-	mu       sync.Mutex
-	state    resilience.State
-	failures uint      // consecutive, while closed
-	openedAt time.Time // when it last opened
-	probe    time.Time // when the half-open probe started; zero: none out
-	events   []stateEvent
+	mu    sync.Mutex
+	state resilience.State
+	// notClosed mirrors state != Closed (written under mu), so the hit path
+	// reads one atomic instead of taking the lock while Redis is fine.
+	notClosed atomic.Bool
+	failures  uint      // consecutive, while closed
+	openedAt  time.Time // when it last opened
+	probe     time.Time // when the half-open probe started; zero: none out
+	events    []stateEvent
 }
 
 type stateEvent struct {
@@ -142,6 +146,7 @@ func (b *breaker) set(to resilience.State) {
 		return
 	}
 	b.state = to
+	b.notClosed.Store(to != resilience.Closed)
 	failures := b.failures
 	if to != resilience.Open {
 		b.failures = 0
@@ -152,6 +157,9 @@ func (b *breaker) set(to resilience.State) {
 // isOpen reports whether calls are being refused (open and still within
 // its delay, or half-open with the probe out).
 func (b *breaker) isOpen() bool {
+	if !b.notClosed.Load() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state == resilience.Open || (b.state == resilience.HalfOpen && !b.probe.IsZero())

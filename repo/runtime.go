@@ -227,7 +227,11 @@ func typedTier[T any](rt *Runtime, st *methodStats, m *Method) *cache.Typed[T] {
 type tierBox struct{ v any }
 
 func (rt *Runtime) done(ctx context.Context, st *methodStats, m *Method, tx *Tx, start time.Time, err error, ev *MethodEvent) {
-	d := time.Since(start)
+	rt.doneIn(ctx, st, m, tx, time.Since(start), err, ev)
+}
+
+// doneIn is done for a call that took d.
+func (rt *Runtime) doneIn(ctx context.Context, st *methodStats, m *Method, tx *Tx, d time.Duration, err error, ev *MethodEvent) {
 	real := realError(rt, err)
 	st.observe(d, real)
 	if rt.observer == nil {

@@ -20,7 +20,14 @@ type methodStats struct {
 	tier                        atomic.Pointer[tierBox] // the method's typed cache tier
 	calls, errors, hits, misses atomic.Int64
 	buckets                     [subBuckets * octaves]atomic.Int64
+	// hitDur is the duration of the last timed typed-tier hit (Hit times
+	// one in hitSample and reuses it for the others: a hit is far below
+	// the histogram's first bucket, and a clock read is a sizeable part of
+	// its cost).
+	hitDur atomic.Int64
 }
+
+const hitSample = 16
 
 func bucketOf(d time.Duration) int {
 	us := d.Nanoseconds() / 1000
