@@ -198,6 +198,9 @@ func (c *Cache) breakerChanged(from, to resilience.State, failures uint) {
 	if f := c.cfg.OnRedisStateChange; f != nil {
 		f(ch)
 	}
+	if ch.To == resilience.Closed {
+		c.redisAnswered()
+	}
 }
 
 // Pending returns how many version bumps are waiting for a retry.
@@ -375,6 +378,9 @@ func (c *Cache) probe(ctx context.Context, key Key, opts Options, typed bool) (*
 // all from the in-process tier, which says nothing about Redis and so
 // cannot close a half-open breaker.
 func (c *Cache) answered(p permit, local bool) {
+	if !local {
+		c.redisAnswered()
+	}
 	if local && p == probePermit {
 		c.br.release(p)
 		return

@@ -28,7 +28,7 @@ const (
 	DefaultBreakerThreshold  = 3
 	DefaultBreakerDelay      = time.Second
 	DefaultRetryInterval     = 50 * time.Millisecond
-	DefaultMaxRetryInterval  = 5 * time.Second
+	DefaultMaxRetryInterval  = time.Second
 	DefaultCacheSizeEachConn = 64 << 20
 )
 
@@ -121,7 +121,8 @@ type Config struct {
 	BreakerThreshold uint
 	BreakerDelay     time.Duration
 	// RetryInterval and MaxRetryInterval bound the backoff of failed
-	// invalidations (defaults 50ms and 5s).
+	// invalidations (defaults 50ms and 1s; a new failure or the breaker
+	// closing starts again from RetryInterval).
 	RetryInterval, MaxRetryInterval time.Duration
 	// UncertainRecheck are the delays after which InvalidateUncertain bumps
 	// its versions again (default 250ms, 1s, 5s, 30s): a write whose commit

@@ -229,8 +229,9 @@
 // lookup. Lookups bypassed for a pending invalidation never take a permit.
 // So the breaker stays open while Redis stays down. A failed Invalidate keeps its bumps pending,
 // returns an error matching ErrInvalidationPending, retries in the
-// background with exponential backoff (RetryInterval..MaxRetryInterval),
-// reports every attempt through Observer.CacheInvalidate, and meanwhile reads
+// background with exponential backoff (RetryInterval..MaxRetryInterval,
+// back to RetryInterval on every new failure and when the breaker closes:
+// until they land other processes may serve the old values), reports every attempt through Observer.CacheInvalidate, and meanwhile reads
 // in this process that depend on a pending bump bypass the cache. Close
 // reports bumps that never landed.
 //

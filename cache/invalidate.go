@@ -99,6 +99,7 @@ func (c *Cache) invalidate(ctx context.Context, tables []string, rows []RowRef, 
 	}
 	ev := InvalidateEvent{Tables: tables, Rows: rows, Keys: len(keys), Attempt: 1}
 	if err == nil {
+		c.redisAnswered()
 		ev.Pending = c.Pending()
 		c.obs.CacheInvalidate(ev)
 		return nil
@@ -233,13 +234,13 @@ func (c *Cache) anyPending(keys []string) bool {
 }
 
 // retryLoop retries pending bumps with exponential backoff until they
-// succeed or the cache closes (then it makes one last attempt).
+// succeed or the cache closes (then it makes one last attempt). A new
+// failure or the Redis breaker closing restarts the backoff.
 func (c *Cache) retryLoop() {
 	defer close(c.loopDone)
 	interval := c.cfg.RetryInterval
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	armed := false
 	for {
 		select {
 		case <-c.stop:
@@ -247,13 +248,13 @@ func (c *Cache) retryLoop() {
 			c.retryPending()
 			return
 		case <-c.wake:
-			if !armed {
-				timer.Reset(interval)
-				armed = true
-			}
+			// A new failed invalidation, or Redis answering again: retry
+			// soon, whatever the backoff had grown to (other processes may
+			// serve the old values until the bumps land).
+			interval = c.cfg.RetryInterval
+			timer.Reset(interval)
 			continue
 		case <-timer.C:
-			armed = false
 		}
 		if c.retryPending() {
 			interval = c.cfg.RetryInterval
@@ -261,7 +262,18 @@ func (c *Cache) retryLoop() {
 		}
 		interval = min(2*interval, c.cfg.MaxRetryInterval)
 		timer.Reset(interval)
-		armed = true
+	}
+}
+
+// redisAnswered wakes the retry loop when Redis answered this process while
+// bumps are pending: they can land now, and other processes may serve old
+// values until they do.
+func (c *Cache) redisAnswered() {
+	if c.npending.Load() > 0 {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
