@@ -411,12 +411,10 @@ func (c *Cache) redisError(ctx context.Context, op, query string, err error, p p
 	}
 }
 
-// initScript returns a version counter (KEYS[1]), creating it from the
-// Redis clock when it is missing or does not hold a decimal integer (never
-// from 0: an evicted or damaged counter must not make old values reachable
-// again). With KEYS[2], its table's counter, KEYS[1] is a row counter and
-// starts at that counter instead (see link.go).
-var initScript = rueidis.NewLuaScript(`
+// counterLua is the scripts' shared part: valid(k) returns counter k when
+// it holds a decimal integer (else nil), clock() a fresh value from the
+// Redis clock (microseconds: above any count reached since).
+const counterLua = `
 local function valid(k)
   if redis.call('TYPE', k).ok == 'string' then
     local s = redis.call('GET', k)
@@ -428,6 +426,14 @@ local function clock()
   local t = redis.call('TIME')
   return t[1] .. string.format('%06d', tonumber(t[2]))
 end
+`
+
+// initScript returns a version counter (KEYS[1]), creating it from the
+// Redis clock when it is missing or does not hold a decimal integer (never
+// from 0: an evicted or damaged counter must not make old values reachable
+// again). With KEYS[2], its table's counter, KEYS[1] is a row counter and
+// starts at that counter instead (see link.go).
+var initScript = rueidis.NewLuaScript(counterLua + `
 local v = valid(KEYS[1])
 if v then return v end
 if KEYS[2] then
@@ -448,18 +454,7 @@ return v`)
 // remembered locally for that epoch. With KEYS[3], its table's counter,
 // KEYS[1] is a row counter: KEYS[3] is incremented (raised first to the
 // row's value, should that be higher) and the row set to it (link.go).
-var bumpScript = rueidis.NewLuaScript(`
-local function valid(k)
-  if redis.call('TYPE', k).ok == 'string' then
-    local s = redis.call('GET', k)
-    if string.match(s, '^%d+$') and #s <= 18 then return s end
-  end
-  return nil
-end
-local function clock()
-  local t = redis.call('TIME')
-  return t[1] .. string.format('%06d', tonumber(t[2]))
-end
+var bumpScript = rueidis.NewLuaScript(counterLua + `
 local v
 if KEYS[3] then
   local ts = valid(KEYS[3])

@@ -19,10 +19,10 @@ import (
 // network cut between the service and Redis. stall holds every byte in
 // both directions (connections stay open) until restore.
 type cutProxy struct {
-	ln     net.Listener
-	target string
+	ln net.Listener
 
 	mu      sync.Mutex
+	target  string
 	down    bool
 	stalled chan struct{} // closed by restore; nil: not stalled
 	conns   []net.Conn
@@ -49,6 +49,9 @@ func newCutProxy(t testing.TB, target string) *cutProxy {
 				c.Close()
 				continue
 			}
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
 			s, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
@@ -115,6 +118,15 @@ func (p *cutProxy) restore() {
 		p.stalled = nil
 	}
 	p.mu.Unlock()
+}
+
+// switchTo sends new connections to target and drops the open ones (a
+// failover behind one address).
+func (p *cutProxy) switchTo(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+	p.dropAll()
 }
 
 func (p *cutProxy) dropAll() {

@@ -2,11 +2,9 @@ package cache_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,71 +166,14 @@ func TestLostCountersNeverServeOlderValue(t *testing.T) {
 	}
 }
 
-// switchProxy forwards TCP connections to a target that can be switched;
-// switching drops every open connection (a failover behind one address).
-type switchProxy struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	target string
-	conns  []net.Conn
-}
-
-func newSwitchProxy(t *testing.T, target string) *switchProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.dropAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			target := p.target
-			p.mu.Unlock()
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *switchProxy) dropAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *switchProxy) switchTo(target string) {
-	p.mu.Lock()
-	p.target = target
-	p.mu.Unlock()
-	p.dropAll()
-}
-
 // A failover to a replica that had not received the last writes: its
 // counters are behind, like a restored snapshot, on another server.
 func TestFailoverToLaggingReplicaNeverServesOlderValue(t *testing.T) {
 	ctx := context.Background()
 	primary := testinfra.PrivateRedis(t)
 	replica := testinfra.PrivateRedis(t)
-	proxy := newSwitchProxy(t, primary.Addr())
-	target := testinfra.RedisTarget{Addr: proxy.ln.Addr().String(), Prefix: "fo"}
+	proxy := newCutProxy(t, primary.Addr())
+	target := testinfra.RedisTarget{Addr: proxy.addr(), Prefix: "fo"}
 	var row atomic.Value
 	row.Store("v1")
 	load := func(context.Context) (item, error) { return item{ID: 1, Name: row.Load().(string)}, nil }
