@@ -688,14 +688,18 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 		c.obs.CacheMiss(MissEvent{Query: key.Query, Reason: MissBypass})
 		return load(ctx)
 	case probeHit:
+		var env envelope
+		var err error
+		opened := false
 		if len(data) > 0 && data[0]&envLinked != 0 {
 			// The key says nothing about the rows a linked value came from:
 			// check them (integrity first: the links are part of it).
-			env, err := c.openEnvelope(lk.vk, data)
-			if err != nil {
+			if env, err = c.openEnvelope(lk.vk, data); err != nil {
 				c.reportBad(key.Query, err)
+				lk.noLease = true
 				break
 			}
+			opened = true
 			if !c.linksCurrent(ctx, lk, env.links, env.linkVers) {
 				lk.noLease = true
 				break
@@ -715,7 +719,9 @@ func get[T any](ctx context.Context, c *Cache, key Key, opts Options, load func(
 			}
 			return v, nil
 		}
-		env, err := c.openEnvelope(lk.vk, data)
+		if !opened {
+			env, err = c.openEnvelope(lk.vk, data)
+		}
 		if err == nil {
 			stale := opts.SWR > 0 && time.Now().UnixNano() > env.soft
 			if env.negative {

@@ -62,7 +62,7 @@ func (c *Cache) linkCheck(ctx context.Context, lk *lookup, negative bool) (keys 
 		return nil, nil, false, nil
 	}
 	if negative {
-		keys = lk.anchorKeysAbsent(c)
+		keys = c.anchorKeys(l)[1 : 1+len(l.Absent)]
 	} else {
 		for _, r := range lk.linkRows {
 			if r.Table != l.Table {
@@ -89,15 +89,6 @@ func (c *Cache) linkCheck(ctx context.Context, lk *lookup, negative bool) (keys 
 		}
 	}
 	return keys, vers, true, nil
-}
-
-func (lk *lookup) anchorKeysAbsent(c *Cache) []string {
-	l := lk.key.Deps.Link
-	keys := make([]string, len(l.Absent))
-	for i, a := range l.Absent {
-		keys[i] = c.tableKey(a)
-	}
-	return keys
 }
 
 // linksCurrent reports whether the extra dependencies a linked value was
